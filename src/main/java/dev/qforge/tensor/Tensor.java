@@ -71,6 +71,19 @@ public record Tensor(String name, DType dtype, long[] shape, MemorySegment data)
         };
     }
 
+    /** Copies row {@code row} of a 2-D floating-point tensor into dst[dstOff..], converting to float. */
+    public void copyRowTo(long row, float[] dst, int dstOff) {
+        int cols = (int) shape[shape.length - 1];
+        long base = row * cols;
+        if (dtype == DType.F32) {
+            MemorySegment.copy(data, F32, base * 4, dst, dstOff, cols);
+            return;
+        }
+        for (int c = 0; c < cols; c++) {
+            dst[dstOff + c] = getFloat(base + c);
+        }
+    }
+
     public float[] toFloatArray() {
         long n = elementCount();
         checkFitsArray(n);

@@ -1,0 +1,130 @@
+package dev.qforge.model;
+
+import dev.qforge.kernel.MatMul;
+import dev.qforge.kernel.VectorMath;
+
+/**
+ * The decoder-only transformer that every supported family is a configuration of:
+ * embedding → N × (RMSNorm → q/k/v → [q/k norm] → RoPE → causal GQA attention over the KV cache → o →
+ * residual → RMSNorm → SwiGLU MLP → residual) → RMSNorm → LM head.
+ * A call processes a batch of consecutive tokens at once (prefill, evaluation) or a single token
+ * (decode); both go through the same code, with matrix-matrix kernels for the projections.
+ */
+public final class Decoder {
+    private final ModelConfig config;
+    private final DecoderWeights weights;
+    private final Rope rope;
+
+    public Decoder(ModelConfig config, DecoderWeights weights) {
+        this.config = config;
+        this.weights = weights;
+        this.rope = new Rope(config.headDim(), config.ropeTheta(), config.ropeScaling());
+    }
+
+    public ModelConfig config() {
+        return config;
+    }
+
+    public DecoderWeights weights() {
+        return weights;
+    }
+
+    public InferenceState newState(int capacity) {
+        return new InferenceState(config, capacity);
+    }
+
+    /**
+     * Runs {@code count} tokens from {@code tokens[from..]} at the next positions of {@code state} and
+     * returns the logits of the last {@code logitRows} of them, row after row ([logitRows × vocab]).
+     */
+    public float[] forward(InferenceState state, int[] tokens, int from, int count, int logitRows) {
+        if (state.length + count > state.capacity) {
+            throw new IllegalArgumentException("context full: " + state.length + " + " + count + " > " + state.capacity);
+        }
+        if (logitRows < 0 || logitRows > count) {
+            throw new IllegalArgumentException("logitRows " + logitRows + " not in [0, " + count + "]");
+        }
+        ModelConfig c = config;
+        int d = c.hiddenSize();
+        state.ensureBatch(c, count);
+        rope.ensurePositions(state.length + count);
+        for (int t = 0; t < count; t++) {
+            int token = tokens[from + t];
+            if (token < 0 || token >= c.vocabSize()) {
+                throw new IllegalArgumentException("token id " + token + " outside the vocabulary of " + c.vocabSize());
+            }
+            weights.embedding().copyRowTo(token, state.x, t * d);
+        }
+        for (int layer = 0; layer < c.numLayers(); layer++) {
+            attentionBlock(state, layer, count);
+            mlpBlock(state, layer, count);
+        }
+        state.length += count;
+        if (logitRows == 0) {
+            return new float[0];
+        }
+        int firstRow = count - logitRows;
+        for (int t = 0; t < logitRows; t++) {
+            VectorMath.rmsNorm(state.x, (firstRow + t) * d, weights.finalNorm(), c.rmsNormEps(), state.normed, t * d, d);
+        }
+        float[] logits = new float[logitRows * c.vocabSize()];
+        MatMul.matmul(weights.lmHead(), state.normed, logitRows, logits);
+        return logits;
+    }
+
+    private void attentionBlock(InferenceState s, int layer, int n) {
+        ModelConfig c = config;
+        LayerWeights w = weights.layers()[layer];
+        int d = c.hiddenSize();
+        for (int t = 0; t < n; t++) {
+            VectorMath.rmsNorm(s.x, t * d, w.attentionNorm(), c.rmsNormEps(), s.xb, t * d, d);
+        }
+        MatMul.matmul(w.wq(), s.xb, n, s.q);
+        MatMul.matmul(w.wk(), s.xb, n, s.k);
+        MatMul.matmul(w.wv(), s.xb, n, s.v);
+        int hd = c.headDim();
+        int qDim = c.qDim();
+        int kvDim = c.kvDim();
+        for (int t = 0; t < n; t++) {
+            if (w.bq() != null) {
+                VectorMath.add(w.bq(), 0, s.q, t * qDim, qDim);
+                VectorMath.add(w.bk(), 0, s.k, t * kvDim, kvDim);
+                VectorMath.add(w.bv(), 0, s.v, t * kvDim, kvDim);
+            }
+            int pos = s.length + t;
+            for (int h = 0; h < c.numHeads(); h++) {
+                int off = t * qDim + h * hd;
+                if (w.qNorm() != null) {
+                    VectorMath.rmsNorm(s.q, off, w.qNorm(), c.rmsNormEps(), s.q, off, hd);
+                }
+                rope.apply(s.q, off, pos);
+            }
+            for (int h = 0; h < c.numKvHeads(); h++) {
+                int off = t * kvDim + h * hd;
+                if (w.kNorm() != null) {
+                    VectorMath.rmsNorm(s.k, off, w.kNorm(), c.rmsNormEps(), s.k, off, hd);
+                }
+                rope.apply(s.k, off, pos);
+            }
+        }
+        System.arraycopy(s.k, 0, s.keys[layer], s.length * kvDim, n * kvDim);
+        System.arraycopy(s.v, 0, s.values[layer], s.length * kvDim, n * kvDim);
+        Attention.run(c, s, layer, n);
+        MatMul.matmul(w.wo(), s.attention, n, s.projected);
+        VectorMath.add(s.projected, 0, s.x, 0, n * d);
+    }
+
+    private void mlpBlock(InferenceState s, int layer, int n) {
+        ModelConfig c = config;
+        LayerWeights w = weights.layers()[layer];
+        int d = c.hiddenSize();
+        for (int t = 0; t < n; t++) {
+            VectorMath.rmsNorm(s.x, t * d, w.mlpNorm(), c.rmsNormEps(), s.xb, t * d, d);
+        }
+        MatMul.matmul(w.wGate(), s.xb, n, s.gate);
+        MatMul.matmul(w.wUp(), s.xb, n, s.up);
+        VectorMath.siluMul(s.gate, s.up, n * c.intermediateSize());
+        MatMul.matmul(w.wDown(), s.gate, n, s.projected);
+        VectorMath.add(s.projected, 0, s.x, 0, n * d);
+    }
+}

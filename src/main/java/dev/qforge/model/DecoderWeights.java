@@ -1,0 +1,77 @@
+package dev.qforge.model;
+
+import dev.qforge.QforgeException;
+import dev.qforge.tensor.Tensor;
+import dev.qforge.tensor.TensorStore;
+
+import java.util.Arrays;
+
+/**
+ * All weights of a decoder, found by their Hugging Face names and checked against the configuration,
+ * so that a wrong or truncated checkpoint fails at load time with the tensor's name, not mid-forward.
+ */
+public record DecoderWeights(Tensor embedding, LayerWeights[] layers, float[] finalNorm, Tensor lmHead) {
+
+    public static DecoderWeights load(ModelConfig c, TensorStore store) {
+        Loader l = new Loader(store);
+        int d = c.hiddenSize();
+        Tensor embedding = l.matrix("model.embed_tokens.weight", c.vocabSize(), d);
+        LayerWeights[] layers = new LayerWeights[c.numLayers()];
+        for (int i = 0; i < layers.length; i++) {
+            String p = "model.layers." + i + ".";
+            layers[i] = new LayerWeights(
+                    l.vector(p + "input_layernorm.weight", d),
+                    l.matrix(p + "self_attn.q_proj.weight", c.qDim(), d),
+                    l.matrix(p + "self_attn.k_proj.weight", c.kvDim(), d),
+                    l.matrix(p + "self_attn.v_proj.weight", c.kvDim(), d),
+                    l.matrix(p + "self_attn.o_proj.weight", d, c.qDim()),
+                    c.qkvBias() ? l.vector(p + "self_attn.q_proj.bias", c.qDim()) : null,
+                    c.qkvBias() ? l.vector(p + "self_attn.k_proj.bias", c.kvDim()) : null,
+                    c.qkvBias() ? l.vector(p + "self_attn.v_proj.bias", c.kvDim()) : null,
+                    c.qkNorm() ? l.vector(p + "self_attn.q_norm.weight", c.headDim()) : null,
+                    c.qkNorm() ? l.vector(p + "self_attn.k_norm.weight", c.headDim()) : null,
+                    l.vector(p + "post_attention_layernorm.weight", d),
+                    l.matrix(p + "mlp.gate_proj.weight", c.intermediateSize(), d),
+                    l.matrix(p + "mlp.up_proj.weight", c.intermediateSize(), d),
+                    l.matrix(p + "mlp.down_proj.weight", d, c.intermediateSize()));
+        }
+        float[] finalNorm = l.vector("model.norm.weight", d);
+        Tensor lmHead = c.tieWordEmbeddings() && !store.contains("lm_head.weight")
+                ? embedding
+                : l.matrix("lm_head.weight", c.vocabSize(), d);
+        return new DecoderWeights(embedding, layers, finalNorm, lmHead);
+    }
+
+    private record Loader(TensorStore store) {
+        Tensor matrix(String name, long rows, long cols) {
+            Tensor t = require(name);
+            if (t.rank() != 2 || t.dim(0) != rows || t.dim(1) != cols) {
+                throw mismatch(t, "[" + rows + ", " + cols + "]");
+            }
+            if (!t.dtype().isFloatingPoint()) {
+                throw new QforgeException(store.source() + ": tensor '" + name + "' has dtype " + t.dtype() + ", expected a float type");
+            }
+            return t;
+        }
+
+        float[] vector(String name, long length) {
+            Tensor t = require(name);
+            if (t.rank() != 1 || t.dim(0) != length) {
+                throw mismatch(t, "[" + length + "]");
+            }
+            return t.toFloatArray();
+        }
+
+        private Tensor require(String name) {
+            if (!store.contains(name)) {
+                throw new QforgeException(store.source() + ": missing tensor '" + name + "'");
+            }
+            return store.tensor(name);
+        }
+
+        private QforgeException mismatch(Tensor t, String expected) {
+            return new QforgeException(store.source() + ": tensor '" + t.name() + "' has shape "
+                    + Arrays.toString(t.shape()) + ", the config implies " + expected);
+        }
+    }
+}

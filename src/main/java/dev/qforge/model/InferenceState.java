@@ -1,0 +1,65 @@
+package dev.qforge.model;
+
+/**
+ * What a running sequence owns: the KV cache of every layer and the activation buffers of a forward
+ * pass, allocated once per capacity and reused, so decoding allocates nothing per token.
+ */
+public final class InferenceState {
+    final int capacity;
+    final float[][] keys;
+    final float[][] values;
+    int length;
+
+    // Activation buffers for a batch of up to `batch` tokens; grown when a larger batch comes.
+    int batch;
+    float[] x;
+    float[] xb;
+    float[] q;
+    float[] k;
+    float[] v;
+    float[] attention;
+    float[] projected;
+    float[] gate;
+    float[] up;
+    float[] normed;
+
+    InferenceState(ModelConfig c, int capacity) {
+        this.capacity = capacity;
+        if ((long) capacity * c.kvDim() > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("context of " + capacity + " tokens is too long for one KV array");
+        }
+        this.keys = new float[c.numLayers()][capacity * c.kvDim()];
+        this.values = new float[c.numLayers()][capacity * c.kvDim()];
+    }
+
+    void ensureBatch(ModelConfig c, int n) {
+        if (n <= batch) {
+            return;
+        }
+        batch = n;
+        x = new float[n * c.hiddenSize()];
+        xb = new float[n * c.hiddenSize()];
+        q = new float[n * c.qDim()];
+        k = new float[n * c.kvDim()];
+        v = new float[n * c.kvDim()];
+        attention = new float[n * c.qDim()];
+        projected = new float[n * c.hiddenSize()];
+        gate = new float[n * c.intermediateSize()];
+        up = new float[n * c.intermediateSize()];
+        normed = new float[n * c.hiddenSize()];
+    }
+
+    /** Tokens in the cache so far. */
+    public int length() {
+        return length;
+    }
+
+    public int capacity() {
+        return capacity;
+    }
+
+    /** Forgets the sequence; the buffers are kept for the next one. */
+    public void reset() {
+        length = 0;
+    }
+}

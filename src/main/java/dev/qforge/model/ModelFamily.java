@@ -1,0 +1,58 @@
+package dev.qforge.model;
+
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.stream.Collectors;
+
+/**
+ * The transformer families qforge runs. They are configurations of one decoder, differing only in the
+ * few features listed here; nothing else in the runtime switches on the family.
+ */
+public enum ModelFamily {
+    /** Llama 1/2/3 (and TinyLlama, SmolLM, ...): optional attention bias via config. */
+    LLAMA("llama", false, false),
+    /** Mistral: Llama's block; a sliding window only matters beyond the window length. */
+    MISTRAL("mistral", false, false),
+    /** Qwen2 / Qwen2.5: biases on q, k and v projections, always. */
+    QWEN2("qwen2", true, false),
+    /** Qwen3: no biases, RMSNorm over each query and key head before RoPE. */
+    QWEN3("qwen3", false, true);
+
+    private final String modelType;
+    private final boolean qkvBias;
+    private final boolean qkNorm;
+
+    ModelFamily(String modelType, boolean qkvBias, boolean qkNorm) {
+        this.modelType = modelType;
+        this.qkvBias = qkvBias;
+        this.qkNorm = qkNorm;
+    }
+
+    /** The {@code model_type} of config.json. */
+    public String modelType() {
+        return modelType;
+    }
+
+    /** Whether q/k/v projections always carry biases in this family. */
+    public boolean alwaysHasQkvBias() {
+        return qkvBias;
+    }
+
+    public boolean hasQkNorm() {
+        return qkNorm;
+    }
+
+    /** The family for a config.json model_type, or null. */
+    public static ModelFamily fromModelType(String modelType) {
+        for (ModelFamily f : values()) {
+            if (f.modelType.equals(modelType.toLowerCase(Locale.ROOT))) {
+                return f;
+            }
+        }
+        return null;
+    }
+
+    public static String supportedModelTypes() {
+        return Arrays.stream(values()).map(ModelFamily::modelType).collect(Collectors.joining(", "));
+    }
+}
