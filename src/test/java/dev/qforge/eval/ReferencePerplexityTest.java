@@ -1,0 +1,39 @@
+package dev.qforge.eval;
+
+import dev.qforge.SharedData;
+import dev.qforge.format.HfConfigFile;
+import dev.qforge.format.SafetensorsCheckpoint;
+import dev.qforge.format.SafetensorsFile;
+import dev.qforge.model.Decoder;
+import dev.qforge.model.DecoderWeights;
+import dev.qforge.model.ModelConfig;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/** WikiText-2 perplexity with llama.cpp's protocol against llama.cpp's own F32 figures (reference/README.md). */
+class ReferencePerplexityTest {
+    @Test
+    void stories260KWikiTextMatchesLlamaCpp() {
+        Path dir = SharedData.require("models/stories260K/hf");
+        int[] tokens;
+        try (var ref = SafetensorsFile.open(SharedData.require("reference/stories260K/tokens-hf.safetensors"))) {
+            tokens = ref.tensor("wiki_test").toIntArray();
+        }
+        PerplexityResult r = run(dir, tokens, 0);
+        assertEquals(1580, r.chunks());
+        assertEquals(127.5557, r.ppl(), 127.5557 * 0.001, "PPL within 0.1 % of llama.cpp's");
+        assertEquals(0.74872, r.pplError(), 0.001);
+        System.out.printf("stories260K wiki.test: PPL = %.4f +/- %.5f (%d chunks, %.1f s)%n", r.ppl(), r.pplError(), r.chunks(), r.seconds());
+    }
+
+    static PerplexityResult run(Path dir, int[] tokens, int maxChunks) {
+        ModelConfig config = HfConfigFile.read(dir.resolve("config.json"));
+        try (var checkpoint = SafetensorsCheckpoint.open(dir)) {
+            Decoder decoder = new Decoder(config, DecoderWeights.load(config, checkpoint));
+            return new PerplexityRun(decoder, PerplexityProtocol.LLAMA_CPP, 512, config.bosTokenId()).run(tokens, maxChunks, null, null);
+        }
+    }
+}
