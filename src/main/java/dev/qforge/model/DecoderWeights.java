@@ -15,10 +15,10 @@ public record DecoderWeights(Tensor embedding, LayerWeights[] layers, float[] fi
     public static DecoderWeights load(ModelConfig c, TensorStore store) {
         Loader l = new Loader(store);
         int d = c.hiddenSize();
-        Tensor embedding = l.matrix("model.embed_tokens.weight", c.vocabSize(), d);
+        Tensor embedding = l.matrix(TensorLayout.EMBEDDING, c.vocabSize(), d);
         LayerWeights[] layers = new LayerWeights[c.numLayers()];
         for (int i = 0; i < layers.length; i++) {
-            String p = "model.layers." + i + ".";
+            String p = TensorLayout.layer(i, "");
             layers[i] = new LayerWeights(
                     l.vector(p + "input_layernorm.weight", d),
                     l.matrix(p + "self_attn.q_proj.weight", c.qDim(), d),
@@ -35,10 +35,10 @@ public record DecoderWeights(Tensor embedding, LayerWeights[] layers, float[] fi
                     l.matrix(p + "mlp.up_proj.weight", c.intermediateSize(), d),
                     l.matrix(p + "mlp.down_proj.weight", d, c.intermediateSize()));
         }
-        float[] finalNorm = l.vector("model.norm.weight", d);
-        Tensor lmHead = c.tieWordEmbeddings() && !store.contains("lm_head.weight")
+        float[] finalNorm = l.vector(TensorLayout.FINAL_NORM, d);
+        Tensor lmHead = c.tieWordEmbeddings() && !store.contains(TensorLayout.LM_HEAD)
                 ? embedding
-                : l.matrix("lm_head.weight", c.vocabSize(), d);
+                : l.matrix(TensorLayout.LM_HEAD, c.vocabSize(), d);
         return new DecoderWeights(embedding, layers, finalNorm, lmHead);
     }
 

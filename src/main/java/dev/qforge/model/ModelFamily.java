@@ -10,20 +10,22 @@ import java.util.stream.Collectors;
  */
 public enum ModelFamily {
     /** Llama 1/2/3 (and TinyLlama, SmolLM, ...): optional attention bias via config. */
-    LLAMA("llama", false, false),
+    LLAMA("llama", "LlamaForCausalLM", false, false),
     /** Mistral: Llama's block; a sliding window only matters beyond the window length. */
-    MISTRAL("mistral", false, false),
+    MISTRAL("mistral", "MistralForCausalLM", false, false),
     /** Qwen2 / Qwen2.5: biases on q, k and v projections, always. */
-    QWEN2("qwen2", true, false),
+    QWEN2("qwen2", "Qwen2ForCausalLM", true, false),
     /** Qwen3: no biases, RMSNorm over each query and key head before RoPE. */
-    QWEN3("qwen3", false, true);
+    QWEN3("qwen3", "Qwen3ForCausalLM", false, true);
 
     private final String modelType;
+    private final String architecture;
     private final boolean qkvBias;
     private final boolean qkNorm;
 
-    ModelFamily(String modelType, boolean qkvBias, boolean qkNorm) {
+    ModelFamily(String modelType, String architecture, boolean qkvBias, boolean qkNorm) {
         this.modelType = modelType;
+        this.architecture = architecture;
         this.qkvBias = qkvBias;
         this.qkNorm = qkNorm;
     }
@@ -31,6 +33,11 @@ public enum ModelFamily {
     /** The {@code model_type} of config.json. */
     public String modelType() {
         return modelType;
+    }
+
+    /** The transformers class name, for config.json's {@code architectures}. */
+    public String architecture() {
+        return architecture;
     }
 
     /** Whether q/k/v projections always carry biases in this family. */
