@@ -39,6 +39,11 @@ public final class PerplexityRun {
         return tokenCount / ctx;
     }
 
+    /** Tokens scored in each chunk. */
+    public int scoredPerChunk() {
+        return ctx - 1 - protocol.firstScoredPosition(ctx);
+    }
+
     public PerplexityResult run(int[] tokens, int maxChunks, Progress progress, ScoredLogitsSink sink) {
         int chunks = chunksOf(tokens.length);
         if (maxChunks > 0) {

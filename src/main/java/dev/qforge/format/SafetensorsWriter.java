@@ -54,18 +54,26 @@ public final class SafetensorsWriter {
     }
 
     public void write(Path target) {
-        byte[] header = header();
-        AtomicFile.write(target, out -> {
-            writeLongLE(out, header.length);
-            out.write(header);
-            for (Entry e : entries) {
-                CountingStream counted = new CountingStream(out);
-                e.content.writeTo(counted);
-                if (counted.count != e.bytes) {
-                    throw new IllegalStateException("tensor " + e.name + " wrote " + counted.count + " bytes, expected " + e.bytes);
-                }
+        AtomicFile.write(target, this::writeTo);
+    }
+
+    /** Writes the header and every tensor to {@code out}. */
+    public void writeTo(OutputStream out) throws IOException {
+        writeHeader(out);
+        for (Entry e : entries) {
+            CountingStream counted = new CountingStream(out);
+            e.content.writeTo(counted);
+            if (counted.count != e.bytes) {
+                throw new IllegalStateException("tensor " + e.name + " wrote " + counted.count + " bytes, expected " + e.bytes);
             }
-        });
+        }
+    }
+
+    /** Writes only the length and JSON header; the caller then writes the tensors' bytes in order. */
+    public void writeHeader(OutputStream out) throws IOException {
+        byte[] header = header();
+        writeLongLE(out, header.length);
+        out.write(header);
     }
 
     private byte[] header() {

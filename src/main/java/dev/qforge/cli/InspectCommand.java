@@ -1,0 +1,72 @@
+package dev.qforge.cli;
+
+import dev.qforge.QforgeException;
+import dev.qforge.format.HfConfigFile;
+import dev.qforge.format.SafetensorsCheckpoint;
+import dev.qforge.model.ModelConfig;
+import dev.qforge.tensor.Tensor;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+/** {@code qforge inspect}: what a model directory or weights file holds. */
+@Command(name = "inspect", mixinStandardHelpOptions = true,
+        description = "Show a model's architecture, parameter count, tensors (name, dtype, shape, bytes), size and bits per weight.")
+public final class InspectCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Parameters(paramLabel = "PATH", description = "A model directory, a .safetensors file or a model.safetensors.index.json.")
+    Path path;
+
+    @Option(names = "--no-tensors", description = "Only the summary, not the tensor table.")
+    boolean noTensors;
+
+    @Override
+    public Integer call() {
+        if (!Files.exists(path)) {
+            throw new QforgeException(path + ": no such file or directory");
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        Path configFile = (Files.isDirectory(path) ? path : path.toAbsolutePath().getParent()).resolve("config.json");
+        if (Files.exists(configFile)) {
+            ModelConfig c = HfConfigFile.read(configFile);
+            out.printf(Locale.ROOT, "architecture: %s (model_type %s)%n", c.family().architecture(), c.family().modelType());
+            out.printf(Locale.ROOT, "shape: hidden %d, layers %d, heads %d (kv %d, head_dim %d), ffn %d, vocab %d, %s embeddings%n",
+                    c.hiddenSize(), c.numLayers(), c.numHeads(), c.numKvHeads(), c.headDim(), c.intermediateSize(),
+                    c.vocabSize(), c.tieWordEmbeddings() ? "tied" : "untied");
+            out.printf(Locale.ROOT, "rope: theta %.0f, scaling %s; max positions %d%n", c.ropeTheta(),
+                    c.ropeScaling().type(), c.maxPositions());
+        }
+        try (SafetensorsCheckpoint checkpoint = SafetensorsCheckpoint.open(path)) {
+            long elements = 0;
+            long bytes = 0;
+            int nameWidth = checkpoint.names().stream().mapToInt(String::length).max().orElse(4);
+            if (!noTensors) {
+                out.printf(Locale.ROOT, "%-" + nameWidth + "s  %-7s  %-16s  %12s%n", "name", "dtype", "shape", "bytes");
+            }
+            for (String name : checkpoint.names()) {
+                Tensor t = checkpoint.tensor(name);
+                elements += t.elementCount();
+                bytes += t.byteSize();
+                if (!noTensors) {
+                    out.printf(Locale.ROOT, "%-" + nameWidth + "s  %-7s  %-16s  %,12d%n", name, t.dtype(),
+                            Arrays.toString(t.shape()), t.byteSize());
+                }
+            }
+            out.printf(Locale.ROOT, "tensors: %d in %d file(s); parameters: %,d; size: %s; bits per weight: %.3f%n",
+                    checkpoint.names().size(), checkpoint.files().size(), elements, Sizes.format(bytes),
+                    elements == 0 ? 0.0 : bytes * 8.0 / elements);
+        }
+        return 0;
+    }
+}
