@@ -1,0 +1,128 @@
+package dev.qforge.kernel;
+
+import org.junit.jupiter.api.Test;
+
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.concurrent.atomic.AtomicReference;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class ParallelTest {
+    @Test
+    void threadsIsPositive() {
+        assertTrue(Parallel.threads() >= 1);
+    }
+
+    @Test
+    void everyIndexExactlyOnceAcrossManyCalls() {
+        for (int count : new int[] {0, 1, 2, 3, 7, 64, 1000, 10_000}) {
+            for (int rep = 0; rep < 200; rep++) {
+                AtomicIntegerArray hits = new AtomicIntegerArray(Math.max(count, 1));
+                Parallel.forRange(count, hits::incrementAndGet);
+                for (int i = 0; i < count; i++) {
+                    assertEquals(1, hits.get(i), "count " + count + " index " + i);
+                }
+            }
+        }
+    }
+
+    @Test
+    void usesMoreThanOneThreadWhenAvailable() {
+        if (Parallel.threads() < 2) {
+            return;
+        }
+        java.util.Set<Thread> seen = java.util.concurrent.ConcurrentHashMap.newKeySet();
+        for (int rep = 0; rep < 50 && seen.size() < 2; rep++) {
+            Parallel.forRange(64, i -> {
+                seen.add(Thread.currentThread());
+                long end = System.nanoTime() + 50_000;
+                while (System.nanoTime() < end) {
+                    Thread.onSpinWait();
+                }
+            });
+        }
+        assertTrue(seen.size() >= 2, "only " + seen.size() + " thread(s) ran bodies");
+    }
+
+    @Test
+    void concurrentCallersFromSeveralThreads() throws Exception {
+        int callers = 4;
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        CountDownLatch start = new CountDownLatch(1);
+        Thread[] ts = new Thread[callers];
+        for (int c = 0; c < callers; c++) {
+            int count = 100 + c * 37;
+            ts[c] = new Thread(() -> {
+                try {
+                    start.await();
+                    for (int rep = 0; rep < 300; rep++) {
+                        AtomicIntegerArray hits = new AtomicIntegerArray(count);
+                        Parallel.forRange(count, hits::incrementAndGet);
+                        for (int i = 0; i < count; i++) {
+                            if (hits.get(i) != 1) {
+                                throw new AssertionError("index " + i + " ran " + hits.get(i) + " times");
+                            }
+                        }
+                    }
+                } catch (Throwable t) {
+                    failure.compareAndSet(null, t);
+                }
+            });
+            ts[c].start();
+        }
+        start.countDown();
+        for (Thread t : ts) {
+            t.join(60_000);
+        }
+        assertNull(failure.get());
+    }
+
+    @Test
+    void nestedCallsRunInline() {
+        AtomicIntegerArray hits = new AtomicIntegerArray(20 * 30);
+        Parallel.forRange(20, i -> Parallel.forRange(30, j -> hits.incrementAndGet(i * 30 + j)));
+        for (int i = 0; i < 600; i++) {
+            assertEquals(1, hits.get(i));
+        }
+    }
+
+    @Test
+    void exceptionsFromAnyThreadPropagate() {
+        for (int bad : new int[] {0, 1, 63, 500, 999}) {
+            IllegalStateException boom = new IllegalStateException("boom at " + bad);
+            IllegalStateException e = assertThrows(IllegalStateException.class, () -> Parallel.forRange(1000, i -> {
+                if (i == bad) {
+                    throw boom;
+                }
+            }));
+            assertSame(boom, e);
+        }
+        // Exceptions thrown only on worker threads (never the caller) still reach the caller.
+        if (Parallel.threads() >= 2) {
+            Thread caller = Thread.currentThread();
+            AtomicInteger onWorkers = new AtomicInteger();
+            RuntimeException e = assertThrows(RuntimeException.class, () -> Parallel.forRange(200, i -> {
+                if (Thread.currentThread() != caller) {
+                    onWorkers.incrementAndGet();
+                    throw new RuntimeException("from worker");
+                }
+                long end = System.nanoTime() + 20_000;
+                while (System.nanoTime() < end) {
+                    Thread.onSpinWait();
+                }
+            }));
+            assertEquals("from worker", e.getMessage());
+            assertTrue(onWorkers.get() > 0);
+        }
+        // The pool still works afterwards.
+        AtomicInteger sum = new AtomicInteger();
+        Parallel.forRange(100, sum::addAndGet);
+        assertEquals(4950, sum.get());
+    }
+}
