@@ -62,13 +62,16 @@ public final class GenerateCommand implements Callable<Integer> {
             out.print(prompt);
             out.flush();
             StreamingDecoder text = m.tokenizer().streamingDecoder();
+            for (int id : ids) {
+                text.push(id); // context, so that the first new token decodes with its leading space
+            }
             Generator.Stats stats = Generator.generate(m.decoder(), ids, maxTokens, sampler, stop, id -> {
                 if (!stop.contains(id)) {
-                    out.print(text.next(id));
+                    out.print(text.push(id));
                     out.flush();
                 }
             });
-            out.print(text.finish());
+            out.print(text.flush());
             out.println();
             out.flush();
             spec.commandLine().getErr().printf(Locale.ROOT,

@@ -2,6 +2,7 @@ package dev.qforge.format;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.qforge.tokenizer.ByteLevelAlphabet;
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
