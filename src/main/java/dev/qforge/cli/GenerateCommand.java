@@ -62,9 +62,7 @@ public final class GenerateCommand implements Callable<Integer> {
             out.print(prompt);
             out.flush();
             StreamingDecoder text = m.tokenizer().streamingDecoder();
-            for (int id : ids) {
-                text.push(id); // context, so that the first new token decodes with its leading space
-            }
+            text.prime(ids); // context, so that the first new token decodes with its leading space
             Generator.Stats stats = Generator.generate(m.decoder(), ids, maxTokens, sampler, stop, id -> {
                 if (!stop.contains(id)) {
                     out.print(text.push(id));

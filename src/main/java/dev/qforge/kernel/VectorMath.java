@@ -77,34 +77,56 @@ public final class VectorMath {
         }
     }
 
-    /** In-place softmax over x[off..off+n). */
+    /** In-place softmax over x[off..off+n); exponentials are vectorized (the JDK's SVML intrinsic on x86). */
     public static void softmax(float[] x, int off, int n) {
-        float max = Float.NEGATIVE_INFINITY;
-        for (int i = 0; i < n; i++) {
+        FloatVector vmax = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
+        int i = 0;
+        int bound = S.loopBound(n);
+        for (; i < bound; i += S.length()) {
+            vmax = vmax.max(FloatVector.fromArray(S, x, off + i));
+        }
+        float max = vmax.reduceLanes(VectorOperators.MAX);
+        for (; i < n; i++) {
             max = Math.max(max, x[off + i]);
         }
-        float sum = 0;
-        for (int i = 0; i < n; i++) {
+        FloatVector vm = FloatVector.broadcast(S, max);
+        FloatVector vsum = FloatVector.zero(S);
+        for (i = 0; i < bound; i += S.length()) {
+            FloatVector e = FloatVector.fromArray(S, x, off + i).sub(vm).lanewise(VectorOperators.EXP);
+            e.intoArray(x, off + i);
+            vsum = vsum.add(e);
+        }
+        float sum = vsum.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
             float e = (float) Math.exp(x[off + i] - max);
             x[off + i] = e;
             sum += e;
         }
-        float inv = 1f / sum;
-        for (int i = 0; i < n; i++) {
-            x[off + i] *= inv;
-        }
+        scale(x, off, n, 1f / sum);
     }
 
-    /** gate[i] = silu(gate[i]) * up[i], the SwiGLU of the MLP. */
+    /** gate[i] = silu(gate[i]) * up[i] = gate / (1 + e^-gate) * up, the SwiGLU of the MLP. */
     public static void siluMul(float[] gate, float[] up, int n) {
-        for (int i = 0; i < n; i++) {
+        FloatVector one = FloatVector.broadcast(S, 1f);
+        int i = 0;
+        for (int bound = S.loopBound(n); i < bound; i += S.length()) {
+            FloatVector g = FloatVector.fromArray(S, gate, i);
+            FloatVector denominator = g.neg().lanewise(VectorOperators.EXP).add(one);
+            g.div(denominator).mul(FloatVector.fromArray(S, up, i)).intoArray(gate, i);
+        }
+        for (; i < n; i++) {
             float g = gate[i];
             gate[i] = g / (1f + (float) Math.exp(-g)) * up[i];
         }
     }
 
     public static void scale(float[] x, int off, int n, float s) {
-        for (int i = 0; i < n; i++) {
+        FloatVector vs = FloatVector.broadcast(S, s);
+        int i = 0;
+        for (int bound = S.loopBound(n); i < bound; i += S.length()) {
+            FloatVector.fromArray(S, x, off + i).mul(vs).intoArray(x, off + i);
+        }
+        for (; i < n; i++) {
             x[off + i] *= s;
         }
     }

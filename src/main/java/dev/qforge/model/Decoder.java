@@ -107,8 +107,7 @@ public final class Decoder {
                 rope.apply(s.k, off, pos);
             }
         }
-        System.arraycopy(s.k, 0, s.keys[layer], s.length * kvDim, n * kvDim);
-        System.arraycopy(s.v, 0, s.values[layer], s.length * kvDim, n * kvDim);
+        Attention.store(c, s, layer, n);
         Attention.run(c, s, layer, n);
         MatMul.matmul(w.wo(), s.attention, n, s.projected);
         VectorMath.add(s.projected, 0, s.x, 0, n * d);

@@ -6,6 +6,7 @@ package dev.qforge.model;
  */
 public final class InferenceState {
     final int capacity;
+    /** Per layer, each KV head transposed: index (kvHead·headDim + d)·capacity + position. */
     final float[][] keys;
     final float[][] values;
     int length;
