@@ -57,7 +57,8 @@ public final class TokenizerJson {
 
     /** Loads the tokenizer of a model directory, or of a tokenizer.json file given directly. */
     public static Tokenizer load(Path modelDirOrFile) {
-        Path file = Files.isDirectory(modelDirOrFile) ? modelDirOrFile.resolve(TOKENIZER_JSON) : modelDirOrFile;
+        boolean isFile = !Files.isDirectory(modelDirOrFile) && modelDirOrFile.toString().endsWith(".json");
+        Path file = isFile ? modelDirOrFile : modelDirOrFile.resolve(TOKENIZER_JSON);
         Path dir = file.toAbsolutePath().getParent();
         JsonNode root = readJson(file, true);
         JsonNode config = readJson(dir.resolve(TOKENIZER_CONFIG_JSON), false);
