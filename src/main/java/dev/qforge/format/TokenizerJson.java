@@ -1,5 +1,6 @@
 package dev.qforge.format;
 
+import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -44,7 +45,9 @@ public final class TokenizerJson {
     /** transformers classes whose constructor rebuilds the post-processor from add_bos_token/add_eos_token. */
     private static final Set<String> BOS_FLAG_CLASSES = Set.of("LlamaTokenizer", "CodeLlamaTokenizer", "GemmaTokenizer");
 
-    private static final ObjectMapper JSON = JsonMapper.builder().build();
+    /** Vocabulary keys are 150k distinct names read once: interning them as field names only costs time. */
+    private static final ObjectMapper JSON = JsonMapper.builder(
+            JsonFactory.builder().disable(JsonFactory.Feature.CANONICALIZE_FIELD_NAMES).build()).build();
 
     private final Path path;
 
@@ -54,7 +57,8 @@ public final class TokenizerJson {
 
     /** Loads the tokenizer of a model directory, or of a tokenizer.json file given directly. */
     public static Tokenizer load(Path modelDirOrFile) {
-        Path file = Files.isDirectory(modelDirOrFile) ? modelDirOrFile.resolve(TOKENIZER_JSON) : modelDirOrFile;
+        boolean isFile = !Files.isDirectory(modelDirOrFile) && modelDirOrFile.toString().endsWith(".json");
+        Path file = isFile ? modelDirOrFile : modelDirOrFile.resolve(TOKENIZER_JSON);
         Path dir = file.toAbsolutePath().getParent();
         JsonNode root = readJson(file, true);
         JsonNode config = readJson(dir.resolve(TOKENIZER_CONFIG_JSON), false);

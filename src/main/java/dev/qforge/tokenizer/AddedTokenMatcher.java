@@ -22,6 +22,8 @@ final class AddedTokenMatcher {
 
     private final Node root = new Node();
     private final boolean empty;
+    /** Characters that start some token: most positions of a text are rejected by this alone, without a map lookup. */
+    private final java.util.BitSet firstChars = new java.util.BitSet(128);
 
     AddedTokenMatcher(List<AddedToken> tokens) {
         boolean any = false;
@@ -30,6 +32,7 @@ final class AddedTokenMatcher {
                 continue;
             }
             Node node = root;
+            firstChars.set(t.content().charAt(0));
             for (int i = 0; i < t.content().length(); i++) {
                 node = node.children.computeIfAbsent(t.content().charAt(i), c -> new Node());
             }
@@ -49,7 +52,7 @@ final class AddedTokenMatcher {
         int textStart = 0;
         int i = 0;
         while (i < text.length()) {
-            Node first = root.children.get(text.charAt(i));
+            Node first = firstChars.get(text.charAt(i)) ? root.children.get(text.charAt(i)) : null;
             if (first == null) {
                 i++;
                 continue;

@@ -52,7 +52,8 @@ public final class BpeModel {
      */
     public BpeModel(Map<String, Integer> vocab, List<String[]> merges, String unkToken, boolean fuseUnk,
                     boolean byteFallback, boolean ignoreMerges) {
-        this.vocab = Map.copyOf(vocab);
+        // Not Map.copyOf: its linear probing degrades badly on 150k vocabulary strings (seconds to build).
+        this.vocab = new HashMap<>(vocab);
         int maxId = -1;
         for (int id : vocab.values()) {
             if (id < 0) {

@@ -26,8 +26,14 @@ final class LongIntMap {
     }
 
     private static int slot(long key, int mask) {
-        long h = key * 0x9E37_79B9_7F4A_7C15L;
-        return (int) (h ^ (h >>> 29)) & mask;
+        // MurmurHash3's finalizer: both halves of the key (left and right token id) reach the low bits.
+        long h = key;
+        h ^= h >>> 33;
+        h *= 0xFF51_AFD7_ED55_8CCDL;
+        h ^= h >>> 33;
+        h *= 0xC4CE_B9FE_1A85_EC53L;
+        h ^= h >>> 33;
+        return (int) h & mask;
     }
 
     /** The value stored for key, or -1. */

@@ -12,14 +12,32 @@ import java.util.Arrays;
  */
 public final class StreamingDecoder {
     private final Tokenizer tokenizer;
+    private final boolean skipSpecialTokens;
     private int[] ids = new int[16];
     private int count;
     /** ids[0..contextCount) were already emitted; they only give context. */
     private int contextCount;
     private String contextText = "";
 
-    StreamingDecoder(Tokenizer tokenizer) {
+    StreamingDecoder(Tokenizer tokenizer, boolean skipSpecialTokens) {
         this.tokenizer = tokenizer;
+        this.skipSpecialTokens = skipSpecialTokens;
+    }
+
+    private String decode(int[] window) {
+        return tokenizer.decode(window, skipSpecialTokens);
+    }
+
+    /**
+     * Starts from context ids that are not to be emitted (say, the end of the prompt), so that the first
+     * generated token is decoded as a continuation: SentencePiece-style decoders otherwise drop its leading space.
+     */
+    public void prime(int... contextIds) {
+        reset();
+        ids = Arrays.copyOf(contextIds, Math.max(16, contextIds.length * 2));
+        count = contextIds.length;
+        contextCount = count;
+        contextText = decode(Arrays.copyOf(ids, count));
     }
 
     /** Adds one id; returns the newly completed text, possibly empty. */
@@ -28,7 +46,7 @@ public final class StreamingDecoder {
             ids = Arrays.copyOf(ids, count * 2);
         }
         ids[count++] = id;
-        String text = tokenizer.decode(Arrays.copyOf(ids, count));
+        String text = decode(Arrays.copyOf(ids, count));
         if (text.length() <= contextText.length() || text.endsWith("\uFFFD") || !text.startsWith(contextText)) {
             return "";
         }
@@ -38,7 +56,7 @@ public final class StreamingDecoder {
         System.arraycopy(ids, contextCount, ids, 0, keep);
         count = keep;
         contextCount = keep;
-        contextText = tokenizer.decode(Arrays.copyOf(ids, count));
+        contextText = decode(Arrays.copyOf(ids, count));
         return fresh;
     }
 
@@ -46,7 +64,7 @@ public final class StreamingDecoder {
     public String flush() {
         String rest = "";
         if (count > contextCount) {
-            String text = tokenizer.decode(Arrays.copyOf(ids, count));
+            String text = decode(Arrays.copyOf(ids, count));
             rest = text.startsWith(contextText) ? text.substring(contextText.length()) : text;
         }
         reset();

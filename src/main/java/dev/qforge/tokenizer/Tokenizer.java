@@ -66,6 +66,11 @@ public interface Tokenizer {
 
     /** A decoder that takes ids one at a time and only ever returns whole characters. */
     default StreamingDecoder streamingDecoder() {
-        return new StreamingDecoder(this);
+        return new StreamingDecoder(this, false);
+    }
+
+    /** A streaming decoder that leaves out special tokens (BOS, EOS, chat markers) when skipSpecialTokens. */
+    default StreamingDecoder streamingDecoder(boolean skipSpecialTokens) {
+        return new StreamingDecoder(this, skipSpecialTokens);
     }
 }

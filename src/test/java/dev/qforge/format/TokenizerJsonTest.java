@@ -64,6 +64,8 @@ class TokenizerJsonTest {
     @Test
     void missingFile() {
         assertNames(loadFails(), "tokenizer.json", "no such file");
+        QforgeException e = assertThrows(QforgeException.class, () -> Tokenizer.load(dir.resolve("no-such-model")));
+        assertTrue(e.getMessage().startsWith(dir.resolve("no-such-model").resolve("tokenizer.json") + ": "), e.getMessage());
     }
 
     @Test

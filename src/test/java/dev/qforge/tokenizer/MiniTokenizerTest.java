@@ -177,4 +177,16 @@ class MiniTokenizerTest {
         Tokenizer arrays = MiniTokenizers.load(other, json);
         assertArrayEquals(strings.encode("xxx x xx"), arrays.encode("xxx x xx"));
     }
+
+    @Test
+    void streamingAfterAPromptKeepsTheLeadingSpace() {
+        Tokenizer t = sentencePiece(true, true);
+        StreamingDecoder fresh = t.streamingDecoder();
+        assertEquals("c", fresh.push(id(t, "▁c"))); // like decode([▁c]): the first token loses its space
+        StreamingDecoder primed = t.streamingDecoder(true);
+        primed.prime(t.encode("ab"));
+        assertEquals(" c", primed.push(id(t, "▁c")));
+        assertEquals("", primed.push(2)); // </s> is special: skipped
+        assertEquals(" ab", primed.push(id(t, "▁ab")));
+    }
 }

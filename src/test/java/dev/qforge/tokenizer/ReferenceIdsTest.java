@@ -36,9 +36,8 @@ class ReferenceIdsTest {
     @ParameterizedTest(name = "{0} {1}")
     @MethodSource("cases")
     void decodeGivesTextBack(String tokenizerName, String textName) {
-        if (tokenizerName.equals("babyllama-105")) {
-            return; // its <unk> loses characters; covered by the streaming test instead
-        }
+        // babyllama-105's <unk> loses characters (MANIFEST); its decoding is covered by the streaming test.
+        org.junit.jupiter.api.Assumptions.assumeFalse(tokenizerName.equals("babyllama-105"), "<unk> does not round-trip");
         Tokenizer tokenizer = ReferenceTokenizers.tokenizer(tokenizerName);
         String text = ReferenceTokenizers.text(textName);
         assertEquals(text, tokenizer.decode(tokenizer.encode(text, false)));
