@@ -1,6 +1,8 @@
 package dev.qforge.eval;
 
+import dev.qforge.QModel;
 import dev.qforge.SharedData;
+import dev.qforge.format.TextFiles;
 import dev.qforge.format.HfConfigFile;
 import dev.qforge.format.SafetensorsCheckpoint;
 import dev.qforge.format.SafetensorsFile;
@@ -27,6 +29,24 @@ class ReferencePerplexityTest {
         assertEquals(127.5557, r.ppl(), 127.5557 * 0.001, "PPL within 0.1 % of llama.cpp's");
         assertEquals(0.74872, r.pplError(), 0.001);
         System.out.printf("stories260K wiki.test: PPL = %.4f +/- %.5f (%d chunks, %.1f s)%n", r.ppl(), r.pplError(), r.chunks(), r.seconds());
+    }
+
+    @Test
+    void tinyLlamaFirst200ChunksMatchLlamaCpp() {
+        // reference/qforge-tiny-llama/llama.cpp-results.json: F32, -c 512 --chunks 200: PPL 253.6382 +/- 3.37208.
+        // This run goes through the model's own tokenizer.json, as `qforge eval ppl` does.
+        Path dir = SharedData.require("models/qforge-tiny-llama/hf");
+        String text = TextFiles.readUtf8(SharedData.require("text/wikitext-2-raw/wiki.test.raw"));
+        try (QModel m = QModel.load(dir)) {
+            int[] tokens = m.tokenizer().encode(text);
+            assertEquals(435_968, tokens.length, "llama.cpp's token count");
+            PerplexityResult r = new PerplexityRun(m.decoder(), PerplexityProtocol.LLAMA_CPP, 512, m.bosToken())
+                    .run(tokens, 200, null, null);
+            assertEquals(200, r.chunks());
+            assertEquals(253.6382, r.ppl(), 253.6382 * 0.001, "PPL within 0.1 % of llama.cpp's");
+            assertEquals(3.37208, r.pplError(), 0.01);
+            System.out.printf("qforge-tiny-llama wiki.test, 200 chunks: PPL = %.4f +/- %.5f (%.1f s)%n", r.ppl(), r.pplError(), r.seconds());
+        }
     }
 
     static PerplexityResult run(Path dir, int[] tokens, int maxChunks) {
