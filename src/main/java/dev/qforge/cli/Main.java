@@ -17,6 +17,7 @@ import java.util.List;
 @Command(name = "qforge", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Compress large language models and run them compressed.",
         subcommands = {
+                DemoCommand.class,
                 GenerateCommand.class,
                 EvalCommand.class,
                 InspectCommand.class,
