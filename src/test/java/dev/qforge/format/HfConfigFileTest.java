@@ -101,7 +101,7 @@ class HfConfigFileTest {
         assertRejected("{\"hidden_size\": 8}", "no model_type");
         assertRejected("{\"model_type\": \"llama\", \"hidden_size\": 64}", "missing num_attention_heads");
         assertRejected(base("\"num_attention_heads\": 6, \"num_key_value_heads\": 4"), "not a multiple of num_key_value_heads");
-        assertRejected(base("\"num_attention_heads\": 4, \"hidden_size\": -64"), "hidden_size must be a positive integer");
+        assertRejected(base("\"num_attention_heads\": 4, \"head_dim\": -2"), "head_dim must be a positive integer");
         assertRejected(base("\"num_attention_heads\": 4, \"hidden_act\": \"gelu\""), "hidden_act 'gelu'");
         assertRejected(base("\"num_attention_heads\": 4, \"rope_scaling\": {\"rope_type\": \"yarn\", \"factor\": 4}"), "rope_scaling type 'yarn'");
         assertRejected(base("\"num_attention_heads\": 4, \"rms_norm_eps\": \"small\""), "rms_norm_eps is not a number");
