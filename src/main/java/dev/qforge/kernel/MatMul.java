@@ -44,6 +44,8 @@ public final class MatMul {
     static final int RB = 4 * MR;
     /** K-slice of the weights converted at a time in the GEMM. */
     static final int KC = 512;
+    /** From this many tokens on, the GEMM; below, {@link SmallBatch}. */
+    static final int GEMM_MIN_N = Integer.getInteger("qforge.gemmMinN", 12);
     /** Rows per decode task. */
     private static final int MATVEC_CHUNK_MIN = 16;
 
@@ -95,6 +97,8 @@ public final class MatMul {
         }
         if (n == 1) {
             matvec(weight.data(), dt, rows, cols, x, out);
+        } else if (n < GEMM_MIN_N) {
+            SmallBatch.run(weight.data(), dt, rows, cols, x, n, out);
         } else {
             Gemm.run(weight.data(), dt, rows, cols, x, n, out);
         }
@@ -141,7 +145,7 @@ public final class MatMul {
             f32Dot4(w, r * rowBytes, rowBytes, x, cols, out, r);
         }
         for (; r < r1; r++) {
-            out[r] = f32Dot1(w, r * rowBytes, x, cols);
+            out[r] = f32Dot1(w, r * rowBytes, x, 0, cols);
         }
     }
 
@@ -181,16 +185,25 @@ public final class MatMul {
         out[r + 3] = s3;
     }
 
-    static float f32Dot1(MemorySegment w, long o0, float[] x, int cols) {
+    /** One row (at byte o0) times x[xOff, xOff+cols). */
+    static float f32Dot1(MemorySegment w, long o0, float[] x, int xOff, int cols) {
         FloatVector a0 = FloatVector.zero(FS);
-        int bound = FS.loopBound(cols);
+        FloatVector a1 = FloatVector.zero(FS);
         int c = 0;
-        for (; c < bound; c += L) {
-            a0 = FloatVector.fromMemorySegment(FS, w, o0 + (long) c * 4, LE).fma(FloatVector.fromArray(FS, x, c), a0);
+        for (; c + 2 * L <= cols; c += 2 * L) {
+            a0 = FloatVector.fromMemorySegment(FS, w, o0 + (long) c * 4, LE)
+                    .fma(FloatVector.fromArray(FS, x, xOff + c), a0);
+            a1 = FloatVector.fromMemorySegment(FS, w, o0 + (long) (c + L) * 4, LE)
+                    .fma(FloatVector.fromArray(FS, x, xOff + c + L), a1);
         }
-        float s0 = a0.reduceLanes(VectorOperators.ADD);
+        if (c + L <= cols) {
+            a0 = FloatVector.fromMemorySegment(FS, w, o0 + (long) c * 4, LE)
+                    .fma(FloatVector.fromArray(FS, x, xOff + c), a0);
+            c += L;
+        }
+        float s0 = a0.add(a1).reduceLanes(VectorOperators.ADD);
         for (; c < cols; c++) {
-            s0 += w.get(Tensor.F32, o0 + (long) c * 4) * x[c];
+            s0 += w.get(Tensor.F32, o0 + (long) c * 4) * x[xOff + c];
         }
         return s0;
     }
@@ -202,11 +215,11 @@ public final class MatMul {
             bf16Dot4(w, r * rowBytes, rowBytes, x, xe, xo, cols, out, r);
         }
         for (; r < r1; r++) {
-            out[r] = bf16Dot1(w, r * rowBytes, x, xe, xo, cols);
+            out[r] = bf16Dot1(w, r * rowBytes, x, 0, xe, xo, 0, cols);
         }
     }
 
-    private static final int HI_MASK = 0xFFFF0000;
+    static final int HI_MASK = 0xFFFF0000;
 
     static void bf16Dot4(MemorySegment w, long o0, long rowBytes, float[] x, float[] xe, float[] xo, int cols,
                          float[] out, int r) {
@@ -254,18 +267,20 @@ public final class MatMul {
         out[r + 3] = s3;
     }
 
-    static float bf16Dot1(MemorySegment w, long o0, float[] x, float[] xe, float[] xo, int cols) {
+    /** One row times x[xOff, xOff+cols), whose even/odd elements are xe/xo[xsOff, xsOff+cols/2). */
+    static float bf16Dot1(MemorySegment w, long o0, float[] x, int xOff, float[] xe, float[] xo, int xsOff, int cols) {
         FloatVector e0 = FloatVector.zero(FS), d0 = FloatVector.zero(FS);
         int pairs = cols >>> 1;
         int bound = IS.loopBound(pairs);
         for (int p = 0; p < bound; p += L) {
             IntVector v = IntVector.fromMemorySegment(IS, w, o0 + (long) p * 4, LE);
-            e0 = v.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(FloatVector.fromArray(FS, xe, p), e0);
-            d0 = v.and(HI_MASK).reinterpretAsFloats().fma(FloatVector.fromArray(FS, xo, p), d0);
+            e0 = v.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats()
+                    .fma(FloatVector.fromArray(FS, xe, xsOff + p), e0);
+            d0 = v.and(HI_MASK).reinterpretAsFloats().fma(FloatVector.fromArray(FS, xo, xsOff + p), d0);
         }
         float s0 = e0.add(d0).reduceLanes(VectorOperators.ADD);
         for (int c = 2 * bound; c < cols; c++) {
-            s0 += FloatBits.bf16ToFloat(w.get(Tensor.I16, o0 + (long) c * 2)) * x[c];
+            s0 += FloatBits.bf16ToFloat(w.get(Tensor.I16, o0 + (long) c * 2)) * x[xOff + c];
         }
         return s0;
     }
@@ -273,58 +288,11 @@ public final class MatMul {
     private static void f16Rows(MemorySegment w, int cols, float[] x, float[] xe, float[] xo, float[] out, int r0, int r1) {
         long rowBytes = (long) cols * 2;
         int r = r0;
-        for (; r + 4 <= r1; r += 4) {
-            f16Dot4(w, r * rowBytes, rowBytes, x, xe, xo, cols, out, r);
-        }
+        // One row per call: with two or more, the inlined conversions and segment loads pass C2's
+        // node-count inlining cutoff (NodeCountInliningCutoff) and every vector gets boxed (~30x slower).
         for (; r < r1; r++) {
             out[r] = f16Dot1(w, r * rowBytes, x, xe, xo, cols);
         }
-    }
-
-    static void f16Dot4(MemorySegment w, long o0, long rowBytes, float[] x, float[] xe, float[] xo, int cols,
-                        float[] out, int r) {
-        long o1 = o0 + rowBytes;
-        long o2 = o1 + rowBytes;
-        long o3 = o2 + rowBytes;
-        FloatVector e0 = FloatVector.zero(FS), d0 = FloatVector.zero(FS);
-        FloatVector e1 = FloatVector.zero(FS), d1 = FloatVector.zero(FS);
-        FloatVector e2 = FloatVector.zero(FS), d2 = FloatVector.zero(FS);
-        FloatVector e3 = FloatVector.zero(FS), d3 = FloatVector.zero(FS);
-        int pairs = cols >>> 1;
-        int bound = IS.loopBound(pairs);
-        for (int p = 0; p < bound; p += L) {
-            FloatVector ve = FloatVector.fromArray(FS, xe, p);
-            FloatVector vo = FloatVector.fromArray(FS, xo, p);
-            long b = (long) p * 4;
-            IntVector v = IntVector.fromMemorySegment(IS, w, o0 + b, LE);
-            e0 = f16Lo(v).fma(ve, e0);
-            d0 = f16Hi(v).fma(vo, d0);
-            v = IntVector.fromMemorySegment(IS, w, o1 + b, LE);
-            e1 = f16Lo(v).fma(ve, e1);
-            d1 = f16Hi(v).fma(vo, d1);
-            v = IntVector.fromMemorySegment(IS, w, o2 + b, LE);
-            e2 = f16Lo(v).fma(ve, e2);
-            d2 = f16Hi(v).fma(vo, d2);
-            v = IntVector.fromMemorySegment(IS, w, o3 + b, LE);
-            e3 = f16Lo(v).fma(ve, e3);
-            d3 = f16Hi(v).fma(vo, d3);
-        }
-        float s0 = e0.add(d0).reduceLanes(VectorOperators.ADD);
-        float s1 = e1.add(d1).reduceLanes(VectorOperators.ADD);
-        float s2 = e2.add(d2).reduceLanes(VectorOperators.ADD);
-        float s3 = e3.add(d3).reduceLanes(VectorOperators.ADD);
-        for (int c = 2 * bound; c < cols; c++) {
-            float xc = x[c];
-            long b = (long) c * 2;
-            s0 += Float.float16ToFloat(w.get(Tensor.I16, o0 + b)) * xc;
-            s1 += Float.float16ToFloat(w.get(Tensor.I16, o1 + b)) * xc;
-            s2 += Float.float16ToFloat(w.get(Tensor.I16, o2 + b)) * xc;
-            s3 += Float.float16ToFloat(w.get(Tensor.I16, o3 + b)) * xc;
-        }
-        out[r] = s0;
-        out[r + 1] = s1;
-        out[r + 2] = s2;
-        out[r + 3] = s3;
     }
 
     static float f16Dot1(MemorySegment w, long o0, float[] x, float[] xe, float[] xo, int cols) {
@@ -347,40 +315,39 @@ public final class MatMul {
     // F16 -> F32 by bit manipulation.
 
     private static final int F16_EM_MASK = 0x7FFF;
-    private static final int F16_SIGN = 0x8000;
-    /** 0x7C00 << 13: the F16 exponent field all ones, shifted into place. */
+    /** 0x7C00 << 13: the F16 exponent field all ones, shifted into the F32 position. */
     private static final int F16_INF_SHIFTED = 0x7C00 << 13;
-    private static final int F16_SUB_SHIFTED = 0x0400 << 13;
-    /** 2^-14 (the smallest normal F16) as float bits. */
-    private static final int MAGIC_2M14 = 0x38800000;
+    private static final int SIGN = 0x80000000;
+    private static final int F32_EXP = 0x7F800000;
+
+    // Each helper stays under 35 bytecodes so that C2 always inlines it, even into large kernels whose
+    // call sites it does not consider hot (a 100-byte helper was left out-of-line and boxed every vector).
 
     /** The F16 in the low 16 bits of each int lane of {@code v}, as F32 (upper bits are ignored). */
     static FloatVector f16Lo(IntVector v) {
-        return f16ToF32(v.and(F16_EM_MASK).lanewise(VectorOperators.LSHL, 13),
-                v.lanewise(VectorOperators.LSHL, 16).and(0x80000000));
+        return f16Sign(f16Magnitude(v.and(F16_EM_MASK).lanewise(VectorOperators.LSHL, 13)),
+                v.lanewise(VectorOperators.LSHL, 16));
     }
 
     /** The F16 in the high 16 bits of each int lane of {@code v}, as F32. */
     static FloatVector f16Hi(IntVector v) {
-        return f16ToF32(v.lanewise(VectorOperators.LSHR, 3).and(F16_EM_MASK << 13), v.and(0x80000000));
+        return f16Sign(f16Magnitude(v.lanewise(VectorOperators.LSHR, 3).and(F16_EM_MASK << 13)), v);
     }
 
     /**
-     * emShifted: the F16's exponent and mantissa bits shifted left by 13 (so the exponent lands in the F32
-     * exponent field, still biased by 15); sign: the sign bit in bit 31. Normals are rebiased by an integer
-     * add; subnormals (exponent 0) by the magic-number subtraction, done in floats but never on a subnormal
-     * float; infinities and NaNs get the F32 exponent all ones with the mantissa (NaN payload) kept.
-     * Matches {@link Float#float16ToFloat} bit for bit.
+     * em: an F16's exponent and mantissa shifted left by 13, so that they sit in the F32 fields with the
+     * exponent still biased by 15. Multiplying by 2^112 rebiases normals and turns subnormals (here F32
+     * subnormals) into the right normal F32 exactly; infinities and NaNs (exponent 31) then get the F32
+     * exponent all ones, keeping the mantissa (NaN payload). Returns the F32 bits of |value|.
      */
-    static FloatVector f16ToF32(IntVector emShifted, IntVector sign) {
-        IntVector normal = emShifted.add((127 - 15) << 23);
-        VectorMask<Integer> special = emShifted.compare(VectorOperators.GE, F16_INF_SHIFTED);
-        normal = normal.lanewise(VectorOperators.OR, 0x7F800000, special);
-        VectorMask<Integer> sub = emShifted.compare(VectorOperators.LT, F16_SUB_SHIFTED);
-        FloatVector f = normal.reinterpretAsFloats();
-        FloatVector subF = emShifted.add(MAGIC_2M14).reinterpretAsFloats().sub(Float.intBitsToFloat(MAGIC_2M14));
-        f = f.blend(subF, sub.cast(FS));
-        return f.reinterpretAsInts().or(sign).reinterpretAsFloats();
+    static IntVector f16Magnitude(IntVector em) {
+        IntVector bits = em.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts();
+        return bits.lanewise(VectorOperators.OR, F32_EXP, em.compare(VectorOperators.GE, F16_INF_SHIFTED));
+    }
+
+    /** magnitude bits with the sign taken from bit 31 of signSource. */
+    static FloatVector f16Sign(IntVector magnitude, IntVector signSource) {
+        return magnitude.or(signSource.and(SIGN)).reinterpretAsFloats();
     }
 
     // ------------------------------------------------------------------------------------------------

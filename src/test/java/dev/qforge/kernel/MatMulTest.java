@@ -98,6 +98,11 @@ class MatMulTest {
         check(DType.F16, 49, 530, 17, 13);
         check(DType.F32, 4096, 2051, 2, 14);
         check(DType.F16, 4096, 172, 64, 15);
+        // Few tokens (the small-batch path), including a last token group of 1, 2 and 3.
+        check(DType.F32, 37, 300, 9, 16);
+        check(DType.BF16, 37, 301, 10, 17);
+        check(DType.F16, 37, 333, 11, 18);
+        check(DType.BF16, 13, 64, 16, 19);
     }
 
     @Test
