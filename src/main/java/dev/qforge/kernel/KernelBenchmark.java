@@ -40,6 +40,11 @@ public final class KernelBenchmark {
         int threads = Parallel.threads();
         System.out.printf(Locale.ROOT, "qforge kernel benchmark: %d threads, %d-bit vectors, java %s%n", threads,
                 FS.vectorBitSize(), System.getProperty("java.version"));
+        System.out.println("machine: " + cpuModel() + "; load average before: " + loadAverage()
+                + " (other busy processes skew every number below)");
+        double peak = fmaPeak();
+        System.out.printf(Locale.ROOT, "FMA peak probe (%d threads, 512-bit FMA loop, 12 chains): %.1f GFLOP/s%n",
+                threads, peak);
         Arena arena = Arena.ofShared();
         MemorySegment probe = arena.allocate(1L << 30, 64);
         fill(probe);
@@ -101,13 +106,83 @@ public final class KernelBenchmark {
             double med = median(gf);
             System.out.printf(Locale.ROOT,
                     "matmul %-4s [%d, %d] n=%d: %.1f GFLOP/s median of %d (min %.1f, max %.1f) = %.2f ms/call;"
-                            + " %.0f%% of the %d-thread FMA peak (%.0f)%n",
+                            + " %.0f%% of the FMA peak probed now (%.0f)%n",
                     dt, size, size, n, med, reps, min(gf), max(gf), 2.0 * size * size * n / med / 1e6,
-                    100 * med / (263.0 * threads), threads, 263.0 * threads);
+                    100 * med / peak, peak);
         }
+        System.out.printf(Locale.ROOT, "FMA peak probe again: %.1f GFLOP/s; load average after: %s%n", fmaPeak(),
+                loadAverage());
         if (args.length > 0 && args[0].equals("--sweep")) {
             sweep(arena);
         }
+    }
+
+    private static String cpuModel() {
+        try {
+            for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/cpuinfo"))) {
+                if (line.startsWith("model name")) {
+                    return line.substring(line.indexOf(':') + 1).trim() + ", " + Runtime.getRuntime().availableProcessors()
+                            + " CPUs";
+                }
+            }
+        } catch (java.io.IOException | RuntimeException e) {
+            // not Linux
+        }
+        return System.getProperty("os.arch");
+    }
+
+    private static String loadAverage() {
+        try {
+            return java.nio.file.Files.readString(java.nio.file.Path.of("/proc/loadavg")).trim();
+        } catch (java.io.IOException | RuntimeException e) {
+            return "?";
+        }
+    }
+
+    /** GFLOP/s of a pure register FMA loop on all threads: the compute ceiling the matmul is held to. */
+    static double fmaPeak() {
+        int threads = Parallel.threads();
+        float[] sink = new float[threads];
+        for (int i = 0; i < 200; i++) {
+            Parallel.forRange(threads, t -> sink[t] += fmaLoop(sink[t], 1000));
+        }
+        double[] r = new double[5];
+        int calls = 200;
+        int iters = 10_000;
+        for (int rep = 0; rep < r.length; rep++) {
+            long t0 = System.nanoTime();
+            Parallel.forRange(threads, t -> {
+                for (int i = 0; i < calls; i++) {
+                    sink[t] += fmaLoop(sink[t], iters);
+                }
+            });
+            long t1 = System.nanoTime();
+            r[rep] = 2.0 * L * 12 * iters * calls * threads / (t1 - t0);
+        }
+        return median(r);
+    }
+
+    private static float fmaLoop(float seed, int iters) {
+        FloatVector x0 = FloatVector.broadcast(FS, 1e-7f + seed * 1e-30f);
+        FloatVector x1 = FloatVector.broadcast(FS, 0.999f);
+        FloatVector a0 = FloatVector.zero(FS), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;
+        FloatVector a6 = a0, a7 = a0, a8 = a0, a9 = a0, a10 = a0, a11 = a0;
+        for (int i = 0; i < iters; i++) {
+            a0 = a0.fma(x1, x0);
+            a1 = a1.fma(x1, x0);
+            a2 = a2.fma(x1, x0);
+            a3 = a3.fma(x1, x0);
+            a4 = a4.fma(x1, x0);
+            a5 = a5.fma(x1, x0);
+            a6 = a6.fma(x1, x0);
+            a7 = a7.fma(x1, x0);
+            a8 = a8.fma(x1, x0);
+            a9 = a9.fma(x1, x0);
+            a10 = a10.fma(x1, x0);
+            a11 = a11.fma(x1, x0);
+        }
+        return a0.add(a1).add(a2).add(a3).add(a4).add(a5).add(a6).add(a7).add(a8).add(a9).add(a10).add(a11)
+                .reduceLanes(VectorOperators.ADD);
     }
 
     /** GFLOP/s of matmul for several n (F32/BF16/F16 on [2048, 2048]): where the GEMM overtakes n matvecs. */
@@ -116,7 +191,7 @@ public final class KernelBenchmark {
         for (DType dt : new DType[] {DType.F32, DType.BF16, DType.F16}) {
             Tensor w = randomTensor(arena, dt, size, size, 5);
             StringBuilder sb = new StringBuilder("sweep " + dt + ":");
-            for (int n : new int[] {1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64, 256, 512}) {
+            for (int n : new int[] {1, 2, 3, 4, 6, 8, 11, 12, 16, 24, 32, 64, 256, 512}) {
                 float[] xs = randomVector(n * size, 9);
                 float[] outs = new float[n * size];
                 for (int i = 0; i < 20; i++) {

@@ -92,7 +92,7 @@ class MatMulTest {
 
     @Test
     void largeShapesAcrossTokenBlockAndKSliceBoundaries() {
-        // n = 64 + 37: full token blocks plus a tail wider than one vector; cols > KC with a tail.
+        // n = 96 + 5: full token blocks plus a tail; cols > KC with a tail.
         check(DType.F32, 100, 1100, 101, 11);
         check(DType.BF16, 61, 1030, 40, 12);
         check(DType.F16, 49, 530, 17, 13);
@@ -103,6 +103,11 @@ class MatMulTest {
         check(DType.BF16, 37, 301, 10, 17);
         check(DType.F16, 37, 333, 11, 18);
         check(DType.BF16, 13, 64, 16, 19);
+        // Enough tokens for the GEMM in every dtype (tails in rows, cols and tokens).
+        check(DType.BF16, 50, 520, 97, 20);
+        check(DType.F32, 13, 7, 130, 21);
+        check(DType.F16, 25, 1, 33, 22);
+        check(DType.F32, 1, 64, 96, 23);
     }
 
     @Test
