@@ -68,7 +68,7 @@ public final class KernelBenchmark {
             }
             int reps = 15;
             double[] gbs = new double[reps];
-            double before = probe(probe, 1);
+            double before = probe(probe, 3);
             for (int rep = 0; rep < reps; rep++) {
                 long t0 = System.nanoTime();
                 for (int i = 0; i < copies; i++) {
@@ -77,7 +77,7 @@ public final class KernelBenchmark {
                 long t1 = System.nanoTime();
                 gbs[rep] = (double) bytes * copies / (t1 - t0);
             }
-            double after = probe(probe, 1);
+            double after = probe(probe, 3);
             double med = median(gbs);
             System.out.printf(Locale.ROOT,
                     "matvec %-4s [%d, %d]: %.1f GB/s median of %d (min %.1f, max %.1f) = %.2f ms/call;"

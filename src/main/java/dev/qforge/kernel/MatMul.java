@@ -6,7 +6,6 @@ import dev.qforge.tensor.Tensor;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
@@ -19,13 +18,17 @@ import java.nio.ByteOrder;
  * BF16 or F16, read in place from a (possibly unaligned, memory-mapped) segment.
  *
  * <p>n == 1 (decode) is a matrix-vector product, bound by memory bandwidth: several rows are streamed per
- * pass, rows are split across threads in chunks. BF16/F16 pairs are loaded as ints and split into even and
- * odd elements, which meet an even/odd de-interleaved copy of x.
+ * pass, rows are split across threads in chunks. BF16 pairs are loaded as ints and split into even and
+ * odd elements, which meet an even/odd de-interleaved copy of x. F16 rows are converted a row at a time
+ * into a thread-local F32 buffer by an auto-vectorized loop (hardware conversion), then dotted with x.
  *
- * <p>n > 1 (prefill) is a GEMM, bound by compute: each thread converts a block of weight rows (a K-slice
- * at a time) to F32 in a scratch array, and a 12-row × 2-vector-of-tokens register tile multiplies it by
- * a packed, transposed copy of x (tokens along the vector lanes), so each weight element is loaded once
- * per 32 tokens and no horizontal reductions are needed.
+ * <p>A few tokens (n below {@link #gemmMinN}) go to {@link SmallBatch}:
+ * weights read in place, each weight vector used for four tokens.
+ *
+ * <p>More tokens (prefill) go to {@link Gemm}, bound by compute: each thread converts a block of weight
+ * rows (a K-slice at a time) to F32 in a scratch array, and a 12-row × 2-vector-of-tokens register tile
+ * multiplies it by a packed, transposed copy of x (tokens along the vector lanes), so each weight element
+ * is loaded once per 32 tokens and no horizontal reductions are needed.
  */
 public final class MatMul {
     static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
@@ -45,12 +48,17 @@ public final class MatMul {
     /** K-slice of the weights converted at a time in the GEMM. */
     static final int KC = 512;
     /**
-     * From this many tokens on, the GEMM; below, {@link SmallBatch}. Measured on [2048, 2048]: for F32 and
-     * BF16 the small-batch kernel (no weight conversion, no packing) wins up to n = 64 and the GEMM from
-     * 128 on; for F16 its per-element conversion makes the GEMM win from n = 16.
+     * From how many tokens on the GEMM runs; below, {@link SmallBatch}. Measured side by side on 2 threads
+     * (Zen 4, [2048, 2048] and [2048, 8192]): the small-batch kernels (no weight conversion, no packing)
+     * match the GEMM for F32 up to n ≈ 128 and for F16 up to 96; for BF16 the GEMM wins from 32.
      */
-    static final int GEMM_MIN_N = 96;
-    static final int GEMM_MIN_N_F16 = 16;
+    static int gemmMinN(DType dt) {
+        return switch (dt) {
+            case F32 -> 128;
+            case F16 -> 112;
+            default -> 32;
+        };
+    }
     /** Rows per decode task. */
     private static final int MATVEC_CHUNK_MIN = 16;
 
@@ -102,7 +110,7 @@ public final class MatMul {
         }
         if (n == 1) {
             matvec(weight.data(), dt, rows, cols, x, out);
-        } else if (n < (dt == DType.F16 ? GEMM_MIN_N_F16 : GEMM_MIN_N)) {
+        } else if (n < gemmMinN(dt)) {
             SmallBatch.run(weight.data(), dt, rows, cols, x, n, out);
         } else {
             Gemm.run(weight.data(), dt, rows, cols, x, n, out);
@@ -124,6 +132,10 @@ public final class MatMul {
             Parallel.forRange(tasks, t -> f32Rows(w, cols, x, out, t * chunk, Math.min(rows, t * chunk + chunk)));
             return;
         }
+        if (dt == DType.F16) {
+            Parallel.forRange(tasks, t -> f16Rows(w, cols, x, out, t * chunk, Math.min(rows, t * chunk + chunk)));
+            return;
+        }
         float[][] split = SPLIT_X.get();
         int pairs = cols >>> 1;
         if (split[0].length < pairs) {
@@ -136,11 +148,7 @@ public final class MatMul {
             xe[p] = x[2 * p];
             xo[p] = x[2 * p + 1];
         }
-        if (dt == DType.BF16) {
-            Parallel.forRange(tasks, t -> bf16Rows(w, cols, x, xe, xo, out, t * chunk, Math.min(rows, t * chunk + chunk)));
-        } else {
-            Parallel.forRange(tasks, t -> f16Rows(w, cols, x, xe, xo, out, t * chunk, Math.min(rows, t * chunk + chunk)));
-        }
+        Parallel.forRange(tasks, t -> bf16Rows(w, cols, x, xe, xo, out, t * chunk, Math.min(rows, t * chunk + chunk)));
     }
 
     private static void f32Rows(MemorySegment w, int cols, float[] x, float[] out, int r0, int r1) {
@@ -290,69 +298,53 @@ public final class MatMul {
         return s0;
     }
 
-    private static void f16Rows(MemorySegment w, int cols, float[] x, float[] xe, float[] xo, float[] out, int r0, int r1) {
+    // F16: converted a row at a time into a thread-local F32 buffer (see f16ToF32), then an F32 dot product
+    // from arrays. Vector-API bit manipulation inside the dot product was measured too: as fast when C2
+    // compiles it well, but fragile: the conversion helpers pass C2's inlining limits in larger kernels,
+    // and after a recompilation the kernel ran ~30x slower with boxed vectors.
+
+    /** Per thread: F32 copies of F16 weight rows. */
+    private static final ThreadLocal<float[][]> ROW_BUF = ThreadLocal.withInitial(() -> new float[1][0]);
+
+    /** A thread-local buffer of at least {@code size} floats (contents undefined). */
+    static float[] rowBuffer(int size) {
+        float[][] holder = ROW_BUF.get();
+        if (holder[0].length < size) {
+            holder[0] = new float[size];
+        }
+        return holder[0];
+    }
+
+    private static void f16Rows(MemorySegment w, int cols, float[] x, float[] out, int r0, int r1) {
         long rowBytes = (long) cols * 2;
-        int r = r0;
-        // One row per call: with two or more, the inlined conversions and segment loads pass C2's
-        // node-count inlining cutoff (NodeCountInliningCutoff) and every vector gets boxed (~30x slower).
-        for (; r < r1; r++) {
-            out[r] = f16Dot1(w, r * rowBytes, x, xe, xo, cols);
+        float[] buf = rowBuffer(cols);
+        for (int r = r0; r < r1; r++) {
+            f16ToF32(w, r * rowBytes, cols, buf, 0);
+            out[r] = dot(buf, 0, x, 0, cols);
         }
     }
 
-    static float f16Dot1(MemorySegment w, long o0, float[] x, float[] xe, float[] xo, int cols) {
-        FloatVector e0 = FloatVector.zero(FS), d0 = FloatVector.zero(FS);
-        int pairs = cols >>> 1;
-        int bound = IS.loopBound(pairs);
-        for (int p = 0; p < bound; p += L) {
-            IntVector v = IntVector.fromMemorySegment(IS, w, o0 + (long) p * 4, LE);
-            e0 = f16Lo(v).fma(FloatVector.fromArray(FS, xe, p), e0);
-            d0 = f16Hi(v).fma(FloatVector.fromArray(FS, xo, p), d0);
+    /** sum a[ao + i] * b[bo + i] for i in [0, len). */
+    static float dot(float[] a, int ao, float[] b, int bo, int len) {
+        FloatVector s0 = FloatVector.zero(FS);
+        FloatVector s1 = FloatVector.zero(FS);
+        FloatVector s2 = FloatVector.zero(FS);
+        FloatVector s3 = FloatVector.zero(FS);
+        int i = 0;
+        for (; i + 4 * L <= len; i += 4 * L) {
+            s0 = FloatVector.fromArray(FS, a, ao + i).fma(FloatVector.fromArray(FS, b, bo + i), s0);
+            s1 = FloatVector.fromArray(FS, a, ao + i + L).fma(FloatVector.fromArray(FS, b, bo + i + L), s1);
+            s2 = FloatVector.fromArray(FS, a, ao + i + 2 * L).fma(FloatVector.fromArray(FS, b, bo + i + 2 * L), s2);
+            s3 = FloatVector.fromArray(FS, a, ao + i + 3 * L).fma(FloatVector.fromArray(FS, b, bo + i + 3 * L), s3);
         }
-        float s0 = e0.add(d0).reduceLanes(VectorOperators.ADD);
-        for (int c = 2 * bound; c < cols; c++) {
-            s0 += Float.float16ToFloat(w.get(Tensor.I16, o0 + (long) c * 2)) * x[c];
+        for (; i + L <= len; i += L) {
+            s0 = FloatVector.fromArray(FS, a, ao + i).fma(FloatVector.fromArray(FS, b, bo + i), s0);
         }
-        return s0;
-    }
-
-    // ------------------------------------------------------------------------------------------------
-    // F16 -> F32 by bit manipulation.
-
-    private static final int F16_EM_MASK = 0x7FFF;
-    /** 0x7C00 << 13: the F16 exponent field all ones, shifted into the F32 position. */
-    private static final int F16_INF_SHIFTED = 0x7C00 << 13;
-    private static final int SIGN = 0x80000000;
-    private static final int F32_EXP = 0x7F800000;
-
-    // Each helper stays under 35 bytecodes so that C2 always inlines it, even into large kernels whose
-    // call sites it does not consider hot (a 100-byte helper was left out-of-line and boxed every vector).
-
-    /** The F16 in the low 16 bits of each int lane of {@code v}, as F32 (upper bits are ignored). */
-    static FloatVector f16Lo(IntVector v) {
-        return f16Sign(f16Magnitude(v.and(F16_EM_MASK).lanewise(VectorOperators.LSHL, 13)),
-                v.lanewise(VectorOperators.LSHL, 16));
-    }
-
-    /** The F16 in the high 16 bits of each int lane of {@code v}, as F32. */
-    static FloatVector f16Hi(IntVector v) {
-        return f16Sign(f16Magnitude(v.lanewise(VectorOperators.LSHR, 3).and(F16_EM_MASK << 13)), v);
-    }
-
-    /**
-     * em: an F16's exponent and mantissa shifted left by 13, so that they sit in the F32 fields with the
-     * exponent still biased by 15. Multiplying by 2^112 rebiases normals and turns subnormals (here F32
-     * subnormals) into the right normal F32 exactly; infinities and NaNs (exponent 31) then get the F32
-     * exponent all ones, keeping the mantissa (NaN payload). Returns the F32 bits of |value|.
-     */
-    static IntVector f16Magnitude(IntVector em) {
-        IntVector bits = em.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts();
-        return bits.lanewise(VectorOperators.OR, F32_EXP, em.compare(VectorOperators.GE, F16_INF_SHIFTED));
-    }
-
-    /** magnitude bits with the sign taken from bit 31 of signSource. */
-    static FloatVector f16Sign(IntVector magnitude, IntVector signSource) {
-        return magnitude.or(signSource.and(SIGN)).reinterpretAsFloats();
+        float s = s0.add(s1).add(s2.add(s3)).reduceLanes(VectorOperators.ADD);
+        for (; i < len; i++) {
+            s += a[ao + i] * b[bo + i];
+        }
+        return s;
     }
 
     // ------------------------------------------------------------------------------------------------
@@ -386,16 +378,14 @@ public final class MatMul {
         }
     }
 
-    private static void f16ToF32(MemorySegment w, long byteOff, int count, float[] dst, int dstOff) {
-        int bound = FS.loopBound(count);
-        int i = 0;
-        for (; i < bound; i += L) {
-            ShortVector s = ShortVector.fromMemorySegment(SS, w, byteOff + (long) i * 2, LE);
-            IntVector v = (IntVector) s.convertShape(VectorOperators.S2I, IS, 0);
-            f16Lo(v).intoArray(dst, dstOff + i);
-        }
-        for (; i < count; i++) {
-            dst[dstOff + i] = Float.float16ToFloat(w.get(Tensor.I16, byteOff + (long) i * 2));
+    /**
+     * F16 to F32 with {@link Float#float16ToFloat} in a plain counted loop, which C2 auto-vectorizes to the
+     * hardware conversion (vcvtph2ps): ~24 G elements/s on one Zen 4 thread, over twice the Vector-API
+     * bit manipulation. Keep this loop this simple, or it stops being vectorized.
+     */
+    static void f16ToF32(MemorySegment w, long byteOff, int count, float[] dst, int dstOff) {
+        for (int i = 0; i < count; i++) {
+            dst[dstOff + i] = Float.float16ToFloat(w.get(Tensor.I16, byteOff + 2L * i));
         }
     }
 }

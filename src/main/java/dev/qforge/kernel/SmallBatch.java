@@ -12,7 +12,7 @@ import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 
 /**
- * The path of {@link MatMul} for a few tokens (2 ≤ n &lt; {@link MatMul#GEMM_MIN_N}): too few to amortize
+ * The path of {@link MatMul} for a few tokens (2 ≤ n &lt; {@link MatMul#gemmMinN}): too few to amortize
  * the GEMM's packing and its padding to whole vectors of tokens, too many for n separate matvecs. Weight
  * rows are read in place (as in the matvec) and each loaded weight vector meets four tokens at once. A task
  * owns a chunk of rows small enough to stay in L2 while it runs over the token groups, so the weights come
@@ -45,6 +45,10 @@ final class SmallBatch {
             Parallel.forRange(tasks, t -> f32Task(w, rows, cols, x, n, out, t * ch, Math.min(rows, t * ch + ch)));
             return;
         }
+        if (dt == DType.F16) {
+            Parallel.forRange(tasks, t -> f16Task(w, rows, cols, x, n, out, t * ch, Math.min(rows, t * ch + ch)));
+            return;
+        }
         int half = cols >>> 1;
         float[][] split = SPLIT.get();
         if (split[0].length < n * half) {
@@ -61,11 +65,7 @@ final class SmallBatch {
                 xo[dst + p] = x[src + 2 * p + 1];
             }
         }
-        if (dt == DType.BF16) {
-            Parallel.forRange(tasks, t -> bf16Task(w, rows, cols, x, xe, xo, n, out, t * ch, Math.min(rows, t * ch + ch)));
-        } else {
-            Parallel.forRange(tasks, t -> f16Task(w, rows, cols, x, xe, xo, n, out, t * ch, Math.min(rows, t * ch + ch)));
-        }
+        Parallel.forRange(tasks, t -> bf16Task(w, rows, cols, x, xe, xo, n, out, t * ch, Math.min(rows, t * ch + ch)));
     }
 
     private static void f32Task(MemorySegment w, int rows, int cols, float[] x, int n, float[] out, int r0, int r1) {
@@ -264,56 +264,87 @@ final class SmallBatch {
         store4x4(s, out, rows, r, t0, t1, t2, t3);
     }
 
-    private static void f16Task(MemorySegment w, int rows, int cols, float[] x, float[] xe, float[] xo, int n,
-                                float[] out, int r0, int r1) {
+    /**
+     * F16: four rows at a time are converted to F32 (thread-local buffer, hardware conversion), then meet
+     * every token group from arrays.
+     */
+    private static void f16Task(MemorySegment w, int rows, int cols, float[] x, int n, float[] out, int r0, int r1) {
         long rowBytes = (long) cols * 2;
-        int half = cols >>> 1;
-        for (int t0 = 0; t0 < n; t0 += 4) {
-            int t1 = Math.min(t0 + 1, n - 1), t2 = Math.min(t0 + 2, n - 1), t3 = Math.min(t0 + 3, n - 1);
-            for (int r = r0; r < r1; r++) {
-                f16Tile1x4(w, r * rowBytes, x, xe, xo, cols, half, t0, t1, t2, t3, out, rows, r);
+        float[] buf = MatMul.rowBuffer(4 * cols);
+        for (int r = r0; r < r1; r += 4) {
+            int rowsHere = Math.min(4, r1 - r);
+            for (int i = 0; i < rowsHere; i++) {
+                MatMul.f16ToF32(w, (r + i) * rowBytes, cols, buf, i * cols);
+            }
+            for (int t0 = 0; t0 < n; t0 += 4) {
+                int t1 = Math.min(t0 + 1, n - 1), t2 = Math.min(t0 + 2, n - 1), t3 = Math.min(t0 + 3, n - 1);
+                if (rowsHere == 4) {
+                    arrayTile4x4(buf, x, cols, t0, t1, t2, t3, out, rows, r);
+                } else {
+                    for (int i = 0; i < rowsHere; i++) {
+                        for (int t : new int[] {t0, t1, t2, t3}) {
+                            out[t * rows + r + i] = MatMul.dot(buf, i * cols, x, t * cols, cols);
+                        }
+                    }
+                }
             }
         }
     }
 
-    /**
-     * One F16 row times four tokens. One row per call: more rows' conversions and segment loads would pass
-     * C2's node-count inlining cutoff (the vectors then get boxed).
-     */
-    static void f16Tile1x4(MemorySegment w, long o0, float[] x, float[] xe, float[] xo, int cols, int half,
-                           int t0, int t1, int t2, int t3, float[] out, int rows, int r) {
-        int x0 = t0 * half, x1 = t1 * half, x2 = t2 * half, x3 = t3 * half;
-        FloatVector a0 = FloatVector.zero(FS), a1 = a0, a2 = a0, a3 = a0;
-        FloatVector b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-        int bound = IS.loopBound(half);
-        for (int p = 0; p < bound; p += L) {
-            IntVector v = IntVector.fromMemorySegment(IS, w, o0 + (long) p * 4, LE);
-            FloatVector e = MatMul.f16Lo(v);
-            FloatVector d = MatMul.f16Hi(v);
-            a0 = e.fma(FloatVector.fromArray(FS, xe, x0 + p), a0);
-            a1 = e.fma(FloatVector.fromArray(FS, xe, x1 + p), a1);
-            a2 = e.fma(FloatVector.fromArray(FS, xe, x2 + p), a2);
-            a3 = e.fma(FloatVector.fromArray(FS, xe, x3 + p), a3);
-            b0 = d.fma(FloatVector.fromArray(FS, xo, x0 + p), b0);
-            b1 = d.fma(FloatVector.fromArray(FS, xo, x1 + p), b1);
-            b2 = d.fma(FloatVector.fromArray(FS, xo, x2 + p), b2);
-            b3 = d.fma(FloatVector.fromArray(FS, xo, x3 + p), b3);
+    /** As {@link #f32Tile4x4} with the four rows in w[0, 4*cols) (row-major). */
+    static void arrayTile4x4(float[] w, float[] x, int cols, int t0, int t1, int t2, int t3, float[] out, int rows,
+                             int r) {
+        int o1 = cols, o2 = 2 * cols, o3 = 3 * cols;
+        int x0 = t0 * cols, x1 = t1 * cols, x2 = t2 * cols, x3 = t3 * cols;
+        FloatVector a00 = FloatVector.zero(FS), a01 = a00, a02 = a00, a03 = a00;
+        FloatVector a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+        FloatVector a20 = a00, a21 = a00, a22 = a00, a23 = a00;
+        FloatVector a30 = a00, a31 = a00, a32 = a00, a33 = a00;
+        int bound = FS.loopBound(cols);
+        int c = 0;
+        for (; c < bound; c += L) {
+            FloatVector w0 = FloatVector.fromArray(FS, w, c);
+            FloatVector w1 = FloatVector.fromArray(FS, w, o1 + c);
+            FloatVector w2 = FloatVector.fromArray(FS, w, o2 + c);
+            FloatVector w3 = FloatVector.fromArray(FS, w, o3 + c);
+            FloatVector xv = FloatVector.fromArray(FS, x, x0 + c);
+            a00 = w0.fma(xv, a00);
+            a10 = w1.fma(xv, a10);
+            a20 = w2.fma(xv, a20);
+            a30 = w3.fma(xv, a30);
+            xv = FloatVector.fromArray(FS, x, x1 + c);
+            a01 = w0.fma(xv, a01);
+            a11 = w1.fma(xv, a11);
+            a21 = w2.fma(xv, a21);
+            a31 = w3.fma(xv, a31);
+            xv = FloatVector.fromArray(FS, x, x2 + c);
+            a02 = w0.fma(xv, a02);
+            a12 = w1.fma(xv, a12);
+            a22 = w2.fma(xv, a22);
+            a32 = w3.fma(xv, a32);
+            xv = FloatVector.fromArray(FS, x, x3 + c);
+            a03 = w0.fma(xv, a03);
+            a13 = w1.fma(xv, a13);
+            a23 = w2.fma(xv, a23);
+            a33 = w3.fma(xv, a33);
         }
-        float s0 = a0.add(b0).reduceLanes(VectorOperators.ADD);
-        float s1 = a1.add(b1).reduceLanes(VectorOperators.ADD);
-        float s2 = a2.add(b2).reduceLanes(VectorOperators.ADD);
-        float s3 = a3.add(b3).reduceLanes(VectorOperators.ADD);
-        int xb0 = t0 * cols, xb1 = t1 * cols, xb2 = t2 * cols, xb3 = t3 * cols;
-        for (int c = 2 * bound; c < cols; c++) {
-            float v = Float.float16ToFloat(w.get(Tensor.I16, o0 + (long) c * 2));
-            s0 += v * x[xb0 + c];
-            s1 += v * x[xb1 + c];
-            s2 += v * x[xb2 + c];
-            s3 += v * x[xb3 + c];
+        float[] s = {
+            a00.reduceLanes(VectorOperators.ADD), a01.reduceLanes(VectorOperators.ADD),
+            a02.reduceLanes(VectorOperators.ADD), a03.reduceLanes(VectorOperators.ADD),
+            a10.reduceLanes(VectorOperators.ADD), a11.reduceLanes(VectorOperators.ADD),
+            a12.reduceLanes(VectorOperators.ADD), a13.reduceLanes(VectorOperators.ADD),
+            a20.reduceLanes(VectorOperators.ADD), a21.reduceLanes(VectorOperators.ADD),
+            a22.reduceLanes(VectorOperators.ADD), a23.reduceLanes(VectorOperators.ADD),
+            a30.reduceLanes(VectorOperators.ADD), a31.reduceLanes(VectorOperators.ADD),
+            a32.reduceLanes(VectorOperators.ADD), a33.reduceLanes(VectorOperators.ADD)};
+        for (; c < cols; c++) {
+            float v0 = w[c], v1 = w[o1 + c], v2 = w[o2 + c], v3 = w[o3 + c];
+            float y0 = x[x0 + c], y1 = x[x1 + c], y2 = x[x2 + c], y3 = x[x3 + c];
+            s[0] += v0 * y0; s[1] += v0 * y1; s[2] += v0 * y2; s[3] += v0 * y3;
+            s[4] += v1 * y0; s[5] += v1 * y1; s[6] += v1 * y2; s[7] += v1 * y3;
+            s[8] += v2 * y0; s[9] += v2 * y1; s[10] += v2 * y2; s[11] += v2 * y3;
+            s[12] += v3 * y0; s[13] += v3 * y1; s[14] += v3 * y2; s[15] += v3 * y3;
         }
-        out[t0 * rows + r] = s0;
-        out[t1 * rows + r] = s1;
-        out[t2 * rows + r] = s2;
-        out[t3 * rows + r] = s3;
+        store4x4(s, out, rows, r, t0, t1, t2, t3);
     }
 }
