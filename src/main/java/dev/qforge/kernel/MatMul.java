@@ -17,8 +17,8 @@ import java.nio.ByteOrder;
  * Matrix products against a weight tensor stored as HF Linear weights, [rows = out, cols = in], in F32,
  * BF16 or F16, read in place from a (possibly unaligned, memory-mapped) segment.
  *
- * <p>n == 1 (decode) is a matrix-vector product, bound by memory bandwidth: several rows are streamed per
- * pass, rows are split across threads in chunks. BF16 pairs are loaded as ints and split into even and
+ * <p>n == 1 (decode) is a matrix-vector product, bound by memory bandwidth: rows are streamed one after
+ * another, split across threads in chunks. BF16 pairs are loaded as ints and split into even and
  * odd elements, which meet an even/odd de-interleaved copy of x. F16 rows are converted a row at a time
  * into a thread-local F32 buffer by an auto-vectorized loop (hardware conversion), then dotted with x.
  *
@@ -151,51 +151,14 @@ public final class MatMul {
         Parallel.forRange(tasks, t -> bf16Rows(w, cols, x, xe, xo, out, t * chunk, Math.min(rows, t * chunk + chunk)));
     }
 
+    // One row at a time: streaming rows one after another from memory measured ~25% faster (2 threads,
+    // Zen 4: ~39 vs ~31 GB/s) than interleaving four rows per pass, for F32 and BF16 alike.
+
     private static void f32Rows(MemorySegment w, int cols, float[] x, float[] out, int r0, int r1) {
         long rowBytes = (long) cols * 4;
-        int r = r0;
-        for (; r + 4 <= r1; r += 4) {
-            f32Dot4(w, r * rowBytes, rowBytes, x, cols, out, r);
-        }
-        for (; r < r1; r++) {
+        for (int r = r0; r < r1; r++) {
             out[r] = f32Dot1(w, r * rowBytes, x, 0, cols);
         }
-    }
-
-    static void f32Dot4(MemorySegment w, long o0, long rowBytes, float[] x, int cols, float[] out, int r) {
-        long o1 = o0 + rowBytes;
-        long o2 = o1 + rowBytes;
-        long o3 = o2 + rowBytes;
-        FloatVector a0 = FloatVector.zero(FS);
-        FloatVector a1 = FloatVector.zero(FS);
-        FloatVector a2 = FloatVector.zero(FS);
-        FloatVector a3 = FloatVector.zero(FS);
-        int bound = FS.loopBound(cols);
-        int c = 0;
-        for (; c < bound; c += L) {
-            FloatVector xv = FloatVector.fromArray(FS, x, c);
-            long b = (long) c * 4;
-            a0 = FloatVector.fromMemorySegment(FS, w, o0 + b, LE).fma(xv, a0);
-            a1 = FloatVector.fromMemorySegment(FS, w, o1 + b, LE).fma(xv, a1);
-            a2 = FloatVector.fromMemorySegment(FS, w, o2 + b, LE).fma(xv, a2);
-            a3 = FloatVector.fromMemorySegment(FS, w, o3 + b, LE).fma(xv, a3);
-        }
-        float s0 = a0.reduceLanes(VectorOperators.ADD);
-        float s1 = a1.reduceLanes(VectorOperators.ADD);
-        float s2 = a2.reduceLanes(VectorOperators.ADD);
-        float s3 = a3.reduceLanes(VectorOperators.ADD);
-        for (; c < cols; c++) {
-            float xc = x[c];
-            long b = (long) c * 4;
-            s0 += w.get(Tensor.F32, o0 + b) * xc;
-            s1 += w.get(Tensor.F32, o1 + b) * xc;
-            s2 += w.get(Tensor.F32, o2 + b) * xc;
-            s3 += w.get(Tensor.F32, o3 + b) * xc;
-        }
-        out[r] = s0;
-        out[r + 1] = s1;
-        out[r + 2] = s2;
-        out[r + 3] = s3;
     }
 
     /** One row (at byte o0) times x[xOff, xOff+cols). */
@@ -223,62 +186,12 @@ public final class MatMul {
 
     private static void bf16Rows(MemorySegment w, int cols, float[] x, float[] xe, float[] xo, float[] out, int r0, int r1) {
         long rowBytes = (long) cols * 2;
-        int r = r0;
-        for (; r + 4 <= r1; r += 4) {
-            bf16Dot4(w, r * rowBytes, rowBytes, x, xe, xo, cols, out, r);
-        }
-        for (; r < r1; r++) {
+        for (int r = r0; r < r1; r++) {
             out[r] = bf16Dot1(w, r * rowBytes, x, 0, xe, xo, 0, cols);
         }
     }
 
     static final int HI_MASK = 0xFFFF0000;
-
-    static void bf16Dot4(MemorySegment w, long o0, long rowBytes, float[] x, float[] xe, float[] xo, int cols,
-                         float[] out, int r) {
-        long o1 = o0 + rowBytes;
-        long o2 = o1 + rowBytes;
-        long o3 = o2 + rowBytes;
-        FloatVector e0 = FloatVector.zero(FS), d0 = FloatVector.zero(FS);
-        FloatVector e1 = FloatVector.zero(FS), d1 = FloatVector.zero(FS);
-        FloatVector e2 = FloatVector.zero(FS), d2 = FloatVector.zero(FS);
-        FloatVector e3 = FloatVector.zero(FS), d3 = FloatVector.zero(FS);
-        int pairs = cols >>> 1;
-        int bound = IS.loopBound(pairs);
-        for (int p = 0; p < bound; p += L) {
-            FloatVector ve = FloatVector.fromArray(FS, xe, p);
-            FloatVector vo = FloatVector.fromArray(FS, xo, p);
-            long b = (long) p * 4;
-            IntVector v = IntVector.fromMemorySegment(IS, w, o0 + b, LE);
-            e0 = v.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(ve, e0);
-            d0 = v.and(HI_MASK).reinterpretAsFloats().fma(vo, d0);
-            v = IntVector.fromMemorySegment(IS, w, o1 + b, LE);
-            e1 = v.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(ve, e1);
-            d1 = v.and(HI_MASK).reinterpretAsFloats().fma(vo, d1);
-            v = IntVector.fromMemorySegment(IS, w, o2 + b, LE);
-            e2 = v.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(ve, e2);
-            d2 = v.and(HI_MASK).reinterpretAsFloats().fma(vo, d2);
-            v = IntVector.fromMemorySegment(IS, w, o3 + b, LE);
-            e3 = v.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(ve, e3);
-            d3 = v.and(HI_MASK).reinterpretAsFloats().fma(vo, d3);
-        }
-        float s0 = e0.add(d0).reduceLanes(VectorOperators.ADD);
-        float s1 = e1.add(d1).reduceLanes(VectorOperators.ADD);
-        float s2 = e2.add(d2).reduceLanes(VectorOperators.ADD);
-        float s3 = e3.add(d3).reduceLanes(VectorOperators.ADD);
-        for (int c = 2 * bound; c < cols; c++) {
-            float xc = x[c];
-            long b = (long) c * 2;
-            s0 += FloatBits.bf16ToFloat(w.get(Tensor.I16, o0 + b)) * xc;
-            s1 += FloatBits.bf16ToFloat(w.get(Tensor.I16, o1 + b)) * xc;
-            s2 += FloatBits.bf16ToFloat(w.get(Tensor.I16, o2 + b)) * xc;
-            s3 += FloatBits.bf16ToFloat(w.get(Tensor.I16, o3 + b)) * xc;
-        }
-        out[r] = s0;
-        out[r + 1] = s1;
-        out[r + 2] = s2;
-        out[r + 3] = s3;
-    }
 
     /** One row times x[xOff, xOff+cols), whose even/odd elements are xe/xo[xsOff, xsOff+cols/2). */
     static float bf16Dot1(MemorySegment w, long o0, float[] x, int xOff, float[] xe, float[] xo, int xsOff, int cols) {
