@@ -126,11 +126,12 @@ final class Gemm {
                 }
             }
         }
-        for (int r = 0; r < rowsHere; r++) {
-            int src = r * nPad;
-            int dst = r0 + r;
-            for (int t = 0; t < n; t++) {
-                out[t * rows + dst] = ct[src + t];
+        // Token-major, so that the writes to out are contiguous: row-major, each write hit a different
+        // page and, for power-of-two row counts, the same L1 set.
+        for (int t = 0; t < n; t++) {
+            int dst = t * rows + r0;
+            for (int r = 0; r < rowsHere; r++) {
+                out[dst + r] = ct[r * nPad + t];
             }
         }
     }

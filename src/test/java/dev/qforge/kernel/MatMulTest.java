@@ -3,7 +3,6 @@ package dev.qforge.kernel;
 import dev.qforge.tensor.DType;
 import dev.qforge.tensor.FloatBits;
 import dev.qforge.tensor.Tensor;
-import jdk.incubator.vector.IntVector;
 import org.junit.jupiter.api.Test;
 
 import java.lang.foreign.Arena;
@@ -92,12 +91,22 @@ class MatMulTest {
 
     @Test
     void largeShapesAcrossTokenBlockAndKSliceBoundaries() {
-        // n = 64 + 37: full token blocks plus a tail wider than one vector; cols > KC with a tail.
+        // n = 96 + 5: full token blocks plus a tail; cols > KC with a tail.
         check(DType.F32, 100, 1100, 101, 11);
         check(DType.BF16, 61, 1030, 40, 12);
         check(DType.F16, 49, 530, 17, 13);
         check(DType.F32, 4096, 2051, 2, 14);
         check(DType.F16, 4096, 172, 64, 15);
+        // Few tokens (the small-batch path), including a last token group of 1, 2 and 3.
+        check(DType.F32, 37, 300, 9, 16);
+        check(DType.BF16, 37, 301, 10, 17);
+        check(DType.F16, 37, 333, 11, 18);
+        check(DType.BF16, 13, 64, 16, 19);
+        // Enough tokens for the GEMM in every dtype (tails in rows, cols and tokens).
+        check(DType.BF16, 50, 520, 97, 20);
+        check(DType.F32, 13, 7, 130, 21);
+        check(DType.F16, 25, 1, 33, 22);
+        check(DType.F32, 1, 64, 96, 23);
     }
 
     @Test
@@ -109,40 +118,11 @@ class MatMulTest {
         assertTrue(e.getMessage().contains("model.layers.0.q_proj.weight"), e.getMessage());
     }
 
-    @Test
-    void f16ConversionMatchesFloat16ToFloatForAllBitPatterns() {
-        int l = MatMul.IS.length();
-        int[] lanes = new int[l];
-        float[] lo = new float[l];
-        float[] hi = new float[l];
-        for (int base = 0; base < 65536; base += l) {
-            for (int j = 0; j < l; j++) {
-                int h = base + j;
-                // low half: h; high half: the bit pattern mirrored, so both halves cover all values.
-                lanes[j] = h | ((h ^ 0xFFFF) << 16);
-            }
-            IntVector v = IntVector.fromArray(MatMul.IS, lanes, 0);
-            MatMul.f16Lo(v).intoArray(lo, 0);
-            MatMul.f16Hi(v).intoArray(hi, 0);
-            for (int j = 0; j < l; j++) {
-                int h = base + j;
-                int expLo = Float.floatToRawIntBits(Float.float16ToFloat((short) h));
-                int expHi = Float.floatToRawIntBits(Float.float16ToFloat((short) (h ^ 0xFFFF)));
-                if (!sameF16Result(lo[j], expLo)) {
-                    fail(String.format("f16 0x%04x: got 0x%08x, expected 0x%08x", h, Float.floatToRawIntBits(lo[j]), expLo));
-                }
-                if (!sameF16Result(hi[j], expHi)) {
-                    fail(String.format("f16 (hi) 0x%04x: got 0x%08x, expected 0x%08x", h ^ 0xFFFF,
-                            Float.floatToRawIntBits(hi[j]), expHi));
-                }
-            }
-        }
-    }
-
     /**
      * Bit-identical, except that a NaN's quiet bit may differ: Float.float16ToFloat is compiled to
      * vcvtph2ps on x86, which quiets signaling NaNs, while the interpreter keeps them; either is allowed
-     * by its specification. Sign and the rest of the payload must match.
+     * by its specification. Sign and the rest of the payload must match. Covers subnormals, zeros,
+     * infinities and NaNs of both signs.
      */
     private static boolean sameF16Result(float got, int expectedBits) {
         int g = Float.floatToRawIntBits(got);
@@ -153,14 +133,17 @@ class MatMulTest {
     }
 
     @Test
-    void rowConversionMatchesScalarForAllF16AndBf16Values() {
+    void conversionMatchesScalarForAllF16AndBf16BitPatterns() {
         MemorySegment seg = ARENA.allocate(2 * 65536 + 3).asSlice(1, 2 * 65536 + 2);
         for (int i = 0; i < 65536; i++) {
             seg.set(Tensor.I16, 2L * i, (short) i);
         }
         float[] dst = new float[65536];
         for (DType dt : new DType[] {DType.F16, DType.BF16}) {
-            MatMul.rowToF32(seg, dt, 0, 65536, dst, 0);
+            // Repeated so that the JIT-compiled (vectorized) conversion is the one checked last.
+            for (int rep = 0; rep < 300; rep++) {
+                MatMul.rowToF32(seg, dt, 0, 65536, dst, 0);
+            }
             for (int i = 0; i < 65536; i++) {
                 float exp = dt == DType.F16 ? Float.float16ToFloat((short) i) : FloatBits.bf16ToFloat((short) i);
                 assertTrue(sameF16Result(dst[i], Float.floatToRawIntBits(exp)), dt + " value " + i + ": got "

@@ -1,0 +1,322 @@
+package dev.qforge.kernel;
+
+import dev.qforge.tensor.DType;
+import dev.qforge.tensor.FloatBits;
+import dev.qforge.tensor.Tensor;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+import java.util.Arrays;
+import java.util.Locale;
+
+/**
+ * Kernel speeds on this machine (not a test). Run after {@code ./mvnw -q compile}:
+ * <pre>java --add-modules jdk.incubator.vector -cp target/classes dev.qforge.kernel.KernelBenchmark</pre>
+ * Uses 2 threads unless -Dqforge.threads is given. Prints, for each timed run, the read bandwidth probed
+ * right before and right after it (the 2-thread bandwidth of this machine kind is bimodal).
+ *
+ * <ul>
+ *   <li>probe: sum of a 1 GiB off-heap segment with the Vector API over all threads, median of 5;</li>
+ *   <li>matvec (n=1) on [8192, 2048] in F32, BF16 and F16: GB/s of weight bytes read, median of the
+ *       reps; the weights are rotated over several copies (≥ 256 MiB in all) so none stays in L3;</li>
+ *   <li>an FMA peak probe (a register-only FMA loop on all threads), before and after;</li>
+ *   <li>matmul n=128 and n=512 on [2048, 2048]: GFLOP/s (2·rows·cols·n per call), median of the reps,
+ *       as a share of the FMA peak probed in the same run.</li>
+ * </ul>
+ */
+public final class KernelBenchmark {
+    private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
+    private static final int L = FS.length();
+
+    private KernelBenchmark() {
+    }
+
+    public static void main(String[] args) {
+        if (System.getProperty("qforge.threads") == null) {
+            System.setProperty("qforge.threads", "2");
+        }
+        int threads = Parallel.threads();
+        System.out.printf(Locale.ROOT, "qforge kernel benchmark: %d threads, %d-bit vectors, java %s%n", threads,
+                FS.vectorBitSize(), System.getProperty("java.version"));
+        System.out.println("machine: " + cpuModel() + "; load average before: " + loadAverage()
+                + " (other busy processes skew every number below)");
+        double peak = fmaPeak();
+        System.out.printf(Locale.ROOT, "FMA peak probe (%d threads, 512-bit FMA loop, 12 chains): %.1f GFLOP/s%n",
+                threads, peak);
+        Arena arena = Arena.ofShared();
+        MemorySegment probe = arena.allocate(1L << 30, 64);
+        fill(probe);
+        double bw = probe(probe, 5);
+        System.out.printf(Locale.ROOT, "read-bandwidth probe (1 GiB, %d threads): %.1f GB/s%n", threads, bw);
+
+        int rows = 8192;
+        int cols = 2048;
+        float[] x = randomVector(cols, 7);
+        float[] out = new float[rows];
+        for (DType dt : new DType[] {DType.F32, DType.BF16, DType.F16}) {
+            long bytes = (long) rows * cols * dt.byteSize();
+            int copies = (int) Math.max(2, (256L << 20) / bytes);
+            Tensor[] ws = new Tensor[copies];
+            for (int i = 0; i < copies; i++) {
+                ws[i] = randomTensor(arena, dt, rows, cols, 100 + i);
+            }
+            // Warm up (JIT).
+            for (int i = 0; i < 300; i++) {
+                MatMul.matmul(ws[i % copies], x, 1, out);
+            }
+            int reps = 15;
+            double[] gbs = new double[reps];
+            double before = probe(probe, 3);
+            for (int rep = 0; rep < reps; rep++) {
+                long t0 = System.nanoTime();
+                for (int i = 0; i < copies; i++) {
+                    MatMul.matmul(ws[i], x, 1, out);
+                }
+                long t1 = System.nanoTime();
+                gbs[rep] = (double) bytes * copies / (t1 - t0);
+            }
+            double after = probe(probe, 3);
+            double med = median(gbs);
+            System.out.printf(Locale.ROOT,
+                    "matvec %-4s [%d, %d]: %.1f GB/s median of %d (min %.1f, max %.1f) = %.2f ms/call;"
+                            + " probe before %.1f, after %.1f GB/s -> %.0f%% of the probe%n",
+                    dt, rows, cols, med, reps, min(gbs), max(gbs), bytes / med / 1e6, before, after,
+                    100 * med / ((before + after) / 2));
+        }
+
+        int size = 2048;
+        for (int n : new int[] {128, 512}) {
+            for (DType dt : new DType[] {DType.F32, DType.BF16, DType.F16}) {
+                float[] xs = randomVector(n * size, 9);
+                float[] outs = new float[n * size];
+                Tensor w = randomTensor(arena, dt, size, size, 5);
+                for (int i = 0; i < 30 * 128 / n; i++) {
+                    MatMul.matmul(w, xs, n, outs);
+                }
+                int reps = n > 128 ? 7 : 15;
+                double[] gf = new double[reps];
+                for (int rep = 0; rep < reps; rep++) {
+                    long t0 = System.nanoTime();
+                    MatMul.matmul(w, xs, n, outs);
+                    long t1 = System.nanoTime();
+                    gf[rep] = 2.0 * size * size * n / (t1 - t0);
+                }
+                double med = median(gf);
+                System.out.printf(Locale.ROOT,
+                        "matmul %-4s [%d, %d] n=%d: %.1f GFLOP/s median of %d (min %.1f, max %.1f) = %.2f ms/call;"
+                                + " %.0f%% of the FMA peak probed now (%.0f)%n",
+                        dt, size, size, n, med, reps, min(gf), max(gf), 2.0 * size * size * n / med / 1e6,
+                        100 * med / peak, peak);
+            }
+        }
+        System.out.printf(Locale.ROOT, "FMA peak probe again: %.1f GFLOP/s; load average after: %s%n", fmaPeak(),
+                loadAverage());
+        if (args.length > 0 && args[0].equals("--sweep")) {
+            sweep(arena);
+        }
+    }
+
+    private static String cpuModel() {
+        try {
+            for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/cpuinfo"))) {
+                if (line.startsWith("model name")) {
+                    return line.substring(line.indexOf(':') + 1).trim() + ", " + Runtime.getRuntime().availableProcessors()
+                            + " CPUs";
+                }
+            }
+        } catch (java.io.IOException | RuntimeException e) {
+            // not Linux
+        }
+        return System.getProperty("os.arch");
+    }
+
+    private static String loadAverage() {
+        try {
+            return java.nio.file.Files.readString(java.nio.file.Path.of("/proc/loadavg")).trim();
+        } catch (java.io.IOException | RuntimeException e) {
+            return "?";
+        }
+    }
+
+    /** GFLOP/s of a pure register FMA loop on all threads: the compute ceiling the matmul is held to. */
+    static double fmaPeak() {
+        int threads = Parallel.threads();
+        float[] sink = new float[threads];
+        for (int i = 0; i < 200; i++) {
+            Parallel.forRange(threads, t -> sink[t] += fmaLoop(sink[t], 1000));
+        }
+        double[] r = new double[5];
+        int calls = 200;
+        int iters = 10_000;
+        for (int rep = 0; rep < r.length; rep++) {
+            long t0 = System.nanoTime();
+            Parallel.forRange(threads, t -> {
+                for (int i = 0; i < calls; i++) {
+                    sink[t] += fmaLoop(sink[t], iters);
+                }
+            });
+            long t1 = System.nanoTime();
+            r[rep] = 2.0 * L * 12 * iters * calls * threads / (t1 - t0);
+        }
+        return median(r);
+    }
+
+    private static float fmaLoop(float seed, int iters) {
+        FloatVector x0 = FloatVector.broadcast(FS, 1e-7f + seed * 1e-30f);
+        FloatVector x1 = FloatVector.broadcast(FS, 0.999f);
+        FloatVector a0 = FloatVector.zero(FS), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;
+        FloatVector a6 = a0, a7 = a0, a8 = a0, a9 = a0, a10 = a0, a11 = a0;
+        for (int i = 0; i < iters; i++) {
+            a0 = a0.fma(x1, x0);
+            a1 = a1.fma(x1, x0);
+            a2 = a2.fma(x1, x0);
+            a3 = a3.fma(x1, x0);
+            a4 = a4.fma(x1, x0);
+            a5 = a5.fma(x1, x0);
+            a6 = a6.fma(x1, x0);
+            a7 = a7.fma(x1, x0);
+            a8 = a8.fma(x1, x0);
+            a9 = a9.fma(x1, x0);
+            a10 = a10.fma(x1, x0);
+            a11 = a11.fma(x1, x0);
+        }
+        return a0.add(a1).add(a2).add(a3).add(a4).add(a5).add(a6).add(a7).add(a8).add(a9).add(a10).add(a11)
+                .reduceLanes(VectorOperators.ADD);
+    }
+
+    /** GFLOP/s of matmul for several n (F32/BF16/F16 on [2048, 2048]): where the GEMM overtakes n matvecs. */
+    private static void sweep(Arena arena) {
+        int size = 2048;
+        for (DType dt : new DType[] {DType.F32, DType.BF16, DType.F16}) {
+            Tensor w = randomTensor(arena, dt, size, size, 5);
+            StringBuilder sb = new StringBuilder("sweep " + dt + ":");
+            for (int n : new int[] {1, 2, 3, 4, 6, 8, 11, 12, 16, 24, 32, 64, 256, 512}) {
+                float[] xs = randomVector(n * size, 9);
+                float[] outs = new float[n * size];
+                for (int i = 0; i < 20; i++) {
+                    MatMul.matmul(w, xs, n, outs);
+                }
+                double[] gf = new double[9];
+                for (int rep = 0; rep < gf.length; rep++) {
+                    long t0 = System.nanoTime();
+                    MatMul.matmul(w, xs, n, outs);
+                    gf[rep] = 2.0 * size * size * n / (System.nanoTime() - t0);
+                }
+                sb.append(String.format(Locale.ROOT, " n=%d %.0f", n, median(gf)));
+            }
+            System.out.println(sb + " GFLOP/s");
+        }
+    }
+
+    /** Read bandwidth in GB/s: the median of reps sums of the whole segment over all threads. */
+    static double probe(MemorySegment seg, int reps) {
+        double[] r = new double[reps];
+        long chunk = 4L << 20;
+        int tasks = (int) (seg.byteSize() / chunk);
+        float[] sinks = new float[tasks];
+        for (int rep = 0; rep < reps; rep++) {
+            long t0 = System.nanoTime();
+            Parallel.forRange(tasks, t -> sinks[t] = sumChunk(seg, t * chunk, chunk));
+            long t1 = System.nanoTime();
+            r[rep] = (double) tasks * chunk / (t1 - t0);
+        }
+        float s = 0;
+        for (float v : sinks) {
+            s += v;
+        }
+        if (s == 12345.678f) {
+            System.out.println("(unlikely)");
+        }
+        return median(r);
+    }
+
+    private static float sumChunk(MemorySegment seg, long off, long len) {
+        float s = 0;
+        int step = 8 * 1024;
+        for (long o = off; o < off + len; o += step) {
+            s += sumBlock(seg, o, step);
+        }
+        return s;
+    }
+
+    /** Sum of len bytes of floats: two vectors per iteration, blocks the size of a weight row (8 KiB). */
+    private static float sumBlock(MemorySegment seg, long off, int len) {
+        FloatVector a0 = FloatVector.zero(FS);
+        FloatVector a1 = FloatVector.zero(FS);
+        int step = 2 * L * 4;
+        for (int i = 0; i < len; i += step) {
+            long o = off + i;
+            a0 = a0.add(FloatVector.fromMemorySegment(FS, seg, o, ByteOrder.LITTLE_ENDIAN));
+            a1 = a1.add(FloatVector.fromMemorySegment(FS, seg, o + 4L * L, ByteOrder.LITTLE_ENDIAN));
+        }
+        return a0.add(a1).reduceLanes(VectorOperators.ADD);
+    }
+
+    private static void fill(MemorySegment seg) {
+        long n = seg.byteSize() / 8;
+        int tasks = 256;
+        long per = n / tasks;
+        Parallel.forRange(tasks, t -> {
+            for (long i = t * per; i < (t + 1) * per; i++) {
+                seg.setAtIndex(Tensor.I64, i, 0x3C00_0000_3C00_0000L + (i & 0xFF));
+            }
+        });
+    }
+
+    static float[] randomVector(int n, long seed) {
+        float[] v = new float[n];
+        long s = seed * 0x9E3779B97F4A7C15L + 1;
+        for (int i = 0; i < n; i++) {
+            s = s * 6364136223846793005L + 1442695040888963407L;
+            v[i] = gaussian(s);
+        }
+        return v;
+    }
+
+    /** An approximately N(0, 1) value from the bits of s (sum of four uniform 16-bit fields). */
+    private static float gaussian(long s) {
+        int a = (int) (s >>> 48), b = (int) (s >>> 32) & 0xFFFF, c = (int) (s >>> 16) & 0xFFFF, d = (int) s & 0xFFFF;
+        return ((a + b + c + d) / 65536f - 2f) * 1.7320508f;
+    }
+
+    /** [rows, cols] of ~N(0, 0.02) values (as in a real model, including some F16 subnormals), at an odd offset. */
+    static Tensor randomTensor(Arena arena, DType dt, int rows, int cols, long seed) {
+        long count = (long) rows * cols;
+        long bytes = count * dt.byteSize();
+        MemorySegment seg = arena.allocate(bytes + 64, 64).asSlice(2, bytes);
+        int tasks = 64;
+        long per = (count + tasks - 1) / tasks;
+        Parallel.forRange(tasks, t -> {
+            long s = (seed * 1000 + t) * 0x9E3779B97F4A7C15L + 1;
+            for (long i = t * per; i < Math.min(count, (t + 1) * per); i++) {
+                s = s * 6364136223846793005L + 1442695040888963407L;
+                float v = 0.02f * gaussian(s);
+                switch (dt) {
+                    case F32 -> seg.setAtIndex(Tensor.F32, i, v);
+                    case BF16 -> seg.setAtIndex(Tensor.I16, i, FloatBits.floatToBf16(v));
+                    case F16 -> seg.setAtIndex(Tensor.I16, i, FloatBits.floatToF16(v));
+                    default -> throw new IllegalArgumentException(dt.toString());
+                }
+            }
+        });
+        return new Tensor("bench." + dt, dt, new long[] {rows, cols}, seg.asReadOnly());
+    }
+
+    private static double median(double[] v) {
+        double[] s = v.clone();
+        Arrays.sort(s);
+        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+    }
+
+    private static double min(double[] v) {
+        return Arrays.stream(v).min().orElse(Double.NaN);
+    }
+
+    private static double max(double[] v) {
+        return Arrays.stream(v).max().orElse(Double.NaN);
+    }
+}
