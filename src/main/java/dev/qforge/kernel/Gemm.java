@@ -107,6 +107,8 @@ final class Gemm {
         int blocks = (n + TW - 1) / TW;
         for (int k0 = 0; k0 < cols; k0 += KC) {
             int kl = Math.min(KC, cols - k0);
+            // A last, partial row group computes on whatever the scratch holds past rowsHere: each row has
+            // its own accumulators, so those rows only produce results that are never written out.
             for (int r = 0; r < rowsHere; r++) {
                 MatMul.rowToF32(w, dt, (r0 + r) * rowBytes + (long) k0 * dt.byteSize(), kl, ws, r * kl);
             }
