@@ -70,6 +70,7 @@ public final class BenchCommand implements Callable<Integer> {
                 j.put("tg", r.genTokens());
                 j.put("prefill_tokens_per_second", r.prefillTokensPerSecond());
                 j.put("prefill_gflops", r.prefillGflops());
+                j.put("fma_peak_gflops", r.fmaPeakGflops());
                 j.put("decode_tokens_per_second", r.decodeTokensPerSecond());
                 j.put("bytes_per_token", r.bytesPerToken());
                 j.put("bandwidth_gbps_median", r.bandwidthGBps());
@@ -79,8 +80,9 @@ public final class BenchCommand implements Callable<Integer> {
                 out.println(j.toPrettyString());
             } else {
                 out.printf(Locale.ROOT, "model: %s (%d threads)%n", dir, Parallel.threads());
-                out.printf(Locale.ROOT, "prefill pp%d: %.1f tokens/s, %.1f GFLOP/s%n", r.promptTokens(),
-                        r.prefillTokensPerSecond(), r.prefillGflops());
+                out.printf(Locale.ROOT, "prefill pp%d: %.1f tokens/s, %.1f GFLOP/s = %.0f%% of the FMA peak probed (%.1f GFLOP/s)%n",
+                        r.promptTokens(), r.prefillTokensPerSecond(), r.prefillGflops(),
+                        100 * r.prefillGflops() / r.fmaPeakGflops(), r.fmaPeakGflops());
                 out.printf(Locale.ROOT, "decode  tg%d: %.2f tokens/s; %.3f GB of weights per token%n", r.genTokens(),
                         r.decodeTokensPerSecond(), r.bytesPerToken() / 1e9);
                 out.printf(Locale.ROOT, "read bandwidth: median %.1f GB/s (min %.1f, max %.1f) → decode bound %.2f tokens/s; decode at %.0f%% of it%n",

@@ -1,5 +1,6 @@
 package dev.qforge.eval;
 
+import dev.qforge.kernel.FmaPeak;
 import dev.qforge.kernel.MemoryBandwidth;
 import dev.qforge.model.Decoder;
 import dev.qforge.model.InferenceState;
@@ -13,13 +14,14 @@ import java.util.SplittableRandom;
 /**
  * llama-bench's two measurements on a decoder: prefill (a batch of pp tokens in one forward pass) and
  * decode (tg tokens one at a time from an empty cache), each repeated and reported by its median, with a
- * memory-bandwidth probe right before and after every timed run so that decode speed can be read as a
- * fraction of the bound (weight bytes per token ÷ bandwidth).
+ * memory-bandwidth probe right before and after every timed decode so that decode speed can be read as a
+ * fraction of the bound (weight bytes per token ÷ bandwidth), and an FMA-peak probe before every prefill
+ * so that prefill GFLOP/s can be read as a fraction of the compute ceiling.
  */
 public final class DecoderBenchmark {
     public record Result(int promptTokens, int genTokens, double prefillTokensPerSecond, double decodeTokensPerSecond,
-                         double prefillGflops, long bytesPerToken, double bandwidthGBps, double bandwidthMinGBps,
-                         double bandwidthMaxGBps) {
+                         double prefillGflops, double fmaPeakGflops, long bytesPerToken, double bandwidthGBps,
+                         double bandwidthMinGBps, double bandwidthMaxGBps) {
         /** Decode tokens/s if every weight byte were read at the probed bandwidth. */
         public double decodeBound() {
             return bandwidthGBps * 1e9 / bytesPerToken;
@@ -67,10 +69,12 @@ public final class DecoderBenchmark {
         double[] prefill = new double[reps];
         double[] decode = new double[reps];
         double[] bandwidth = new double[2 * reps];
+        double[] peak = new double[reps];
         InferenceState state = decoder.newState(Math.max(promptTokens, genTokens));
         // Warm-up: compile the kernels before timing anything.
         decoder.forward(state, tokens, 0, Math.min(promptTokens, 64), 1);
         for (int r = 0; r < reps; r++) {
+            peak[r] = FmaPeak.measureGflops();
             state.reset();
             long t0 = System.nanoTime();
             decoder.forward(state, tokens, 0, promptTokens, 1);
@@ -87,7 +91,7 @@ public final class DecoderBenchmark {
         }
         double prefillTps = median(prefill);
         return new Result(promptTokens, genTokens, prefillTps, median(decode),
-                forwardFlops(promptTokens) / (promptTokens / prefillTps) / 1e9, bytesPerToken(), median(bandwidth),
+                forwardFlops(promptTokens) / (promptTokens / prefillTps) / 1e9, median(peak), bytesPerToken(), median(bandwidth),
                 Arrays.stream(bandwidth).min().orElse(0), Arrays.stream(bandwidth).max().orElse(0));
     }
 

@@ -44,13 +44,13 @@ public final class KernelBenchmark {
                 FS.vectorBitSize(), System.getProperty("java.version"));
         System.out.println("machine: " + cpuModel() + "; load average before: " + loadAverage()
                 + " (other busy processes skew every number below)");
-        double peak = fmaPeak();
+        double peak = FmaPeak.measureGflops();
         System.out.printf(Locale.ROOT, "FMA peak probe (%d threads, 512-bit FMA loop, 12 chains): %.1f GFLOP/s%n",
                 threads, peak);
         Arena arena = Arena.ofShared();
         MemorySegment probe = arena.allocate(1L << 30, 64);
         fill(probe);
-        double bw = probe(probe, 5);
+        double bw = MemoryBandwidth.measureGBps(probe, 5);
         System.out.printf(Locale.ROOT, "read-bandwidth probe (1 GiB, %d threads): %.1f GB/s%n", threads, bw);
 
         int rows = 8192;
@@ -70,7 +70,7 @@ public final class KernelBenchmark {
             }
             int reps = 15;
             double[] gbs = new double[reps];
-            double before = probe(probe, 3);
+            double before = MemoryBandwidth.measureGBps(probe, 3);
             for (int rep = 0; rep < reps; rep++) {
                 long t0 = System.nanoTime();
                 for (int i = 0; i < copies; i++) {
@@ -79,7 +79,7 @@ public final class KernelBenchmark {
                 long t1 = System.nanoTime();
                 gbs[rep] = (double) bytes * copies / (t1 - t0);
             }
-            double after = probe(probe, 3);
+            double after = MemoryBandwidth.measureGBps(probe, 3);
             double med = median(gbs);
             System.out.printf(Locale.ROOT,
                     "matvec %-4s [%d, %d]: %.1f GB/s median of %d (min %.1f, max %.1f) = %.2f ms/call;"
@@ -113,7 +113,7 @@ public final class KernelBenchmark {
                         100 * med / peak, peak);
             }
         }
-        System.out.printf(Locale.ROOT, "FMA peak probe again: %.1f GFLOP/s; load average after: %s%n", fmaPeak(),
+        System.out.printf(Locale.ROOT, "FMA peak probe again: %.1f GFLOP/s; load average after: %s%n", FmaPeak.measureGflops(),
                 loadAverage());
         if (args.length > 0 && args[0].equals("--sweep")) {
             sweep(arena);
@@ -142,52 +142,6 @@ public final class KernelBenchmark {
         }
     }
 
-    /** GFLOP/s of a pure register FMA loop on all threads: the compute ceiling the matmul is held to. */
-    static double fmaPeak() {
-        int threads = Parallel.threads();
-        float[] sink = new float[threads];
-        for (int i = 0; i < 200; i++) {
-            Parallel.forRange(threads, t -> sink[t] += fmaLoop(sink[t], 1000));
-        }
-        double[] r = new double[5];
-        int calls = 200;
-        int iters = 10_000;
-        for (int rep = 0; rep < r.length; rep++) {
-            long t0 = System.nanoTime();
-            Parallel.forRange(threads, t -> {
-                for (int i = 0; i < calls; i++) {
-                    sink[t] += fmaLoop(sink[t], iters);
-                }
-            });
-            long t1 = System.nanoTime();
-            r[rep] = 2.0 * L * 12 * iters * calls * threads / (t1 - t0);
-        }
-        return median(r);
-    }
-
-    private static float fmaLoop(float seed, int iters) {
-        FloatVector x0 = FloatVector.broadcast(FS, 1e-7f + seed * 1e-30f);
-        FloatVector x1 = FloatVector.broadcast(FS, 0.999f);
-        FloatVector a0 = FloatVector.zero(FS), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0;
-        FloatVector a6 = a0, a7 = a0, a8 = a0, a9 = a0, a10 = a0, a11 = a0;
-        for (int i = 0; i < iters; i++) {
-            a0 = a0.fma(x1, x0);
-            a1 = a1.fma(x1, x0);
-            a2 = a2.fma(x1, x0);
-            a3 = a3.fma(x1, x0);
-            a4 = a4.fma(x1, x0);
-            a5 = a5.fma(x1, x0);
-            a6 = a6.fma(x1, x0);
-            a7 = a7.fma(x1, x0);
-            a8 = a8.fma(x1, x0);
-            a9 = a9.fma(x1, x0);
-            a10 = a10.fma(x1, x0);
-            a11 = a11.fma(x1, x0);
-        }
-        return a0.add(a1).add(a2).add(a3).add(a4).add(a5).add(a6).add(a7).add(a8).add(a9).add(a10).add(a11)
-                .reduceLanes(VectorOperators.ADD);
-    }
-
     /** GFLOP/s of matmul for several n (F32/BF16/F16 on [2048, 2048]): where the GEMM overtakes n matvecs. */
     private static void sweep(Arena arena) {
         int size = 2048;
@@ -210,50 +164,6 @@ public final class KernelBenchmark {
             }
             System.out.println(sb + " GFLOP/s");
         }
-    }
-
-    /** Read bandwidth in GB/s: the median of reps sums of the whole segment over all threads. */
-    static double probe(MemorySegment seg, int reps) {
-        double[] r = new double[reps];
-        long chunk = 4L << 20;
-        int tasks = (int) (seg.byteSize() / chunk);
-        float[] sinks = new float[tasks];
-        for (int rep = 0; rep < reps; rep++) {
-            long t0 = System.nanoTime();
-            Parallel.forRange(tasks, t -> sinks[t] = sumChunk(seg, t * chunk, chunk));
-            long t1 = System.nanoTime();
-            r[rep] = (double) tasks * chunk / (t1 - t0);
-        }
-        float s = 0;
-        for (float v : sinks) {
-            s += v;
-        }
-        if (s == 12345.678f) {
-            System.out.println("(unlikely)");
-        }
-        return median(r);
-    }
-
-    private static float sumChunk(MemorySegment seg, long off, long len) {
-        float s = 0;
-        int step = 8 * 1024;
-        for (long o = off; o < off + len; o += step) {
-            s += sumBlock(seg, o, step);
-        }
-        return s;
-    }
-
-    /** Sum of len bytes of floats: two vectors per iteration, blocks the size of a weight row (8 KiB). */
-    private static float sumBlock(MemorySegment seg, long off, int len) {
-        FloatVector a0 = FloatVector.zero(FS);
-        FloatVector a1 = FloatVector.zero(FS);
-        int step = 2 * L * 4;
-        for (int i = 0; i < len; i += step) {
-            long o = off + i;
-            a0 = a0.add(FloatVector.fromMemorySegment(FS, seg, o, ByteOrder.LITTLE_ENDIAN));
-            a1 = a1.add(FloatVector.fromMemorySegment(FS, seg, o + 4L * L, ByteOrder.LITTLE_ENDIAN));
-        }
-        return a0.add(a1).reduceLanes(VectorOperators.ADD);
     }
 
     private static void fill(MemorySegment seg) {
