@@ -1,0 +1,47 @@
+package dev.qforge.kernel.blocks;
+
+import dev.qforge.QforgeException;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/** The table of every block format qforge knows: adding a format is one {@link #register} line here. */
+public final class BlockFormats {
+    private static final Map<String, BlockFormat> BY_NAME = new LinkedHashMap<>();
+    private static final Map<Integer, BlockFormat> BY_GGML_TYPE = new LinkedHashMap<>();
+
+    static {
+        // Formats register here, one line each.
+    }
+
+    private BlockFormats() {
+    }
+
+    static void register(BlockFormat f) {
+        if (BY_NAME.put(f.name().toUpperCase(Locale.ROOT), f) != null || BY_GGML_TYPE.put(f.ggmlType(), f) != null) {
+            throw new IllegalStateException("block format registered twice: " + f.name());
+        }
+    }
+
+    /** The format of this ggml name (case-insensitive), or a QforgeException listing the known ones. */
+    public static BlockFormat byName(String name) {
+        BlockFormat f = BY_NAME.get(name.toUpperCase(Locale.ROOT));
+        if (f == null) {
+            throw new QforgeException("unknown block format '" + name + "'; known: " + String.join(", ", BY_NAME.keySet()));
+        }
+        return f;
+    }
+
+    /** The format of a ggml type id, or null when qforge does not know it. */
+    public static BlockFormat byGgmlType(int type) {
+        return BY_GGML_TYPE.get(type);
+    }
+
+    public static List<BlockFormat> all() {
+        return Collections.unmodifiableList(new ArrayList<>(BY_NAME.values()));
+    }
+}
