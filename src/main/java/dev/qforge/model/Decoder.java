@@ -63,10 +63,7 @@ public final class Decoder {
         if (logitRows == 0) {
             return new float[0];
         }
-        int firstRow = count - logitRows;
-        for (int t = 0; t < logitRows; t++) {
-            VectorMath.rmsNorm(state.x, (firstRow + t) * d, weights.finalNorm(), c.rmsNormEps(), state.normed, t * d, d);
-        }
+        normRows(state.x, (count - logitRows) * d, weights.finalNorm(), state.normed, logitRows, d);
         float[] logits = new float[logitRows * c.vocabSize()];
         MatMul.matmul(weights.lmHead(), state.normed, logitRows, logits);
         return logits;
@@ -76,13 +73,10 @@ public final class Decoder {
         ModelConfig c = config;
         LayerWeights w = weights.layers()[layer];
         int d = c.hiddenSize();
-        for (int t = 0; t < n; t++) {
-            VectorMath.rmsNorm(s.x, t * d, w.attentionNorm(), c.rmsNormEps(), s.xb, t * d, d);
-        }
+        normRows(s.x, 0, w.attentionNorm(), s.xb, n, d);
         MatMul.matmul(w.wq(), s.xb, n, s.q);
         MatMul.matmul(w.wk(), s.xb, n, s.k);
         MatMul.matmul(w.wv(), s.xb, n, s.v);
-        int hd = c.headDim();
         int qDim = c.qDim();
         int kvDim = c.kvDim();
         for (int t = 0; t < n; t++) {
@@ -92,20 +86,8 @@ public final class Decoder {
                 VectorMath.add(w.bv(), 0, s.v, t * kvDim, kvDim);
             }
             int pos = s.length + t;
-            for (int h = 0; h < c.numHeads(); h++) {
-                int off = t * qDim + h * hd;
-                if (w.qNorm() != null) {
-                    VectorMath.rmsNorm(s.q, off, w.qNorm(), c.rmsNormEps(), s.q, off, hd);
-                }
-                rope.apply(s.q, off, pos);
-            }
-            for (int h = 0; h < c.numKvHeads(); h++) {
-                int off = t * kvDim + h * hd;
-                if (w.kNorm() != null) {
-                    VectorMath.rmsNorm(s.k, off, w.kNorm(), c.rmsNormEps(), s.k, off, hd);
-                }
-                rope.apply(s.k, off, pos);
-            }
+            normAndRotateHeads(s.q, t * qDim, c.numHeads(), w.qNorm(), pos);
+            normAndRotateHeads(s.k, t * kvDim, c.numKvHeads(), w.kNorm(), pos);
         }
         Attention.store(c, s, layer, n);
         Attention.run(c, s, layer, n);
@@ -117,13 +99,30 @@ public final class Decoder {
         ModelConfig c = config;
         LayerWeights w = weights.layers()[layer];
         int d = c.hiddenSize();
-        for (int t = 0; t < n; t++) {
-            VectorMath.rmsNorm(s.x, t * d, w.mlpNorm(), c.rmsNormEps(), s.xb, t * d, d);
-        }
+        normRows(s.x, 0, w.mlpNorm(), s.xb, n, d);
         MatMul.matmul(w.wGate(), s.xb, n, s.gate);
         MatMul.matmul(w.wUp(), s.xb, n, s.up);
         VectorMath.siluMul(s.gate, s.up, n * c.intermediateSize());
         MatMul.matmul(w.wDown(), s.gate, n, s.projected);
         VectorMath.add(s.projected, 0, s.x, 0, n * d);
+    }
+
+    /** RMSNorm of each of {@code rows} rows of {@code width} from in[inOff ..] into out[0 ..]. */
+    private void normRows(float[] in, int inOff, float[] weight, float[] out, int rows, int width) {
+        for (int t = 0; t < rows; t++) {
+            VectorMath.rmsNorm(in, inOff + t * width, weight, config.rmsNormEps(), out, t * width, width);
+        }
+    }
+
+    /** For each head of one token's q or k row: the per-head RMSNorm where the family has one (Qwen3), then RoPE. */
+    private void normAndRotateHeads(float[] v, int rowOff, int heads, float[] headNorm, int pos) {
+        int hd = config.headDim();
+        for (int h = 0; h < heads; h++) {
+            int off = rowOff + h * hd;
+            if (headNorm != null) {
+                VectorMath.rmsNorm(v, off, headNorm, config.rmsNormEps(), v, off, hd);
+            }
+            rope.apply(v, off, pos);
+        }
     }
 }
