@@ -7,7 +7,7 @@ import picocli.CommandLine.Spec;
 /** {@code qforge eval}: the measurements of a model's quality. */
 @Command(name = "eval", mixinStandardHelpOptions = true,
         description = "Measure a model's quality.",
-        subcommands = {PerplexityCommand.class})
+        subcommands = {PerplexityCommand.class, KlDivergenceCommand.class})
 public final class EvalCommand implements Runnable {
     @Spec
     CommandSpec spec;

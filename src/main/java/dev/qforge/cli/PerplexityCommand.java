@@ -53,11 +53,7 @@ public final class PerplexityCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        PerplexityProtocol p = switch (protocol.toLowerCase(Locale.ROOT)) {
-            case "llama.cpp", "llamacpp", "llama-cpp" -> PerplexityProtocol.LLAMA_CPP;
-            case "hf", "gptq" -> PerplexityProtocol.HF;
-            default -> throw new QforgeException("--protocol '" + protocol + "' is not one of llama.cpp, hf");
-        };
+        PerplexityProtocol p = PerplexityProtocol.parse(protocol);
         if (chunks < 0) {
             throw new QforgeException("--chunks must be >= 0");
         }
@@ -85,7 +81,8 @@ public final class PerplexityCommand implements Callable<Integer> {
             ProgressBar bar = new ProgressBar(err, "perplexity", total);
             PerplexityResult r;
             if (saveLogits != null) {
-                try (ScoredLogitsFile.Writer sink = ScoredLogitsFile.writer(saveLogits, m.config().vocabSize(), total * run.scoredPerChunk())) {
+                try (ScoredLogitsFile.Writer sink = ScoredLogitsFile.writer(saveLogits, m.config().vocabSize(), context, total,
+                    run.scoredPerChunk(), tokens, p.id())) {
                     r = run.run(tokens, total, (done, all, ppl) -> bar.update(done, String.format(Locale.ROOT, "PPL %.4f", ppl)), sink);
                     sink.commit();
                 }
@@ -98,7 +95,7 @@ public final class PerplexityCommand implements Callable<Integer> {
                 ObjectNode j = JsonFiles.mapper().createObjectNode();
                 j.put("model", model.dir.toString());
                 j.put("text", text.toString());
-                j.put("protocol", protocol);
+                j.put("protocol", p.id());
                 j.put("ctx", r.context());
                 j.put("chunks", r.chunks());
                 j.put("scored_tokens", r.scoredTokens());

@@ -12,13 +12,29 @@ package dev.qforge.eval;
  * </ul>
  */
 public enum PerplexityProtocol {
-    LLAMA_CPP(512),
-    HF(2048);
+    LLAMA_CPP("llama.cpp", 512),
+    HF("hf", 2048);
 
+    private final String id;
     private final int defaultContext;
 
-    PerplexityProtocol(int defaultContext) {
+    PerplexityProtocol(String id, int defaultContext) {
+        this.id = id;
         this.defaultContext = defaultContext;
+    }
+
+    /** The name users write: "llama.cpp" or "hf". */
+    public String id() {
+        return id;
+    }
+
+    /** The protocol of a user-written name (also "llamacpp", "gptq"), or a QforgeException naming the choices. */
+    public static PerplexityProtocol parse(String name) {
+        return switch (name.toLowerCase(java.util.Locale.ROOT)) {
+            case "llama.cpp", "llamacpp", "llama-cpp" -> LLAMA_CPP;
+            case "hf", "gptq" -> HF;
+            default -> throw new dev.qforge.QforgeException("--protocol '" + name + "' is not one of llama.cpp, hf");
+        };
     }
 
     public int defaultContext() {

@@ -44,6 +44,40 @@ public final class PerplexityRun {
         return ctx - 1 - protocol.firstScoredPosition(ctx);
     }
 
+    /**
+     * The logits of chunk c's scored positions ([scoredPerChunk × vocab]): one batched forward pass over
+     * the chunk, its first token replaced by BOS where the protocol and model call for it.
+     */
+    public float[] scoredLogits(int[] tokens, int c, InferenceState state) {
+        int[] chunk = Arrays.copyOfRange(tokens, c * ctx, c * ctx + ctx);
+        if (bosToken != null) {
+            chunk[0] = bosToken;
+        }
+        state.reset();
+        int first = protocol.firstScoredPosition(ctx);
+        // Positions first .. ctx-2 predict tokens first+1 .. ctx-1; forward returns the last rows, up to ctx-1.
+        float[] logits = decoder.forward(state, chunk, 0, ctx, ctx - first);
+        return Arrays.copyOf(logits, scoredPerChunk() * decoder.config().vocabSize());
+    }
+
+    /** The tokens chunk c's scored positions predict. */
+    public int[] targets(int[] tokens, int c) {
+        int first = protocol.firstScoredPosition(ctx);
+        return Arrays.copyOfRange(tokens, c * ctx + first + 1, c * ctx + ctx);
+    }
+
+    public Decoder decoder() {
+        return decoder;
+    }
+
+    public int context() {
+        return ctx;
+    }
+
+    public PerplexityProtocol protocol() {
+        return protocol;
+    }
+
     public PerplexityResult run(int[] tokens, int maxChunks, Progress progress, ScoredLogitsSink sink) {
         int chunks = chunksOf(tokens.length);
         if (maxChunks > 0) {
@@ -53,23 +87,15 @@ public final class PerplexityRun {
             throw new IllegalArgumentException("the text has " + tokens.length + " tokens, fewer than one chunk of " + ctx);
         }
         int vocab = decoder.config().vocabSize();
-        int first = protocol.firstScoredPosition(ctx);
-        int rows = ctx - 1 - first;
+        int rows = scoredPerChunk();
         InferenceState state = decoder.newState(ctx);
-        int[] chunk = new int[ctx];
         double nll = 0;
         double nll2 = 0;
         long count = 0;
         long start = System.nanoTime();
         for (int c = 0; c < chunks; c++) {
-            System.arraycopy(tokens, c * ctx, chunk, 0, ctx);
-            if (bosToken != null) {
-                chunk[0] = bosToken;
-            }
-            state.reset();
-            // Logits of positions first .. ctx-2 predict tokens first+1 .. ctx-1.
-            float[] logits = decoder.forward(state, chunk, 0, ctx, ctx - first);
-            int[] targets = Arrays.copyOfRange(tokens, c * ctx + first + 1, c * ctx + ctx);
+            float[] logits = scoredLogits(tokens, c, state);
+            int[] targets = targets(tokens, c);
             for (int r = 0; r < rows; r++) {
                 double v = -LogSoftmax.logProbability(logits, r * vocab, vocab, targets[r]);
                 nll += v;
@@ -77,7 +103,7 @@ public final class PerplexityRun {
                 count++;
             }
             if (sink != null) {
-                sink.accept(c, Arrays.copyOf(logits, rows * vocab), targets, vocab);
+                sink.accept(c, logits, targets, vocab);
             }
             if (progress != null) {
                 progress.chunkDone(c + 1, chunks, Math.exp(nll / count));

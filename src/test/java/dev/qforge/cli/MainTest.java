@@ -65,6 +65,15 @@ class MainTest {
             assertTrue(rows > 0);
             assertEquals(rows * 512, f.tensor("log_probs").elementCount());
         }
+        Run kld = run("eval", "kld", "--model", dir.toString(), "--base", tmp.resolve("base.safetensors").toString());
+        assertEquals(0, kld.exit, kld.err);
+        assertTrue(kld.out.contains("Mean    KLD:") && kld.out.contains("Same top p:  100.000"), kld.out);
+        Run kldDir = run("eval", "kld", "--model", dir.toString(), "--base", dir.toString(), "--text", text.toString(),
+                "--ctx", "64", "--json");
+        assertEquals(0, kldDir.exit, kldDir.err);
+        assertTrue(kldDir.out.contains("\"same_top\" : 1.0"), kldDir.out);
+        assertOneLineError(run("eval", "kld", "--model", dir.toString(), "--base", dir.toString()), 1, "--text is needed");
+        assertOneLineError(run("eval", "kld", "--model", dir.toString(), "--base", text.toString()), 1, "not a safetensors file?");
     }
 
     @Test
