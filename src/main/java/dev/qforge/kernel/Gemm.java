@@ -39,6 +39,13 @@ final class Gemm {
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
     static void run(MemorySegment w, DType dt, int rows, int cols, float[] x, int n, float[] out) {
+        long rowBytes = (long) cols * dt.byteSize();
+        run((row, col0, count, dst, dstOff) -> MatMul.rowToF32(w, dt, row * rowBytes + (long) col0 * dt.byteSize(),
+                count, dst, dstOff), rows, cols, x, n, out);
+    }
+
+    /** The GEMM over any weight format: {@code slices} converts column slices of KC (a multiple of 256) of each row. */
+    static void run(RowSlices slices, int rows, int cols, float[] x, int n, float[] out) {
         int nPad = (n + L - 1) / L * L;
         int fullBlocks = n / TW;
         // The last block: tokens [fullBlocks*TW, n), padded to one or two vectors.
@@ -57,7 +64,7 @@ final class Gemm {
         final int np = nPad;
         Parallel.forRange(blocks, b -> packX(x, n, cols, xp, b));
         int tasks = (rows + RB - 1) / RB;
-        Parallel.forRange(tasks, t -> task(w, dt, rows, cols, xp, n, np, out, t * RB));
+        Parallel.forRange(tasks, t -> task(slices, rows, cols, xp, n, np, out, t * RB));
     }
 
     /** Block b's width: TW for full blocks, else the tail rounded up to L or TW. */
@@ -89,7 +96,7 @@ final class Gemm {
         }
     }
 
-    private static void task(MemorySegment w, DType dt, int rows, int cols, float[] xp, int n, int nPad,
+    private static void task(RowSlices slices, int rows, int cols, float[] xp, int n, int nPad,
                              float[] out, int r0) {
         Scratch s = SCRATCH.get();
         int rowsHere = Math.min(RB, rows - r0);
@@ -103,14 +110,13 @@ final class Gemm {
         }
         float[] ws = s.w;
         float[] ct = s.c;
-        long rowBytes = (long) cols * dt.byteSize();
         int blocks = (n + TW - 1) / TW;
         for (int k0 = 0; k0 < cols; k0 += KC) {
             int kl = Math.min(KC, cols - k0);
             // A last, partial row group computes on whatever the scratch holds past rowsHere: each row has
             // its own accumulators, so those rows only produce results that are never written out.
             for (int r = 0; r < rowsHere; r++) {
-                MatMul.rowToF32(w, dt, (r0 + r) * rowBytes + (long) k0 * dt.byteSize(), kl, ws, r * kl);
+                slices.toF32(r0 + r, k0, kl, ws, r * kl);
             }
             boolean first = k0 == 0;
             for (int b = 0; b < blocks; b++) {
