@@ -40,6 +40,25 @@ class BlockFormatReferenceTest {
         assertFloats(type + " imatrix", v.dequantImatrix(), dequantize(f, v, v.quantImatrix()));
     }
 
+    @ParameterizedTest
+    @ValueSource(strings = {"f16", "bf16", "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "iq4_nl", "iq4_xs"})
+    void dotOfLlamaCppBytesMatchesItsDequantization(String type) {
+        ReferenceVectors v = ReferenceVectors.load(type);
+        BlockFormat f = BlockFormats.byName(type);
+        MemorySegment seg = MemorySegment.ofArray(v.quantImatrix());
+        float[] x = v.input()[3]; // any activations will do; a weight row has the right spread
+        for (int r = 0; r < ReferenceVectors.ROWS; r++) {
+            double expected = 0;
+            double magnitude = 0;
+            for (int c = 0; c < ReferenceVectors.COLS; c++) {
+                expected += (double) v.dequantImatrix()[r][c] * x[c];
+                magnitude += Math.abs((double) v.dequantImatrix()[r][c] * x[c]);
+            }
+            float got = f.dot(seg, (long) r * v.rowBytes(), ReferenceVectors.COLS, x, 0);
+            assertEquals(expected, got, 1e-5 * magnitude + 1e-30, type + " row " + r);
+        }
+    }
+
     static byte[] quantize(BlockFormat f, ReferenceVectors v, float[] importance) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment out = arena.allocate((long) v.rowBytes() * ReferenceVectors.ROWS);
