@@ -16,6 +16,7 @@ public final class BlockFormats {
 
     static {
         // Formats register here, one line each.
+        register(new Q4KFormat());
     }
 
     private BlockFormats() {
