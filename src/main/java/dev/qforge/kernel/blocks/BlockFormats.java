@@ -16,7 +16,12 @@ public final class BlockFormats {
 
     static {
         // Formats register here, one line each.
+        register(new Q2KFormat());
+        register(new Q3KFormat());
         register(new Q4KFormat());
+        register(new Q5KFormat());
+        register(new Q6KFormat());
+        register(new Q8KFormat());
     }
 
     private BlockFormats() {
