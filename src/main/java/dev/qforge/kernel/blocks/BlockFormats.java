@@ -26,6 +26,12 @@ public final class BlockFormats {
         register(new Q8_0Format());
         register(new IQ4NLFormat());
         register(new IQ4XSFormat());
+        register(new Q2KFormat());
+        register(new Q3KFormat());
+        register(new Q4KFormat());
+        register(new Q5KFormat());
+        register(new Q6KFormat());
+        register(new Q8KFormat());
     }
 
     private BlockFormats() {

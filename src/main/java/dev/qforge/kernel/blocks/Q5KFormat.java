@@ -1,0 +1,138 @@
+package dev.qforge.kernel.blocks;
+
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+import static dev.qforge.kernel.blocks.KVectors.FS;
+import static dev.qforge.kernel.blocks.KVectors.L;
+
+/**
+ * llama.cpp's Q5_K: super-blocks of 256 weights in 176 bytes — F16 d, F16 dmin, 12 bytes of 6-bit
+ * scales and mins ({@link PackedScales6}), 32 bytes qh of high bits, 128 bytes qs of low nibbles.
+ * Weight i of sub-block j (32 weights) is d·sc[j]·q − dmin·m[j] with q in 0..31. As in Q4_K, byte l of
+ * nibble run r holds weights 64r+l (low) and 64r+32+l (high); their fifth bits are bits 2r and 2r+1 of
+ * qh[l].
+ *
+ * <p>Quantization is bit-exact with ggml's quantize_q5_K (quantize_row_q5_K_ref without importance,
+ * quantize_row_q5_K_impl with; see {@link ScaleMinSearch}).
+ */
+public final class Q5KFormat implements BlockFormat {
+    private static final GgmlType TYPE = GgmlType.Q5_K;
+    private static final int QK = 256;
+    private static final int QH = ScaleMinSearch.HEAD_BYTES;
+    private static final int QS = QH + 32;
+
+    @Override
+    public String name() {
+        return TYPE.name();
+    }
+
+    @Override
+    public int ggmlType() {
+        return TYPE.id();
+    }
+
+    @Override
+    public int blockSize() {
+        return TYPE.blockSize();
+    }
+
+    @Override
+    public int bytesPerBlock() {
+        return TYPE.bytesPerBlock();
+    }
+
+    @Override
+    public void quantize(float[] src, int srcOff, int n, float[] importance, MemorySegment dst, long dstOffset) {
+        ScaleMinSearch search = new ScaleMinSearch(31, -0.5f, 15, true);
+        byte[] block = new byte[TYPE.bytesPerBlock()];
+        byte[] levels = new byte[QK];
+        for (int b = 0; b < n / QK; b++) {
+            search.quantize(src, srcOff + b * QK, importance, b * QK, block, levels);
+            for (int l = 0; l < 32; l++) {
+                block[QH + l] = 0;
+            }
+            for (int r = 0; r < 4; r++) {
+                for (int l = 0; l < 32; l++) {
+                    int l1 = levels[64 * r + l];
+                    int l2 = levels[64 * r + 32 + l];
+                    block[QH + l] |= (byte) ((l1 >> 4) << (2 * r) | (l2 >> 4) << (2 * r + 1));
+                    block[QS + 32 * r + l] = (byte) ((l1 & 0xF) | (l2 & 0xF) << 4);
+                }
+            }
+            MemorySegment.copy(block, 0, dst, ValueLayout.JAVA_BYTE, dstOffset + (long) b * block.length, block.length);
+        }
+    }
+
+    @Override
+    public void dequantize(MemorySegment src, long srcOffset, int n, float[] dst, int dstOff) {
+        byte[] block = new byte[TYPE.bytesPerBlock()];
+        for (int b = 0; b < n / QK; b++) {
+            MemorySegment.copy(src, ValueLayout.JAVA_BYTE, srcOffset + (long) b * block.length, block, 0, block.length);
+            float d = BlockArrayFields.f16(block, 0);
+            float dmin = BlockArrayFields.f16(block, 2);
+            long lo = BlockArrayFields.i64(block, 4);
+            int hi = BlockArrayFields.i32(block, 12);
+            int y = dstOff + b * QK;
+            for (int r = 0; r < 4; r++) {
+                float d1 = d * PackedScales6.scale(lo, hi, 2 * r);
+                float m1 = dmin * PackedScales6.min(lo, hi, 2 * r);
+                float d2 = d * PackedScales6.scale(lo, hi, 2 * r + 1);
+                float m2 = dmin * PackedScales6.min(lo, hi, 2 * r + 1);
+                for (int l = 0; l < 32; l++) {
+                    int q = (block[QS + 32 * r + l] & 0xF) + ((block[QH + l] >> (2 * r) & 1) << 4);
+                    dst[y + 64 * r + l] = d1 * q - m1;
+                }
+                for (int l = 0; l < 32; l++) {
+                    int q = ((block[QS + 32 * r + l] & 0xFF) >> 4) + ((block[QH + l] >> (2 * r + 1) & 1) << 4);
+                    dst[y + 64 * r + 32 + l] = d2 * q - m2;
+                }
+            }
+        }
+    }
+
+    @Override
+    public float dot(MemorySegment row, long rowOffset, int n, float[] x, int xOff) {
+        float sum = 0;
+        for (int b = 0; b < n / QK; b++) {
+            sum += blockDot(row, rowOffset + (long) b * TYPE.bytesPerBlock(), x, xOff + b * QK);
+        }
+        return sum;
+    }
+
+    private static float blockDot(MemorySegment row, long off, float[] x, int xo) {
+        float d = KBlockReads.f16(row, off);
+        float dmin = KBlockReads.f16(row, off + 2);
+        long lo = row.get(KBlockReads.I64, off + 4);
+        int hi = row.get(KBlockReads.I32, off + 12);
+        FloatVector acc = FloatVector.zero(FS);
+        for (int r = 0; r < 4; r++) {
+            acc = runDot(row, off + QS + 32 * r, off + QH, 2 * r, x, xo + 64 * r,
+                    d * PackedScales6.scale(lo, hi, 2 * r), dmin * PackedScales6.min(lo, hi, 2 * r),
+                    d * PackedScales6.scale(lo, hi, 2 * r + 1), dmin * PackedScales6.min(lo, hi, 2 * r + 1), acc);
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
+    }
+
+    /** One run of 32 nibble bytes: 64 weights; their fifth bits are bits shift, shift+1 of the qh bytes. */
+    private static FloatVector runDot(MemorySegment row, long q, long qh, int shift, float[] x, int xo,
+                                      float d1, float m1, float d2, float m2, FloatVector acc) {
+        FloatVector vd1 = FloatVector.broadcast(FS, d1);
+        FloatVector vm1 = FloatVector.broadcast(FS, -m1);
+        FloatVector vd2 = FloatVector.broadcast(FS, d2);
+        FloatVector vm2 = FloatVector.broadcast(FS, -m2);
+        for (int l = 0; l < 32; l += L) {
+            ByteVector qb = KVectors.bytes(row, q + l);
+            ByteVector hb = KVectors.bytes(row, qh + l).lanewise(VectorOperators.LSHR, shift);
+            ByteVector q1 = qb.and((byte) 0xF).or(hb.and((byte) 1).lanewise(VectorOperators.LSHL, 4));
+            ByteVector q2 = qb.lanewise(VectorOperators.LSHR, 4).or(hb.and((byte) 2).lanewise(VectorOperators.LSHL, 3));
+            acc = KVectors.toFloats(q1).fma(vd1, vm1).fma(FloatVector.fromArray(FS, x, xo + l), acc);
+            acc = KVectors.toFloats(q2).fma(vd2, vm2).fma(FloatVector.fromArray(FS, x, xo + 32 + l), acc);
+        }
+        return acc;
+    }
+}
