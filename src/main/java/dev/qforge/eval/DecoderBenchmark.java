@@ -6,7 +6,7 @@ import dev.qforge.model.Decoder;
 import dev.qforge.model.InferenceState;
 import dev.qforge.model.LayerWeights;
 import dev.qforge.model.ModelConfig;
-import dev.qforge.tensor.Tensor;
+import dev.qforge.tensor.WeightMatrix;
 
 import java.util.Arrays;
 import java.util.SplittableRandom;
@@ -38,8 +38,8 @@ public final class DecoderBenchmark {
     public long bytesPerToken() {
         long bytes = decoder.weights().lmHead().byteSize();
         for (LayerWeights w : decoder.weights().layers()) {
-            for (Tensor t : new Tensor[]{w.wq(), w.wk(), w.wv(), w.wo(), w.wGate(), w.wUp(), w.wDown()}) {
-                bytes += t.byteSize();
+            for (WeightMatrix m : w.matrices()) {
+                bytes += m.byteSize();
             }
         }
         return bytes;
@@ -56,8 +56,8 @@ public final class DecoderBenchmark {
     private double weightElements() {
         double n = decoder.weights().lmHead().elementCount();
         for (LayerWeights w : decoder.weights().layers()) {
-            for (Tensor t : new Tensor[]{w.wq(), w.wk(), w.wv(), w.wo(), w.wGate(), w.wUp(), w.wDown()}) {
-                n += t.elementCount();
+            for (WeightMatrix m : w.matrices()) {
+                n += m.elementCount();
             }
         }
         return n;

@@ -3,6 +3,7 @@ package dev.qforge.kernel;
 import dev.qforge.tensor.DType;
 import dev.qforge.tensor.FloatBits;
 import dev.qforge.tensor.Tensor;
+import dev.qforge.tensor.WeightMatrix;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
@@ -63,6 +64,22 @@ public final class MatMul {
     private static final int MATVEC_CHUNK_MIN = 16;
 
     private MatMul() {
+    }
+
+    /**
+     * out[t*rows + r] = sum_c W[r,c] * x[t*cols + c] for t in [0,n), for W in any format of the block
+     * table: F32/F16/BF16 go to the float kernels, block formats to {@link BlockMatMul}.
+     */
+    public static void matmul(WeightMatrix weight, float[] x, int n, float[] out) {
+        Tensor floats = weight.asFloatTensor();
+        if (floats != null) {
+            matmul(floats, x, n, out);
+            return;
+        }
+        if ((long) n * weight.cols() > x.length || (long) n * weight.rows() > out.length) {
+            throw new IllegalArgumentException("matmul: arrays too short for " + n + " tokens of " + weight.name());
+        }
+        BlockMatMul.run(weight, x, n, out);
     }
 
     /**

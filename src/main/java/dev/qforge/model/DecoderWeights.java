@@ -3,6 +3,7 @@ package dev.qforge.model;
 import dev.qforge.QforgeException;
 import dev.qforge.tensor.Tensor;
 import dev.qforge.tensor.TensorStore;
+import dev.qforge.tensor.WeightMatrix;
 
 import java.util.Arrays;
 
@@ -10,12 +11,12 @@ import java.util.Arrays;
  * All weights of a decoder, found by their Hugging Face names and checked against the configuration,
  * so that a wrong or truncated checkpoint fails at load time with the tensor's name, not mid-forward.
  */
-public record DecoderWeights(Tensor embedding, LayerWeights[] layers, float[] finalNorm, Tensor lmHead) {
+public record DecoderWeights(WeightMatrix embedding, LayerWeights[] layers, float[] finalNorm, WeightMatrix lmHead) {
 
     public static DecoderWeights load(ModelConfig c, TensorStore store) {
         Loader l = new Loader(store);
         int d = c.hiddenSize();
-        Tensor embedding = l.matrix(TensorLayout.EMBEDDING, c.vocabSize(), d);
+        WeightMatrix embedding = l.matrix(TensorLayout.EMBEDDING, c.vocabSize(), d);
         LayerWeights[] layers = new LayerWeights[c.numLayers()];
         for (int i = 0; i < layers.length; i++) {
             String p = TensorLayout.layer(i, "");
@@ -36,22 +37,21 @@ public record DecoderWeights(Tensor embedding, LayerWeights[] layers, float[] fi
                     l.matrix(p + "mlp.down_proj.weight", d, c.intermediateSize()));
         }
         float[] finalNorm = l.vector(TensorLayout.FINAL_NORM, d);
-        Tensor lmHead = c.tieWordEmbeddings() && !store.contains(TensorLayout.LM_HEAD)
+        WeightMatrix lmHead = c.tieWordEmbeddings() && !store.contains(TensorLayout.LM_HEAD)
                 ? embedding
                 : l.matrix(TensorLayout.LM_HEAD, c.vocabSize(), d);
         return new DecoderWeights(embedding, layers, finalNorm, lmHead);
     }
 
     private record Loader(TensorStore store) {
-        Tensor matrix(String name, long rows, long cols) {
-            Tensor t = require(name);
-            if (t.rank() != 2 || t.dim(0) != rows || t.dim(1) != cols) {
-                throw mismatch(t, "[" + rows + ", " + cols + "]");
+        WeightMatrix matrix(String name, long rows, long cols) {
+            require(name);
+            WeightMatrix m = store.matrix(name);
+            if (m.rows() != rows || m.cols() != cols) {
+                throw new QforgeException(store.source() + ": tensor '" + name + "' has shape [" + m.rows() + ", "
+                        + m.cols() + "], the config implies [" + rows + ", " + cols + "]");
             }
-            if (!t.dtype().isFloatingPoint()) {
-                throw new QforgeException(store.source() + ": tensor '" + name + "' has dtype " + t.dtype() + ", expected a float type");
-            }
-            return t;
+            return m;
         }
 
         float[] vector(String name, long length) {
