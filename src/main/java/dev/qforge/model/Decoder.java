@@ -18,7 +18,7 @@ public final class Decoder {
     public Decoder(ModelConfig config, DecoderWeights weights) {
         this.config = config;
         this.weights = weights;
-        this.rope = new Rope(config.headDim(), config.ropeTheta(), config.ropeScaling());
+        this.rope = new Rope(config.headDim(), config.ropeTheta(), config.ropeScaling(), weights.ropeLayout());
     }
 
     public ModelConfig config() {

@@ -11,9 +11,16 @@ import java.util.Arrays;
  * All weights of a decoder, found by their Hugging Face names and checked against the configuration,
  * so that a wrong or truncated checkpoint fails at load time with the tensor's name, not mid-forward.
  */
-public record DecoderWeights(WeightMatrix embedding, LayerWeights[] layers, float[] finalNorm, WeightMatrix lmHead) {
+public record DecoderWeights(WeightMatrix embedding, LayerWeights[] layers, float[] finalNorm, WeightMatrix lmHead,
+                             RopeLayout ropeLayout) {
 
+    /** Weights with Hugging Face names and layout. */
     public static DecoderWeights load(ModelConfig c, TensorStore store) {
+        return load(c, store, RopeLayout.ROTATE_HALF);
+    }
+
+    /** Weights with Hugging Face names whose q/k rows are laid out for the given rotary pairing. */
+    public static DecoderWeights load(ModelConfig c, TensorStore store, RopeLayout ropeLayout) {
         Loader l = new Loader(store);
         int d = c.hiddenSize();
         WeightMatrix embedding = l.matrix(TensorLayout.EMBEDDING, c.vocabSize(), d);
@@ -40,7 +47,7 @@ public record DecoderWeights(WeightMatrix embedding, LayerWeights[] layers, floa
         WeightMatrix lmHead = c.tieWordEmbeddings() && !store.contains(TensorLayout.LM_HEAD)
                 ? embedding
                 : l.matrix(TensorLayout.LM_HEAD, c.vocabSize(), d);
-        return new DecoderWeights(embedding, layers, finalNorm, lmHead);
+        return new DecoderWeights(embedding, layers, finalNorm, lmHead, ropeLayout);
     }
 
     private record Loader(TensorStore store) {

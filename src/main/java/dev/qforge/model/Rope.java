@@ -1,19 +1,20 @@
 package dev.qforge.model;
 
 /**
- * Rotary position embeddings in Hugging Face's layout ("rotate_half"): dimension i of a head is paired
- * with dimension i + headDim/2. (Meta's original checkpoints pair neighbours; HF conversion permutes
- * q/k rows so that this layout gives the same result.) Cos/sin tables are computed in double once per
+ * Rotary position embeddings, in either pairing of {@link RopeLayout}: rotate_half (Hugging Face) or
+ * interleaved (Meta, llama.cpp's llama GGUF files). Cos/sin tables are computed in double once per
  * position and stored as float.
  */
 public final class Rope {
+    private final RopeLayout layout;
     private final int half;
     private final double[] invFreq;
     private float[] cos = new float[0];
     private float[] sin = new float[0];
     private int positions;
 
-    public Rope(int headDim, double theta, RopeScaling scaling) {
+    public Rope(int headDim, double theta, RopeScaling scaling, RopeLayout layout) {
+        this.layout = layout;
         this.half = headDim / 2;
         this.invFreq = new double[half];
         for (int i = 0; i < half; i++) {
@@ -44,6 +45,17 @@ public final class Rope {
     /** Rotates one head vector v[off .. off+headDim) for position pos. */
     public void apply(float[] v, int off, int pos) {
         int base = pos * half;
+        if (layout == RopeLayout.INTERLEAVED) {
+            for (int i = 0; i < half; i++) {
+                float c = cos[base + i];
+                float s = sin[base + i];
+                float x0 = v[off + 2 * i];
+                float x1 = v[off + 2 * i + 1];
+                v[off + 2 * i] = x0 * c - x1 * s;
+                v[off + 2 * i + 1] = x1 * c + x0 * s;
+            }
+            return;
+        }
         for (int i = 0; i < half; i++) {
             float c = cos[base + i];
             float s = sin[base + i];
