@@ -46,6 +46,7 @@ public final class GgufFile implements TensorStore {
     static final long MIN_TENSOR_INFO_BYTES = 8 + 4 + 4 + 8;
 
     private final Path path;
+    /** Owns the mapping; null for bytes parsed from memory. */
     private final Arena arena;
     private final MemorySegment file;
     private final int version;
@@ -89,6 +90,11 @@ public final class GgufFile implements TensorStore {
             arena.close();
             throw e;
         }
+    }
+
+    /** Parses bytes already in memory; {@code label} stands for the file in messages. */
+    static GgufFile parse(Path label, MemorySegment bytes) {
+        return new Parser(label, bytes).parse(null);
     }
 
     /** Whether the file starts with the GGUF magic (false for a missing or short file). */
@@ -252,7 +258,11 @@ public final class GgufFile implements TensorStore {
             for (GgufTensorInfo t : infos) {
                 String where = "tensor '" + printable(t.name()) + "'";
                 long begin = t.offset();
-                if (begin < 0 || begin % alignment != 0) {
+                if (begin < 0) {
+                    throw error(where + " has data offset " + Long.toUnsignedString(begin)
+                            + ", outside the data section (" + dataSize + " bytes)");
+                }
+                if (begin % alignment != 0) {
                     throw error(where + " has data offset " + Long.toUnsignedString(begin)
                             + ", not a multiple of the alignment " + alignment);
                 }
@@ -543,6 +553,8 @@ public final class GgufFile implements TensorStore {
 
     @Override
     public void close() {
-        arena.close();
+        if (arena != null) {
+            arena.close();
+        }
     }
 }
