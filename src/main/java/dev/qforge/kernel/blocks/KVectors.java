@@ -1,12 +1,9 @@
 package dev.qforge.kernel.blocks;
 
-import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
-import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 
 /**
@@ -14,6 +11,10 @@ import java.nio.ByteOrder;
  * lanes, so that F quant bytes widen to exactly one float vector. F is the machine's preferred width
  * kept within 8..16 lanes: K-quant sub-blocks are 16 or 32 weights, so a vector never straddles two
  * scales, and byte vectors narrower than 64 bits do not exist.
+ *
+ * <p>Each format's dot keeps its vectors inside one method per super-block that returns a float: a
+ * vector passed to or returned from a call C2 declines to inline is boxed on the heap (Q4_K ran at half
+ * speed with a helper per 64 weights taking and returning the accumulator).
  */
 final class KVectors {
     static final VectorSpecies<Float> FS = VectorSpecies.of(float.class,
@@ -27,15 +28,5 @@ final class KVectors {
 
     private static int lanes() {
         return Math.max(8, Math.min(16, FloatVector.SPECIES_PREFERRED.length()));
-    }
-
-    /** L quant bytes at off. */
-    static ByteVector bytes(MemorySegment seg, long off) {
-        return ByteVector.fromMemorySegment(BS, seg, off, LE);
-    }
-
-    /** Byte lanes (signed) widened to floats. */
-    static FloatVector toFloats(ByteVector b) {
-        return (FloatVector) b.convertShape(VectorOperators.B2F, FS, 0);
     }
 }

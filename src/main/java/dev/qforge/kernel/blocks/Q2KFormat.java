@@ -7,8 +7,10 @@ import jdk.incubator.vector.VectorOperators;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
+import static dev.qforge.kernel.blocks.KVectors.BS;
 import static dev.qforge.kernel.blocks.KVectors.FS;
 import static dev.qforge.kernel.blocks.KVectors.L;
+import static dev.qforge.kernel.blocks.KVectors.LE;
 
 /**
  * llama.cpp's Q2_K: super-blocks of 256 weights in 84 bytes — 16 bytes of 4-bit scale (low nibble)
@@ -209,22 +211,31 @@ public final class Q2KFormat implements BlockFormat {
         return sum;
     }
 
+    /** One super-block; vectors never cross a call (a non-inlined call would box them). */
     private static float blockDot(MemorySegment row, long off, float[] x, int xo) {
         float d = KBlockReads.f16(row, off + D);
         float dmin = KBlockReads.f16(row, off + DMIN);
         FloatVector acc = FloatVector.zero(FS);
-        for (int i = 0; i < QK; i += L) {
-            int sc = row.get(KBlockReads.I8, off + SC + i / 16) & 0xFF;
-            acc = chunkDot(row, off + QS + 32 * (i / 128) + i % 32, 2 * (i / 32 % 4), d * (sc & 0xF),
-                    dmin * (sc >> 4), x, xo + i, acc);
+        for (int h = 0; h < 2; h++) {
+            for (int l = 0; l < 32; l += L) {
+                // bytes 32h + l.. hold weights 128h + 32s + l.. in bit pair s; sub-block (128h + 32s + l) / 16
+                ByteVector qb = ByteVector.fromMemorySegment(BS, row, off + QS + 32 * h + l, LE);
+                long sc = off + SC + 8 * h + l / 16;
+                int xl = xo + 128 * h + l;
+                FloatVector q0 = (FloatVector) qb.and((byte) 3).convertShape(VectorOperators.B2F, FS, 0);
+                FloatVector q1 = (FloatVector) qb.lanewise(VectorOperators.LSHR, 2).and((byte) 3).convertShape(VectorOperators.B2F, FS, 0);
+                FloatVector q2 = (FloatVector) qb.lanewise(VectorOperators.LSHR, 4).and((byte) 3).convertShape(VectorOperators.B2F, FS, 0);
+                FloatVector q3 = (FloatVector) qb.lanewise(VectorOperators.LSHR, 6).convertShape(VectorOperators.B2F, FS, 0);
+                int s0 = row.get(KBlockReads.I8, sc) & 0xFF;
+                int s1 = row.get(KBlockReads.I8, sc + 2) & 0xFF;
+                int s2 = row.get(KBlockReads.I8, sc + 4) & 0xFF;
+                int s3 = row.get(KBlockReads.I8, sc + 6) & 0xFF;
+                acc = q0.fma(d * (s0 & 0xF), -(dmin * (s0 >> 4))).fma(FloatVector.fromArray(FS, x, xl), acc);
+                acc = q1.fma(d * (s1 & 0xF), -(dmin * (s1 >> 4))).fma(FloatVector.fromArray(FS, x, xl + 32), acc);
+                acc = q2.fma(d * (s2 & 0xF), -(dmin * (s2 >> 4))).fma(FloatVector.fromArray(FS, x, xl + 64), acc);
+                acc = q3.fma(d * (s3 & 0xF), -(dmin * (s3 >> 4))).fma(FloatVector.fromArray(FS, x, xl + 96), acc);
+            }
         }
         return acc.reduceLanes(VectorOperators.ADD);
-    }
-
-    private static FloatVector chunkDot(MemorySegment row, long q, int shift, float dl, float ml, float[] x, int xo,
-                                        FloatVector acc) {
-        ByteVector qb = KVectors.bytes(row, q).lanewise(VectorOperators.LSHR, shift).and((byte) 3);
-        FloatVector w = KVectors.toFloats(qb).fma(FloatVector.broadcast(FS, dl), FloatVector.broadcast(FS, -ml));
-        return w.fma(FloatVector.fromArray(FS, x, xo), acc);
     }
 }

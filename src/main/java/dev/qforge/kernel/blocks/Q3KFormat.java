@@ -8,8 +8,10 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 
+import static dev.qforge.kernel.blocks.KVectors.BS;
 import static dev.qforge.kernel.blocks.KVectors.FS;
 import static dev.qforge.kernel.blocks.KVectors.L;
+import static dev.qforge.kernel.blocks.KVectors.LE;
 
 /**
  * llama.cpp's Q3_K: super-blocks of 256 weights in 110 bytes — 32 bytes hmask (the third bit of each
@@ -188,25 +190,33 @@ public final class Q3KFormat implements BlockFormat {
         return sum;
     }
 
+    /** One super-block; vectors never cross a call (a non-inlined call would box them). */
     private static float blockDot(MemorySegment row, long off, float[] x, int xo, byte[] sc) {
         float d = KBlockReads.f16(row, off + D);
         MemorySegment.copy(row, ValueLayout.JAVA_BYTE, off + SC, sc, 0, 12);
         FloatVector acc = FloatVector.zero(FS);
-        for (int i = 0; i < QK; i += L) {
-            acc = chunkDot(row, off, i, d * (scale(sc, 0, i / 16) - 32), x, xo + i, acc);
+        for (int h = 0; h < 2; h++) {
+            for (int l = 0; l < 32; l += L) {
+                // qs bytes 32h + l.. hold weights 128h + 32s + l.. in bit pair s, their high bits are bit
+                // 4h + s of hmask[l..]; value q − 4·(1 − hbit) = q + 4·hbit − 4
+                ByteVector qb = ByteVector.fromMemorySegment(BS, row, off + QS + 32 * h + l, LE);
+                ByteVector hb = ByteVector.fromMemorySegment(BS, row, off + HM + l, LE).lanewise(VectorOperators.LSHR, 4 * h);
+                ByteVector v0 = qb.and((byte) 3).add(hb.and((byte) 1).lanewise(VectorOperators.LSHL, 2));
+                ByteVector v1 = qb.lanewise(VectorOperators.LSHR, 2).and((byte) 3).add(hb.and((byte) 2).lanewise(VectorOperators.LSHL, 1));
+                ByteVector v2 = qb.lanewise(VectorOperators.LSHR, 4).and((byte) 3).add(hb.and((byte) 4));
+                ByteVector v3 = qb.lanewise(VectorOperators.LSHR, 6).add(hb.and((byte) 8).lanewise(VectorOperators.LSHR, 1));
+                int k = 8 * h + l / 16; // scale of weights 128h + l..; +2 per bit pair
+                int xl = xo + 128 * h + l;
+                acc = ((FloatVector) v0.sub((byte) 4).convertShape(VectorOperators.B2F, FS, 0)).mul(d * (scale(sc, 0, k) - 32))
+                        .fma(FloatVector.fromArray(FS, x, xl), acc);
+                acc = ((FloatVector) v1.sub((byte) 4).convertShape(VectorOperators.B2F, FS, 0)).mul(d * (scale(sc, 0, k + 2) - 32))
+                        .fma(FloatVector.fromArray(FS, x, xl + 32), acc);
+                acc = ((FloatVector) v2.sub((byte) 4).convertShape(VectorOperators.B2F, FS, 0)).mul(d * (scale(sc, 0, k + 4) - 32))
+                        .fma(FloatVector.fromArray(FS, x, xl + 64), acc);
+                acc = ((FloatVector) v3.sub((byte) 4).convertShape(VectorOperators.B2F, FS, 0)).mul(d * (scale(sc, 0, k + 6) - 32))
+                        .fma(FloatVector.fromArray(FS, x, xl + 96), acc);
+            }
         }
         return acc.reduceLanes(VectorOperators.ADD);
-    }
-
-    /** L weights from i (inside one sub-block): 2-bit field, minus 4 where the hmask bit is clear. */
-    private static FloatVector chunkDot(MemorySegment row, long off, int i, float dl, float[] x, int xo,
-                                        FloatVector acc) {
-        int l = i % 32;
-        ByteVector q = KVectors.bytes(row, off + QS + 32 * (i / 128) + l)
-                .lanewise(VectorOperators.LSHR, 2 * (i / 32 % 4)).and((byte) 3);
-        ByteVector hbit = KVectors.bytes(row, off + HM + l).lanewise(VectorOperators.LSHR, i / 32).and((byte) 1);
-        // q − 4·(1 − h) = q + 4h − 4
-        ByteVector v = q.add(hbit.lanewise(VectorOperators.LSHL, 2)).sub((byte) 4);
-        return KVectors.toFloats(v).mul(dl).fma(FloatVector.fromArray(FS, x, xo), acc);
     }
 }

@@ -7,8 +7,10 @@ import jdk.incubator.vector.VectorOperators;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
+import static dev.qforge.kernel.blocks.KVectors.BS;
 import static dev.qforge.kernel.blocks.KVectors.FS;
 import static dev.qforge.kernel.blocks.KVectors.L;
+import static dev.qforge.kernel.blocks.KVectors.LE;
 
 /**
  * llama.cpp's Q4_K: super-blocks of 256 weights in 144 bytes — F16 d, F16 dmin, 12 bytes of 6-bit
@@ -94,6 +96,7 @@ public final class Q4KFormat implements BlockFormat {
         return sum;
     }
 
+    /** One super-block; vectors never cross a call (a non-inlined call would box them, see KVectors). */
     private static float blockDot(MemorySegment row, long off, float[] x, int xo) {
         float d = KBlockReads.f16(row, off);
         float dmin = KBlockReads.f16(row, off + 2);
@@ -101,27 +104,21 @@ public final class Q4KFormat implements BlockFormat {
         int hi = row.get(KBlockReads.I32, off + 12);
         FloatVector acc = FloatVector.zero(FS);
         for (int r = 0; r < 4; r++) {
-            acc = runDot(row, off + QS + 32 * r, x, xo + 64 * r,
-                    d * PackedScales6.scale(lo, hi, 2 * r), dmin * PackedScales6.min(lo, hi, 2 * r),
-                    d * PackedScales6.scale(lo, hi, 2 * r + 1), dmin * PackedScales6.min(lo, hi, 2 * r + 1), acc);
+            // run r: 32 bytes, low nibbles are sub-block 2r, high nibbles sub-block 2r+1
+            FloatVector vd1 = FloatVector.broadcast(FS, d * PackedScales6.scale(lo, hi, 2 * r));
+            FloatVector vm1 = FloatVector.broadcast(FS, -(dmin * PackedScales6.min(lo, hi, 2 * r)));
+            FloatVector vd2 = FloatVector.broadcast(FS, d * PackedScales6.scale(lo, hi, 2 * r + 1));
+            FloatVector vm2 = FloatVector.broadcast(FS, -(dmin * PackedScales6.min(lo, hi, 2 * r + 1)));
+            long q = off + QS + 32 * r;
+            int xr = xo + 64 * r;
+            for (int l = 0; l < 32; l += L) {
+                ByteVector qb = ByteVector.fromMemorySegment(BS, row, q + l, LE);
+                FloatVector w1 = ((FloatVector) qb.and((byte) 0xF).convertShape(VectorOperators.B2F, FS, 0)).fma(vd1, vm1);
+                FloatVector w2 = ((FloatVector) qb.lanewise(VectorOperators.LSHR, 4).convertShape(VectorOperators.B2F, FS, 0)).fma(vd2, vm2);
+                acc = w1.fma(FloatVector.fromArray(FS, x, xr + l), acc);
+                acc = w2.fma(FloatVector.fromArray(FS, x, xr + 32 + l), acc);
+            }
         }
         return acc.reduceLanes(VectorOperators.ADD);
-    }
-
-    /** One run of 32 quant bytes: 64 weights, low nibbles with (d1, m1), high nibbles with (d2, m2). */
-    private static FloatVector runDot(MemorySegment row, long q, float[] x, int xo,
-                                      float d1, float m1, float d2, float m2, FloatVector acc) {
-        FloatVector vd1 = FloatVector.broadcast(FS, d1);
-        FloatVector vm1 = FloatVector.broadcast(FS, -m1);
-        FloatVector vd2 = FloatVector.broadcast(FS, d2);
-        FloatVector vm2 = FloatVector.broadcast(FS, -m2);
-        for (int l = 0; l < 32; l += L) {
-            ByteVector qb = KVectors.bytes(row, q + l);
-            FloatVector w1 = KVectors.toFloats(qb.and((byte) 0xF)).fma(vd1, vm1);
-            FloatVector w2 = KVectors.toFloats(qb.lanewise(VectorOperators.LSHR, 4)).fma(vd2, vm2);
-            acc = w1.fma(FloatVector.fromArray(FS, x, xo + l), acc);
-            acc = w2.fma(FloatVector.fromArray(FS, x, xo + 32 + l), acc);
-        }
-        return acc;
     }
 }

@@ -7,8 +7,10 @@ import jdk.incubator.vector.VectorOperators;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
+import static dev.qforge.kernel.blocks.KVectors.BS;
 import static dev.qforge.kernel.blocks.KVectors.FS;
 import static dev.qforge.kernel.blocks.KVectors.L;
+import static dev.qforge.kernel.blocks.KVectors.LE;
 
 /**
  * llama.cpp's Q5_K: super-blocks of 256 weights in 176 bytes — F16 d, F16 dmin, 12 bytes of 6-bit
@@ -104,6 +106,7 @@ public final class Q5KFormat implements BlockFormat {
         return sum;
     }
 
+    /** One super-block; vectors never cross a call (a non-inlined call would box them). */
     private static float blockDot(MemorySegment row, long off, float[] x, int xo) {
         float d = KBlockReads.f16(row, off);
         float dmin = KBlockReads.f16(row, off + 2);
@@ -111,28 +114,24 @@ public final class Q5KFormat implements BlockFormat {
         int hi = row.get(KBlockReads.I32, off + 12);
         FloatVector acc = FloatVector.zero(FS);
         for (int r = 0; r < 4; r++) {
-            acc = runDot(row, off + QS + 32 * r, off + QH, 2 * r, x, xo + 64 * r,
-                    d * PackedScales6.scale(lo, hi, 2 * r), dmin * PackedScales6.min(lo, hi, 2 * r),
-                    d * PackedScales6.scale(lo, hi, 2 * r + 1), dmin * PackedScales6.min(lo, hi, 2 * r + 1), acc);
+            // run r: low nibbles + qh bit 2r are sub-block 2r, high nibbles + bit 2r+1 sub-block 2r+1
+            FloatVector vd1 = FloatVector.broadcast(FS, d * PackedScales6.scale(lo, hi, 2 * r));
+            FloatVector vm1 = FloatVector.broadcast(FS, -(dmin * PackedScales6.min(lo, hi, 2 * r)));
+            FloatVector vd2 = FloatVector.broadcast(FS, d * PackedScales6.scale(lo, hi, 2 * r + 1));
+            FloatVector vm2 = FloatVector.broadcast(FS, -(dmin * PackedScales6.min(lo, hi, 2 * r + 1)));
+            long q = off + QS + 32 * r;
+            int xr = xo + 64 * r;
+            for (int l = 0; l < 32; l += L) {
+                ByteVector qb = ByteVector.fromMemorySegment(BS, row, q + l, LE);
+                ByteVector hb = ByteVector.fromMemorySegment(BS, row, off + QH + l, LE).lanewise(VectorOperators.LSHR, 2 * r);
+                ByteVector q1 = qb.and((byte) 0xF).or(hb.and((byte) 1).lanewise(VectorOperators.LSHL, 4));
+                ByteVector q2 = qb.lanewise(VectorOperators.LSHR, 4).or(hb.and((byte) 2).lanewise(VectorOperators.LSHL, 3));
+                FloatVector w1 = ((FloatVector) q1.convertShape(VectorOperators.B2F, FS, 0)).fma(vd1, vm1);
+                FloatVector w2 = ((FloatVector) q2.convertShape(VectorOperators.B2F, FS, 0)).fma(vd2, vm2);
+                acc = w1.fma(FloatVector.fromArray(FS, x, xr + l), acc);
+                acc = w2.fma(FloatVector.fromArray(FS, x, xr + 32 + l), acc);
+            }
         }
         return acc.reduceLanes(VectorOperators.ADD);
-    }
-
-    /** One run of 32 nibble bytes: 64 weights; their fifth bits are bits shift, shift+1 of the qh bytes. */
-    private static FloatVector runDot(MemorySegment row, long q, long qh, int shift, float[] x, int xo,
-                                      float d1, float m1, float d2, float m2, FloatVector acc) {
-        FloatVector vd1 = FloatVector.broadcast(FS, d1);
-        FloatVector vm1 = FloatVector.broadcast(FS, -m1);
-        FloatVector vd2 = FloatVector.broadcast(FS, d2);
-        FloatVector vm2 = FloatVector.broadcast(FS, -m2);
-        for (int l = 0; l < 32; l += L) {
-            ByteVector qb = KVectors.bytes(row, q + l);
-            ByteVector hb = KVectors.bytes(row, qh + l).lanewise(VectorOperators.LSHR, shift);
-            ByteVector q1 = qb.and((byte) 0xF).or(hb.and((byte) 1).lanewise(VectorOperators.LSHL, 4));
-            ByteVector q2 = qb.lanewise(VectorOperators.LSHR, 4).or(hb.and((byte) 2).lanewise(VectorOperators.LSHL, 3));
-            acc = KVectors.toFloats(q1).fma(vd1, vm1).fma(FloatVector.fromArray(FS, x, xo + l), acc);
-            acc = KVectors.toFloats(q2).fma(vd2, vm2).fma(FloatVector.fromArray(FS, x, xo + 32 + l), acc);
-        }
-        return acc;
     }
 }

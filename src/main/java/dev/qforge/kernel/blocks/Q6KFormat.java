@@ -7,8 +7,10 @@ import jdk.incubator.vector.VectorOperators;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
+import static dev.qforge.kernel.blocks.KVectors.BS;
 import static dev.qforge.kernel.blocks.KVectors.FS;
 import static dev.qforge.kernel.blocks.KVectors.L;
+import static dev.qforge.kernel.blocks.KVectors.LE;
 
 /**
  * llama.cpp's Q6_K: super-blocks of 256 weights in 210 bytes — 128 bytes ql (low 4 bits), 64 bytes qh
@@ -147,37 +149,33 @@ public final class Q6KFormat implements BlockFormat {
         return sum;
     }
 
+    /** One super-block; vectors never cross a call (a non-inlined call would box them). */
     private static float blockDot(MemorySegment row, long off, float[] x, int xo) {
         float d = KBlockReads.f16(row, off + D);
         FloatVector acc = FloatVector.zero(FS);
         for (int h = 0; h < 2; h++) {
             for (int l = 0; l < 32; l += L) {
-                acc = chunkDot(row, off, h, l, d, x, xo + 128 * h + l, acc);
+                // lanes l.. of half h: weights l, l+32, l+64, l+96 (+128h), each group with its own scale
+                long ql = off + QL + 64 * h + l;
+                long sc = off + SC + 8 * h + l / 16;
+                int xl = xo + 128 * h + l;
+                ByteVector lo = ByteVector.fromMemorySegment(BS, row, ql, LE);
+                ByteVector hi = ByteVector.fromMemorySegment(BS, row, ql + 32, LE);
+                ByteVector hb = ByteVector.fromMemorySegment(BS, row, off + QH + 32 * h + l, LE);
+                ByteVector q1 = lo.and((byte) 0xF).or(hb.and((byte) 0x03).lanewise(VectorOperators.LSHL, 4));
+                ByteVector q2 = hi.and((byte) 0xF).or(hb.and((byte) 0x0C).lanewise(VectorOperators.LSHL, 2));
+                ByteVector q3 = lo.lanewise(VectorOperators.LSHR, 4).or(hb.and((byte) 0x30));
+                ByteVector q4 = hi.lanewise(VectorOperators.LSHR, 4).or(hb.and((byte) 0xC0).lanewise(VectorOperators.LSHR, 2));
+                FloatVector w1 = ((FloatVector) q1.sub((byte) 32).convertShape(VectorOperators.B2F, FS, 0)).mul(d * row.get(KBlockReads.I8, sc));
+                FloatVector w2 = ((FloatVector) q2.sub((byte) 32).convertShape(VectorOperators.B2F, FS, 0)).mul(d * row.get(KBlockReads.I8, sc + 2));
+                FloatVector w3 = ((FloatVector) q3.sub((byte) 32).convertShape(VectorOperators.B2F, FS, 0)).mul(d * row.get(KBlockReads.I8, sc + 4));
+                FloatVector w4 = ((FloatVector) q4.sub((byte) 32).convertShape(VectorOperators.B2F, FS, 0)).mul(d * row.get(KBlockReads.I8, sc + 6));
+                acc = w1.fma(FloatVector.fromArray(FS, x, xl), acc);
+                acc = w2.fma(FloatVector.fromArray(FS, x, xl + 32), acc);
+                acc = w3.fma(FloatVector.fromArray(FS, x, xl + 64), acc);
+                acc = w4.fma(FloatVector.fromArray(FS, x, xl + 96), acc);
             }
         }
         return acc.reduceLanes(VectorOperators.ADD);
-    }
-
-    /** L lanes at position l of half h: four groups of weights (l, l+32, l+64, l+96), one scale each. */
-    private static FloatVector chunkDot(MemorySegment row, long off, int h, int l, float d, float[] x, int xo,
-                                        FloatVector acc) {
-        long ql = off + QL + 64 * h + l;
-        long sc = off + SC + 8 * h + l / 16;
-        ByteVector lo = KVectors.bytes(row, ql);
-        ByteVector hi = KVectors.bytes(row, ql + 32);
-        ByteVector hb = KVectors.bytes(row, off + QH + 32 * h + l);
-        ByteVector q1 = lo.and((byte) 0xF).or(hb.and((byte) 3).lanewise(VectorOperators.LSHL, 4));
-        ByteVector q2 = hi.and((byte) 0xF).or(hb.and((byte) 0x0C).lanewise(VectorOperators.LSHL, 2));
-        ByteVector q3 = lo.lanewise(VectorOperators.LSHR, 4).or(hb.and((byte) 0x30));
-        ByteVector q4 = hi.lanewise(VectorOperators.LSHR, 4).or(hb.and((byte) 0xC0).lanewise(VectorOperators.LSHR, 2));
-        acc = term(q1, d * row.get(KBlockReads.I8, sc), x, xo, acc);
-        acc = term(q2, d * row.get(KBlockReads.I8, sc + 2), x, xo + 32, acc);
-        acc = term(q3, d * row.get(KBlockReads.I8, sc + 4), x, xo + 64, acc);
-        return term(q4, d * row.get(KBlockReads.I8, sc + 6), x, xo + 96, acc);
-    }
-
-    private static FloatVector term(ByteVector q, float ds, float[] x, int xo, FloatVector acc) {
-        FloatVector w = KVectors.toFloats(q.sub((byte) 32)).mul(ds);
-        return w.fma(FloatVector.fromArray(FS, x, xo), acc);
     }
 }

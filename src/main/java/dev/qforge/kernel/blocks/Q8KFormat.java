@@ -1,13 +1,16 @@
 package dev.qforge.kernel.blocks;
 
+import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
+import static dev.qforge.kernel.blocks.KVectors.BS;
 import static dev.qforge.kernel.blocks.KVectors.FS;
 import static dev.qforge.kernel.blocks.KVectors.L;
+import static dev.qforge.kernel.blocks.KVectors.LE;
 
 /**
  * llama.cpp's Q8_K, the format K-quant dot products take their activations in: 256 values in 292
@@ -109,7 +112,7 @@ public final class Q8KFormat implements BlockFormat {
     private static float quantDot(MemorySegment row, long q, float[] x, int xo) {
         FloatVector acc = FloatVector.zero(FS);
         for (int i = 0; i < QK; i += L) {
-            acc = KVectors.toFloats(KVectors.bytes(row, q + i)).fma(FloatVector.fromArray(FS, x, xo + i), acc);
+            acc = ((FloatVector) ByteVector.fromMemorySegment(BS, row, q + i, LE).convertShape(VectorOperators.B2F, FS, 0)).fma(FloatVector.fromArray(FS, x, xo + i), acc);
         }
         return acc.reduceLanes(VectorOperators.ADD);
     }
