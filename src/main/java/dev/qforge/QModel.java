@@ -1,5 +1,6 @@
 package dev.qforge;
 
+import dev.qforge.format.GgufCheckpoint;
 import dev.qforge.format.HfConfigFile;
 import dev.qforge.format.SafetensorsCheckpoint;
 import dev.qforge.model.Decoder;
@@ -18,8 +19,14 @@ import java.nio.file.Path;
 public record QModel(Path directory, ModelConfig config, Tokenizer tokenizer, Decoder decoder, TensorStore weights)
         implements AutoCloseable {
 
-    /** Loads a Hugging Face model directory (config.json, tokenizer.json, safetensors). */
+    /**
+     * Loads a Hugging Face model directory (config.json, tokenizer.json, safetensors), or a llama.cpp GGUF
+     * file with the tokenizer.json of the directory it is in.
+     */
     public static QModel load(Path dir) {
+        if (Files.isRegularFile(dir) && dir.getFileName().toString().endsWith(".gguf")) {
+            return loadGguf(dir, dir.toAbsolutePath().getParent());
+        }
         if (!Files.isDirectory(dir)) {
             throw new QforgeException(dir + ": not a model directory (expected config.json, tokenizer.json and safetensors)");
         }
@@ -29,6 +36,27 @@ public record QModel(Path directory, ModelConfig config, Tokenizer tokenizer, De
         try {
             Decoder decoder = new Decoder(config, DecoderWeights.load(config, checkpoint));
             return new QModel(dir, config, tokenizer, decoder, checkpoint);
+        } catch (RuntimeException e) {
+            checkpoint.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Loads a GGUF model file with the Hugging Face tokenizer of {@code tokenizerDir} (reading the tokenizer
+     * embedded in GGUF metadata is not implemented yet).
+     */
+    public static QModel loadGguf(Path file, Path tokenizerDir) {
+        Tokenizer tokenizer = Tokenizer.load(tokenizerDir);
+        GgufCheckpoint checkpoint = GgufCheckpoint.open(file);
+        try {
+            ModelConfig config = checkpoint.config();
+            if (tokenizer.vocabSize() > config.vocabSize()) {
+                throw new QforgeException(tokenizerDir + ": tokenizer of " + tokenizer.vocabSize() + " tokens does not fit "
+                        + file + " (vocabulary " + config.vocabSize() + ")");
+            }
+            Decoder decoder = new Decoder(config, DecoderWeights.load(config, checkpoint, checkpoint.ropeLayout()));
+            return new QModel(file, config, tokenizer, decoder, checkpoint);
         } catch (RuntimeException e) {
             checkpoint.close();
             throw e;

@@ -7,11 +7,15 @@ import java.nio.file.Path;
 
 /** The --model option shared by the commands that load a model. */
 final class ModelOption {
-    @Option(names = {"-m", "--model"}, required = true, paramLabel = "DIR",
-            description = "Hugging Face model directory (config.json, tokenizer.json, *.safetensors).")
+    @Option(names = {"-m", "--model"}, required = true, paramLabel = "DIR|FILE",
+            description = "Hugging Face model directory (config.json, tokenizer.json, *.safetensors), or a GGUF file.")
     Path dir;
 
+    @Option(names = "--tokenizer", paramLabel = "DIR",
+            description = "With a GGUF model: the directory of its tokenizer.json (default: the GGUF file's directory).")
+    Path tokenizer;
+
     QModel load() {
-        return QModel.load(dir);
+        return tokenizer != null ? QModel.loadGguf(dir, tokenizer) : QModel.load(dir);
     }
 }

@@ -52,7 +52,7 @@ public record DecoderWeights(WeightMatrix embedding, LayerWeights[] layers, floa
 
     private record Loader(TensorStore store) {
         WeightMatrix matrix(String name, long rows, long cols) {
-            require(name);
+            requirePresent(name);
             WeightMatrix m = store.matrix(name);
             if (m.rows() != rows || m.cols() != cols) {
                 throw new QforgeException(store.source() + ": tensor '" + name + "' has shape [" + m.rows() + ", "
@@ -70,10 +70,14 @@ public record DecoderWeights(WeightMatrix embedding, LayerWeights[] layers, floa
         }
 
         private Tensor require(String name) {
+            requirePresent(name);
+            return store.tensor(name);
+        }
+
+        private void requirePresent(String name) {
             if (!store.contains(name)) {
                 throw new QforgeException(store.source() + ": missing tensor '" + name + "'");
             }
-            return store.tensor(name);
         }
 
         private QforgeException mismatch(Tensor t, String expected) {
