@@ -140,7 +140,8 @@ public final class Imatrix {
 
     /**
      * The importance (mean squared activation per column) for a tensor whose rows have {@code columns}
-     * elements, or null when the imatrix has no entry for it. An entry of another width is an error.
+     * elements, or null when the imatrix has no entry for it; an entry of another width is an error. As in
+     * llama-quantize: {@link Entry#mean()}, except that a legacy entry with ncall 0 gives its values as stored.
      */
     public float[] importance(String tensorName, long columns) {
         Entry e = entries.get(tensorName);
@@ -150,6 +151,9 @@ public final class Imatrix {
         if (e.columns() != columns) {
             throw new QforgeException(where() + ": entry '" + tensorName + "' has " + e.columns()
                     + " values per matrix, but the tensor's rows have " + columns + " (imatrix of another model?)");
+        }
+        if (chunkSize == 0 && e.counts()[0] == 0) {
+            return e.sumSquares().clone();
         }
         return e.mean();
     }

@@ -189,8 +189,8 @@ public final class ImatrixFile {
      * Writes the legacy .dat format. Each entry's ncall is its count when the counts are calls (chunk size
      * 0), or the count in chunks rounded up; values are mean × ncall, computed in float as llama.cpp does
      * (and copied unchanged when the count already is ncall, so that a .dat file is rewritten bit for bit).
-     * Entries without any data are left out, as llama.cpp does. The trailer holds the chunk count and the
-     * last dataset name.
+     * Entries that counted no tokens are left out, as llama.cpp does (an ncall of 0 read from a .dat file
+     * is kept). The trailer holds the chunk count and the last dataset name.
      */
     public static void writeLegacy(Imatrix imatrix, Path target) {
         AtomicFile.write(target, out -> {
@@ -203,8 +203,8 @@ public final class ImatrixFile {
                     max = Math.max(max, c);
                 }
                 long ncall = imatrix.chunkSize() == 0 ? max : (max + imatrix.chunkSize() - 1) / imatrix.chunkSize();
-                if (ncall == 0) {
-                    continue;
+                if (ncall == 0 && imatrix.chunkSize() != 0) {
+                    continue; // collected but never used
                 }
                 if (ncall > Integer.MAX_VALUE) {
                     throw new IllegalArgumentException(e.name() + ": call count " + ncall + " does not fit the .dat format");

@@ -223,6 +223,14 @@ class ImatrixFileTest {
         assertEquals(List.of(), bare.datasets());
         Imatrix noName = ImatrixFile.read(write(new Dat().i32(1).entry("w", 2, 1, 2).i32(3).toBytes()));
         assertEquals(3, noName.chunkCount());
+        // ncall 0: llama-quantize takes the values as they are; the entry survives a rewrite.
+        byte[] zero = new Dat().i32(2).entry("z", 0, 3, 4).entry("w", 2, 1, 2).i32(1).name("d").toBytes();
+        Imatrix z = ImatrixFile.read(write(zero));
+        assertArrayEquals(new float[]{3, 4}, z.importance("z", 2));
+        assertArrayEquals(new float[]{0.5f, 1}, z.importance("w", 2));
+        Path out = dir.resolve("zero.dat");
+        ImatrixFile.writeLegacy(z, out);
+        assertArrayEquals(zero, Files.readAllBytes(out));
     }
 
     @Test
