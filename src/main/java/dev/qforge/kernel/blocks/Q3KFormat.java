@@ -183,17 +183,21 @@ public final class Q3KFormat implements BlockFormat {
     @Override
     public float dot(MemorySegment row, long rowOffset, int n, float[] x, int xOff) {
         byte[] sc = new byte[12];
+        float[] dl = new float[16];
         float sum = 0;
         for (int b = 0; b < n / QK; b++) {
-            sum += blockDot(row, rowOffset + (long) b * TYPE.bytesPerBlock(), x, xOff + b * QK, sc);
+            sum += blockDot(row, rowOffset + (long) b * TYPE.bytesPerBlock(), x, xOff + b * QK, sc, dl);
         }
         return sum;
     }
 
     /** One super-block; vectors never cross a call (a non-inlined call would box them). */
-    private static float blockDot(MemorySegment row, long off, float[] x, int xo, byte[] sc) {
+    private static float blockDot(MemorySegment row, long off, float[] x, int xo, byte[] sc, float[] dl) {
         float d = KBlockReads.f16(row, off + D);
         MemorySegment.copy(row, ValueLayout.JAVA_BYTE, off + SC, sc, 0, 12);
+        for (int k = 0; k < 16; k++) {
+            dl[k] = d * (scale(sc, 0, k) - 32); // the 16 sub-block scales, decoded once
+        }
         FloatVector acc = FloatVector.zero(FS);
         for (int h = 0; h < 2; h++) {
             for (int l = 0; l < 32; l += L) {
@@ -207,13 +211,13 @@ public final class Q3KFormat implements BlockFormat {
                 ByteVector v3 = qb.lanewise(VectorOperators.LSHR, 6).add(hb.and((byte) 8).lanewise(VectorOperators.LSHR, 1));
                 int k = 8 * h + l / 16; // scale of weights 128h + l..; +2 per bit pair
                 int xl = xo + 128 * h + l;
-                acc = ((FloatVector) v0.sub((byte) 4).convertShape(VectorOperators.B2F, FS, 0)).mul(d * (scale(sc, 0, k) - 32))
+                acc = ((FloatVector) v0.sub((byte) 4).convertShape(VectorOperators.B2F, FS, 0)).mul(dl[k])
                         .fma(FloatVector.fromArray(FS, x, xl), acc);
-                acc = ((FloatVector) v1.sub((byte) 4).convertShape(VectorOperators.B2F, FS, 0)).mul(d * (scale(sc, 0, k + 2) - 32))
+                acc = ((FloatVector) v1.sub((byte) 4).convertShape(VectorOperators.B2F, FS, 0)).mul(dl[k + 2])
                         .fma(FloatVector.fromArray(FS, x, xl + 32), acc);
-                acc = ((FloatVector) v2.sub((byte) 4).convertShape(VectorOperators.B2F, FS, 0)).mul(d * (scale(sc, 0, k + 4) - 32))
+                acc = ((FloatVector) v2.sub((byte) 4).convertShape(VectorOperators.B2F, FS, 0)).mul(dl[k + 4])
                         .fma(FloatVector.fromArray(FS, x, xl + 64), acc);
-                acc = ((FloatVector) v3.sub((byte) 4).convertShape(VectorOperators.B2F, FS, 0)).mul(d * (scale(sc, 0, k + 6) - 32))
+                acc = ((FloatVector) v3.sub((byte) 4).convertShape(VectorOperators.B2F, FS, 0)).mul(dl[k + 6])
                         .fma(FloatVector.fromArray(FS, x, xl + 96), acc);
             }
         }
