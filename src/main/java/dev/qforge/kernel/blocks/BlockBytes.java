@@ -1,15 +1,74 @@
 package dev.qforge.kernel.blocks;
 
 import dev.qforge.tensor.FloatBits;
+import dev.qforge.tensor.Tensor;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 
 /**
- * Little-endian field access on one block held in a {@code byte[]}: quantizers build a block there and
- * copy it out whole, dequantizers copy a block in and decode it, so the bit fiddling works on plain
- * array indices and the MemorySegment is touched once per block.
+ * Little-endian reads and writes of the fields that ggml blocks are made of, in a MemorySegment or in a
+ * {@code byte[]} holding one block (the K-quant quantizers build a block there and copy it out whole,
+ * and their dequantizers copy a block in, so the bit fiddling works on plain array indices).
  */
 final class BlockBytes {
     private BlockBytes() {
     }
+
+    static float f16(MemorySegment s, long off) {
+        return FloatBits.f16ToFloat(s.get(Tensor.I16, off));
+    }
+
+    /** Stores v as an IEEE half, rounding to nearest even as ggml's GGML_FP32_TO_FP16 does. */
+    static void putF16(MemorySegment s, long off, float v) {
+        s.set(Tensor.I16, off, FloatBits.floatToF16(v));
+    }
+
+    static int u8(MemorySegment s, long off) {
+        return s.get(ValueLayout.JAVA_BYTE, off) & 0xFF;
+    }
+
+    static void putU8(MemorySegment s, long off, int v) {
+        s.set(ValueLayout.JAVA_BYTE, off, (byte) v);
+    }
+
+    static int u16(MemorySegment s, long off) {
+        return s.get(Tensor.I16, off) & 0xFFFF;
+    }
+
+    static void putU16(MemorySegment s, long off, int v) {
+        s.set(Tensor.I16, off, (short) v);
+    }
+
+    static int u32(MemorySegment s, long off) {
+        return s.get(Tensor.I32, off);
+    }
+
+    static void putU32(MemorySegment s, long off, int v) {
+        s.set(Tensor.I32, off, v);
+    }
+
+    /** ggml's sigma2 for importance-weighted quantization: the mean square of the row. */
+    static float meanSquare(float[] x, int off, int n) {
+        float sum = 0;
+        for (int j = 0; j < n; ++j) {
+            sum += x[off + j] * x[off + j];
+        }
+        return sum / n;
+    }
+
+    /**
+     * The importance-scaled weights ggml's legacy quantizers use: qw[j] * sqrt(sigma2 + x[j]²), so a
+     * column's imatrix value matters more for the larger weights of the row.
+     */
+    static void importanceWeights(float[] x, int xOff, float[] qw, int qwOff, float sigma2, float[] out, int n) {
+        for (int j = 0; j < n; ++j) {
+            float xj = x[xOff + j];
+            out[j] = qw[qwOff + j] * (float) Math.sqrt(sigma2 + xj * xj);
+        }
+    }
+
+    // one block in a byte[]
 
     static int u8(byte[] b, int off) {
         return b[off] & 0xFF;

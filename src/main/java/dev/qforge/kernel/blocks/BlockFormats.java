@@ -16,6 +16,16 @@ public final class BlockFormats {
 
     static {
         // Formats register here, one line each.
+        register(new F32Format());
+        register(new F16Format());
+        register(new BF16Format());
+        register(new Q4_0Format());
+        register(new Q4_1Format());
+        register(new Q5_0Format());
+        register(new Q5_1Format());
+        register(new Q8_0Format());
+        register(new IQ4NLFormat());
+        register(new IQ4XSFormat());
         register(new Q2KFormat());
         register(new Q3KFormat());
         register(new Q4KFormat());

@@ -213,8 +213,8 @@ public final class Q2KFormat implements BlockFormat {
 
     /** One super-block; vectors never cross a call (a non-inlined call would box them). */
     private static float blockDot(MemorySegment row, long off, float[] x, int xo) {
-        float d = KBlockReads.f16(row, off + D);
-        float dmin = KBlockReads.f16(row, off + DMIN);
+        float d = BlockBytes.f16(row, off + D);
+        float dmin = BlockBytes.f16(row, off + DMIN);
         FloatVector acc = FloatVector.zero(FS);
         for (int h = 0; h < 2; h++) {
             for (int l = 0; l < 32; l += L) {
@@ -226,10 +226,10 @@ public final class Q2KFormat implements BlockFormat {
                 FloatVector q1 = (FloatVector) qb.lanewise(VectorOperators.LSHR, 2).and((byte) 3).convertShape(VectorOperators.B2F, FS, 0);
                 FloatVector q2 = (FloatVector) qb.lanewise(VectorOperators.LSHR, 4).and((byte) 3).convertShape(VectorOperators.B2F, FS, 0);
                 FloatVector q3 = (FloatVector) qb.lanewise(VectorOperators.LSHR, 6).convertShape(VectorOperators.B2F, FS, 0);
-                int s0 = row.get(KBlockReads.I8, sc) & 0xFF;
-                int s1 = row.get(KBlockReads.I8, sc + 2) & 0xFF;
-                int s2 = row.get(KBlockReads.I8, sc + 4) & 0xFF;
-                int s3 = row.get(KBlockReads.I8, sc + 6) & 0xFF;
+                int s0 = row.get(ValueLayout.JAVA_BYTE, sc) & 0xFF;
+                int s1 = row.get(ValueLayout.JAVA_BYTE, sc + 2) & 0xFF;
+                int s2 = row.get(ValueLayout.JAVA_BYTE, sc + 4) & 0xFF;
+                int s3 = row.get(ValueLayout.JAVA_BYTE, sc + 6) & 0xFF;
                 acc = q0.fma(d * (s0 & 0xF), -(dmin * (s0 >> 4))).fma(FloatVector.fromArray(FS, x, xl), acc);
                 acc = q1.fma(d * (s1 & 0xF), -(dmin * (s1 >> 4))).fma(FloatVector.fromArray(FS, x, xl + 32), acc);
                 acc = q2.fma(d * (s2 & 0xF), -(dmin * (s2 >> 4))).fma(FloatVector.fromArray(FS, x, xl + 64), acc);

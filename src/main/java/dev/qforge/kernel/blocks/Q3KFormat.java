@@ -193,7 +193,7 @@ public final class Q3KFormat implements BlockFormat {
 
     /** One super-block; vectors never cross a call (a non-inlined call would box them). */
     private static float blockDot(MemorySegment row, long off, float[] x, int xo, byte[] sc, float[] dl) {
-        float d = KBlockReads.f16(row, off + D);
+        float d = BlockBytes.f16(row, off + D);
         MemorySegment.copy(row, ValueLayout.JAVA_BYTE, off + SC, sc, 0, 12);
         for (int k = 0; k < 16; k++) {
             dl[k] = d * (scale(sc, 0, k) - 32); // the 16 sub-block scales, decoded once

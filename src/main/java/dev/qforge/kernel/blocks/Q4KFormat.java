@@ -1,5 +1,6 @@
 package dev.qforge.kernel.blocks;
 
+import dev.qforge.tensor.Tensor;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
@@ -98,10 +99,10 @@ public final class Q4KFormat implements BlockFormat {
 
     /** One super-block; vectors never cross a call (a non-inlined call would box them, see KVectors). */
     private static float blockDot(MemorySegment row, long off, float[] x, int xo) {
-        float d = KBlockReads.f16(row, off);
-        float dmin = KBlockReads.f16(row, off + 2);
-        long lo = row.get(KBlockReads.I64, off + 4);
-        int hi = row.get(KBlockReads.I32, off + 12);
+        float d = BlockBytes.f16(row, off);
+        float dmin = BlockBytes.f16(row, off + 2);
+        long lo = row.get(Tensor.I64, off + 4);
+        int hi = row.get(Tensor.I32, off + 12);
         FloatVector acc = FloatVector.zero(FS);
         for (int r = 0; r < 4; r++) {
             // run r: 32 bytes, low nibbles are sub-block 2r, high nibbles sub-block 2r+1

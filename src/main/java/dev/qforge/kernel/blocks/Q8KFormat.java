@@ -1,5 +1,6 @@
 package dev.qforge.kernel.blocks;
 
+import dev.qforge.tensor.Tensor;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
@@ -103,7 +104,7 @@ public final class Q8KFormat implements BlockFormat {
         float sum = 0;
         for (int b = 0; b < n / QK; b++) {
             long off = rowOffset + (long) b * TYPE.bytesPerBlock();
-            sum += row.get(KBlockReads.F32, off) * quantDot(row, off + QS, x, xOff + b * QK);
+            sum += row.get(Tensor.F32, off) * quantDot(row, off + QS, x, xOff + b * QK);
         }
         return sum;
     }

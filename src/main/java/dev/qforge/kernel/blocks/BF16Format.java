@@ -1,0 +1,50 @@
+package dev.qforge.kernel.blocks;
+
+import dev.qforge.tensor.FloatBits;
+import dev.qforge.tensor.Tensor;
+import jdk.incubator.vector.FloatVector;
+
+import java.lang.foreign.MemorySegment;
+
+import static dev.qforge.kernel.blocks.BlockDot.F;
+
+/**
+ * BF16: the top 16 bits of a float, block size 1. Quantize rounds to nearest even and keeps NaNs NaN
+ * (quiet bit forced), exactly as ggml's ggml_fp32_to_bf16 does; importance is ignored.
+ */
+public final class BF16Format extends GgmlBlockFormat {
+    public BF16Format() {
+        super(GgmlType.BF16);
+    }
+
+    @Override
+    public void quantize(float[] src, int srcOff, int n, float[] importance, MemorySegment dst, long dstOffset) {
+        int count = blocks(n);
+        for (int i = 0; i < count; i++) {
+            dst.set(Tensor.I16, dstOffset + 2L * i, FloatBits.floatToBf16(src[srcOff + i]));
+        }
+    }
+
+    @Override
+    public void dequantize(MemorySegment src, long srcOffset, int n, float[] dst, int dstOff) {
+        int count = blocks(n);
+        for (int i = 0; i < count; i++) {
+            dst[dstOff + i] = FloatBits.bf16ToFloat(src.get(Tensor.I16, srcOffset + 2L * i));
+        }
+    }
+
+    @Override
+    public float dot(MemorySegment row, long rowOffset, int n, float[] x, int xOff) {
+        BlockDot.checkX(x, xOff, blocks(n));
+        FloatVector acc = FloatVector.zero(F);
+        int i = 0;
+        for (int bound = F.loopBound(n); i < bound; i += F.length()) {
+            acc = HalfFloats.bf16(row, rowOffset + 2L * i).fma(FloatVector.fromArray(F, x, xOff + i), acc);
+        }
+        float sum = BlockDot.reduce(acc);
+        for (; i < n; i++) {
+            sum += FloatBits.bf16ToFloat(row.get(Tensor.I16, rowOffset + 2L * i)) * x[xOff + i];
+        }
+        return sum;
+    }
+}

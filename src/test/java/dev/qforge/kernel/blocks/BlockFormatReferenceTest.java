@@ -1,0 +1,107 @@
+package dev.qforge.kernel.blocks;
+
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.fail;
+
+/**
+ * Every format against llama.cpp's bytes (b4748): quantize row by row (one call per row, as ggml does,
+ * since the importance path's σ² is per row) without and with importance, and dequantize llama.cpp's
+ * bytes to the very same floats.
+ */
+class BlockFormatReferenceTest {
+    @ParameterizedTest
+    @ValueSource(strings = {"f16", "bf16", "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "iq4_nl", "iq4_xs"})
+    void quantizeIsBitExactWithoutImportance(String type) {
+        ReferenceVectors v = ReferenceVectors.load(type);
+        assertBytes(type, v.quant(), quantize(BlockFormats.byName(type), v, null));
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"f16", "bf16", "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "iq4_nl", "iq4_xs"})
+    void quantizeIsBitExactWithImportance(String type) {
+        ReferenceVectors v = ReferenceVectors.load(type);
+        assertBytes(type + " imatrix", v.quantImatrix(), quantize(BlockFormats.byName(type), v, v.importance()));
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"f16", "bf16", "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "iq4_nl", "iq4_xs"})
+    void dequantizeIsBitExact(String type) {
+        ReferenceVectors v = ReferenceVectors.load(type);
+        BlockFormat f = BlockFormats.byName(type);
+        assertFloats(type, v.dequant(), dequantize(f, v, v.quant()));
+        assertFloats(type + " imatrix", v.dequantImatrix(), dequantize(f, v, v.quantImatrix()));
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"f16", "bf16", "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "iq4_nl", "iq4_xs"})
+    void dotOfLlamaCppBytesMatchesItsDequantization(String type) {
+        ReferenceVectors v = ReferenceVectors.load(type);
+        BlockFormat f = BlockFormats.byName(type);
+        MemorySegment seg = MemorySegment.ofArray(v.quantImatrix());
+        float[] x = v.input()[3]; // any activations will do; a weight row has the right spread
+        for (int r = 0; r < ReferenceVectors.ROWS; r++) {
+            double expected = 0;
+            double magnitude = 0;
+            for (int c = 0; c < ReferenceVectors.COLS; c++) {
+                expected += (double) v.dequantImatrix()[r][c] * x[c];
+                magnitude += Math.abs((double) v.dequantImatrix()[r][c] * x[c]);
+            }
+            float got = f.dot(seg, (long) r * v.rowBytes(), ReferenceVectors.COLS, x, 0);
+            assertEquals(expected, got, 1e-5 * magnitude + 1e-30, type + " row " + r);
+        }
+    }
+
+    static byte[] quantize(BlockFormat f, ReferenceVectors v, float[] importance) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment out = arena.allocate((long) v.rowBytes() * ReferenceVectors.ROWS);
+            for (int r = 0; r < ReferenceVectors.ROWS; r++) {
+                f.quantize(v.input()[r], 0, ReferenceVectors.COLS, importance, out, (long) r * v.rowBytes());
+            }
+            return out.toArray(ValueLayout.JAVA_BYTE);
+        }
+    }
+
+    static float[][] dequantize(BlockFormat f, ReferenceVectors v, byte[] quant) {
+        MemorySegment seg = MemorySegment.ofArray(quant);
+        float[][] out = new float[ReferenceVectors.ROWS][ReferenceVectors.COLS];
+        for (int r = 0; r < ReferenceVectors.ROWS; r++) {
+            f.dequantize(seg, (long) r * v.rowBytes(), ReferenceVectors.COLS, out[r], 0);
+        }
+        return out;
+    }
+
+    /** Fails with the first differing block and how many blocks differ, which says more than a byte index. */
+    static void assertBytes(String what, byte[] expected, byte[] actual) {
+        assertEquals(expected.length, actual.length, what + ": length");
+        if (Arrays.equals(expected, actual)) {
+            return;
+        }
+        int first = Arrays.mismatch(expected, actual);
+        int diff = 0;
+        for (int i = 0; i < expected.length; i++) {
+            if (expected[i] != actual[i]) {
+                diff++;
+            }
+        }
+        fail(what + ": " + diff + " of " + expected.length + " bytes differ, first at byte " + first
+                + " (expected " + (expected[first] & 0xFF) + ", got " + (actual[first] & 0xFF) + ")");
+    }
+
+    static void assertFloats(String what, float[][] expected, float[][] actual) {
+        for (int r = 0; r < expected.length; r++) {
+            for (int c = 0; c < expected[r].length; c++) {
+                if (Float.floatToRawIntBits(expected[r][c]) != Float.floatToRawIntBits(actual[r][c])) {
+                    fail(what + ": row " + r + " col " + c + ": expected " + expected[r][c] + ", got " + actual[r][c]);
+                }
+            }
+        }
+    }
+}
