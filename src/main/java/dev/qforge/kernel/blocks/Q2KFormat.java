@@ -116,21 +116,21 @@ public final class Q2KFormat implements BlockFormat {
                 for (int j = 0; j < 16; j++) {
                     block[SC + j] = (byte) QuantMath.nearestInt(iscale * scales[j]);
                 }
-                BlockArrayFields.putF16(block, D, maxScale / 15f);
+                BlockBytes.putF16(block, D, maxScale / 15f);
             } else {
                 for (int j = 0; j < 16; j++) {
                     block[SC + j] = 0;
                 }
-                BlockArrayFields.putF16(block, D, 0f);
+                BlockBytes.putF16(block, D, 0f);
             }
             if (maxMin > 0) {
                 float iscale = 15f / maxMin;
                 for (int j = 0; j < 16; j++) {
                     block[SC + j] |= (byte) (QuantMath.nearestInt(iscale * mins[j]) << 4);
                 }
-                BlockArrayFields.putF16(block, DMIN, maxMin / 15f);
+                BlockBytes.putF16(block, DMIN, maxMin / 15f);
             } else {
-                BlockArrayFields.putF16(block, DMIN, 0f);
+                BlockBytes.putF16(block, DMIN, 0f);
             }
         }
 
@@ -155,8 +155,8 @@ public final class Q2KFormat implements BlockFormat {
             }
             float dm = KQuantMath.makeQpQuants(16, 15, scales, ls, sw);
             float mm = KQuantMath.makeQpQuants(16, 15, mins, lm, sw);
-            BlockArrayFields.putF16(block, D, dm);
-            BlockArrayFields.putF16(block, DMIN, mm);
+            BlockBytes.putF16(block, D, dm);
+            BlockBytes.putF16(block, DMIN, mm);
             for (int j = 0; j < 16; j++) {
                 block[SC + j] = (byte) (ls[j] | lm[j] << 4);
             }
@@ -164,8 +164,8 @@ public final class Q2KFormat implements BlockFormat {
 
         /** Every weight against the stored scales; sub-blocks with scale 0 keep the search's levels. */
         void requantize(float[] x, int xOff) {
-            float d = BlockArrayFields.f16(block, D);
-            float dmin = BlockArrayFields.f16(block, DMIN);
+            float d = BlockBytes.f16(block, D);
+            float dmin = BlockBytes.f16(block, DMIN);
             for (int j = 0; j < 16; j++) {
                 int sc = block[SC + j] & 0xFF;
                 float dj = d * (sc & 0xF);
@@ -186,8 +186,8 @@ public final class Q2KFormat implements BlockFormat {
         byte[] block = new byte[TYPE.bytesPerBlock()];
         for (int b = 0; b < n / QK; b++) {
             MemorySegment.copy(src, ValueLayout.JAVA_BYTE, srcOffset + (long) b * block.length, block, 0, block.length);
-            float d = BlockArrayFields.f16(block, D);
-            float dmin = BlockArrayFields.f16(block, DMIN);
+            float d = BlockBytes.f16(block, D);
+            float dmin = BlockBytes.f16(block, DMIN);
             int y = dstOff + b * QK;
             for (int j = 0; j < 16; j++) {
                 int sc = block[SC + j] & 0xFF;
@@ -213,8 +213,8 @@ public final class Q2KFormat implements BlockFormat {
 
     /** One super-block; vectors never cross a call (a non-inlined call would box them). */
     private static float blockDot(MemorySegment row, long off, float[] x, int xo) {
-        float d = KBlockReads.f16(row, off + D);
-        float dmin = KBlockReads.f16(row, off + DMIN);
+        float d = BlockBytes.f16(row, off + D);
+        float dmin = BlockBytes.f16(row, off + DMIN);
         FloatVector acc = FloatVector.zero(FS);
         for (int h = 0; h < 2; h++) {
             for (int l = 0; l < 32; l += L) {
@@ -226,10 +226,10 @@ public final class Q2KFormat implements BlockFormat {
                 FloatVector q1 = (FloatVector) qb.lanewise(VectorOperators.LSHR, 2).and((byte) 3).convertShape(VectorOperators.B2F, FS, 0);
                 FloatVector q2 = (FloatVector) qb.lanewise(VectorOperators.LSHR, 4).and((byte) 3).convertShape(VectorOperators.B2F, FS, 0);
                 FloatVector q3 = (FloatVector) qb.lanewise(VectorOperators.LSHR, 6).convertShape(VectorOperators.B2F, FS, 0);
-                int s0 = row.get(KBlockReads.I8, sc) & 0xFF;
-                int s1 = row.get(KBlockReads.I8, sc + 2) & 0xFF;
-                int s2 = row.get(KBlockReads.I8, sc + 4) & 0xFF;
-                int s3 = row.get(KBlockReads.I8, sc + 6) & 0xFF;
+                int s0 = row.get(ValueLayout.JAVA_BYTE, sc) & 0xFF;
+                int s1 = row.get(ValueLayout.JAVA_BYTE, sc + 2) & 0xFF;
+                int s2 = row.get(ValueLayout.JAVA_BYTE, sc + 4) & 0xFF;
+                int s3 = row.get(ValueLayout.JAVA_BYTE, sc + 6) & 0xFF;
                 acc = q0.fma(d * (s0 & 0xF), -(dmin * (s0 >> 4))).fma(FloatVector.fromArray(FS, x, xl), acc);
                 acc = q1.fma(d * (s1 & 0xF), -(dmin * (s1 >> 4))).fma(FloatVector.fromArray(FS, x, xl + 32), acc);
                 acc = q2.fma(d * (s2 & 0xF), -(dmin * (s2 >> 4))).fma(FloatVector.fromArray(FS, x, xl + 64), acc);

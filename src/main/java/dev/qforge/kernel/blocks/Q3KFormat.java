@@ -95,9 +95,9 @@ public final class Q3KFormat implements BlockFormat {
                 int l = (byte) QuantMath.nearestInt(iscale * scales[j]); // C keeps it in an int8_t
                 putScale(block, j, Math.max(-32, Math.min(31, l)) + 32);
             }
-            BlockArrayFields.putF16(block, D, 1 / iscale);
+            BlockBytes.putF16(block, D, 1 / iscale);
         } else {
-            BlockArrayFields.putF16(block, D, 0f);
+            BlockBytes.putF16(block, D, 0f);
         }
     }
 
@@ -127,12 +127,12 @@ public final class Q3KFormat implements BlockFormat {
         for (int j = 0; j < 16; j++) {
             putScale(block, j, ls[j]);
         }
-        BlockArrayFields.putF16(block, D, dBlock);
+        BlockBytes.putF16(block, D, dBlock);
     }
 
     /** Every weight against its stored scale; a sub-block whose scale is 0 keeps the search's levels. */
     private static void requantize(float[] x, int xOff, byte[] block, byte[] levels) {
-        float d = BlockArrayFields.f16(block, D);
+        float d = BlockBytes.f16(block, D);
         for (int j = 0; j < 16; j++) {
             float dj = d * (scale(block, SC, j) - 32);
             if (dj == 0) {
@@ -166,7 +166,7 @@ public final class Q3KFormat implements BlockFormat {
         byte[] block = new byte[TYPE.bytesPerBlock()];
         for (int b = 0; b < n / QK; b++) {
             MemorySegment.copy(src, ValueLayout.JAVA_BYTE, srcOffset + (long) b * block.length, block, 0, block.length);
-            float d = BlockArrayFields.f16(block, D);
+            float d = BlockBytes.f16(block, D);
             int y = dstOff + b * QK;
             for (int i = 0; i < QK; i++) {
                 // weight i = 128h + 32s + l: 2-bit field s of qs[32h + l], high bit i/32 of hmask[l]
@@ -183,17 +183,21 @@ public final class Q3KFormat implements BlockFormat {
     @Override
     public float dot(MemorySegment row, long rowOffset, int n, float[] x, int xOff) {
         byte[] sc = new byte[12];
+        float[] dl = new float[16];
         float sum = 0;
         for (int b = 0; b < n / QK; b++) {
-            sum += blockDot(row, rowOffset + (long) b * TYPE.bytesPerBlock(), x, xOff + b * QK, sc);
+            sum += blockDot(row, rowOffset + (long) b * TYPE.bytesPerBlock(), x, xOff + b * QK, sc, dl);
         }
         return sum;
     }
 
     /** One super-block; vectors never cross a call (a non-inlined call would box them). */
-    private static float blockDot(MemorySegment row, long off, float[] x, int xo, byte[] sc) {
-        float d = KBlockReads.f16(row, off + D);
+    private static float blockDot(MemorySegment row, long off, float[] x, int xo, byte[] sc, float[] dl) {
+        float d = BlockBytes.f16(row, off + D);
         MemorySegment.copy(row, ValueLayout.JAVA_BYTE, off + SC, sc, 0, 12);
+        for (int k = 0; k < 16; k++) {
+            dl[k] = d * (scale(sc, 0, k) - 32); // the 16 sub-block scales, decoded once
+        }
         FloatVector acc = FloatVector.zero(FS);
         for (int h = 0; h < 2; h++) {
             for (int l = 0; l < 32; l += L) {
@@ -207,13 +211,13 @@ public final class Q3KFormat implements BlockFormat {
                 ByteVector v3 = qb.lanewise(VectorOperators.LSHR, 6).add(hb.and((byte) 8).lanewise(VectorOperators.LSHR, 1));
                 int k = 8 * h + l / 16; // scale of weights 128h + l..; +2 per bit pair
                 int xl = xo + 128 * h + l;
-                acc = ((FloatVector) v0.sub((byte) 4).convertShape(VectorOperators.B2F, FS, 0)).mul(d * (scale(sc, 0, k) - 32))
+                acc = ((FloatVector) v0.sub((byte) 4).convertShape(VectorOperators.B2F, FS, 0)).mul(dl[k])
                         .fma(FloatVector.fromArray(FS, x, xl), acc);
-                acc = ((FloatVector) v1.sub((byte) 4).convertShape(VectorOperators.B2F, FS, 0)).mul(d * (scale(sc, 0, k + 2) - 32))
+                acc = ((FloatVector) v1.sub((byte) 4).convertShape(VectorOperators.B2F, FS, 0)).mul(dl[k + 2])
                         .fma(FloatVector.fromArray(FS, x, xl + 32), acc);
-                acc = ((FloatVector) v2.sub((byte) 4).convertShape(VectorOperators.B2F, FS, 0)).mul(d * (scale(sc, 0, k + 4) - 32))
+                acc = ((FloatVector) v2.sub((byte) 4).convertShape(VectorOperators.B2F, FS, 0)).mul(dl[k + 4])
                         .fma(FloatVector.fromArray(FS, x, xl + 64), acc);
-                acc = ((FloatVector) v3.sub((byte) 4).convertShape(VectorOperators.B2F, FS, 0)).mul(d * (scale(sc, 0, k + 6) - 32))
+                acc = ((FloatVector) v3.sub((byte) 4).convertShape(VectorOperators.B2F, FS, 0)).mul(dl[k + 6])
                         .fma(FloatVector.fromArray(FS, x, xl + 96), acc);
             }
         }

@@ -1,5 +1,6 @@
 package dev.qforge.kernel.blocks;
 
+import dev.qforge.tensor.Tensor;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
@@ -67,10 +68,10 @@ public final class Q4KFormat implements BlockFormat {
         byte[] block = new byte[TYPE.bytesPerBlock()];
         for (int b = 0; b < n / QK; b++) {
             MemorySegment.copy(src, ValueLayout.JAVA_BYTE, srcOffset + (long) b * block.length, block, 0, block.length);
-            float d = BlockArrayFields.f16(block, 0);
-            float dmin = BlockArrayFields.f16(block, 2);
-            long lo = BlockArrayFields.i64(block, 4);
-            int hi = BlockArrayFields.i32(block, 12);
+            float d = BlockBytes.f16(block, 0);
+            float dmin = BlockBytes.f16(block, 2);
+            long lo = BlockBytes.i64(block, 4);
+            int hi = BlockBytes.i32(block, 12);
             int y = dstOff + b * QK;
             for (int r = 0; r < 4; r++) {
                 float d1 = d * PackedScales6.scale(lo, hi, 2 * r);
@@ -98,10 +99,10 @@ public final class Q4KFormat implements BlockFormat {
 
     /** One super-block; vectors never cross a call (a non-inlined call would box them, see KVectors). */
     private static float blockDot(MemorySegment row, long off, float[] x, int xo) {
-        float d = KBlockReads.f16(row, off);
-        float dmin = KBlockReads.f16(row, off + 2);
-        long lo = row.get(KBlockReads.I64, off + 4);
-        int hi = row.get(KBlockReads.I32, off + 12);
+        float d = BlockBytes.f16(row, off);
+        float dmin = BlockBytes.f16(row, off + 2);
+        long lo = row.get(Tensor.I64, off + 4);
+        int hi = row.get(Tensor.I32, off + 12);
         FloatVector acc = FloatVector.zero(FS);
         for (int r = 0; r < 4; r++) {
             // run r: 32 bytes, low nibbles are sub-block 2r, high nibbles sub-block 2r+1

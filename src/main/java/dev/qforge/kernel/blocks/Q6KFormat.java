@@ -80,11 +80,11 @@ public final class Q6KFormat implements BlockFormat {
         }
         // the signed largest scale maps to −128, so every scale fits int8 after MIN(127, ·)
         float iscale = -128f / maxScale;
-        BlockArrayFields.putF16(block, D, 1 / iscale);
+        BlockBytes.putF16(block, D, 1 / iscale);
         for (int ib = 0; ib < 16; ib++) {
             block[SC + ib] = (byte) Math.min(127, QuantMath.nearestInt(iscale * scales[ib]));
         }
-        float d = BlockArrayFields.f16(block, D);
+        float d = BlockBytes.f16(block, D);
         for (int j = 0; j < 16; j++) {
             float dj = d * block[SC + j];
             if (dj == 0) {
@@ -116,7 +116,7 @@ public final class Q6KFormat implements BlockFormat {
         byte[] block = new byte[TYPE.bytesPerBlock()];
         for (int b = 0; b < n / QK; b++) {
             MemorySegment.copy(src, ValueLayout.JAVA_BYTE, srcOffset + (long) b * block.length, block, 0, block.length);
-            float d = BlockArrayFields.f16(block, D);
+            float d = BlockBytes.f16(block, D);
             int y0 = dstOff + b * QK;
             for (int h = 0; h < 2; h++) {
                 int ql = QL + 64 * h;
@@ -151,7 +151,7 @@ public final class Q6KFormat implements BlockFormat {
 
     /** One super-block; vectors never cross a call (a non-inlined call would box them). */
     private static float blockDot(MemorySegment row, long off, float[] x, int xo) {
-        float d = KBlockReads.f16(row, off + D);
+        float d = BlockBytes.f16(row, off + D);
         FloatVector acc = FloatVector.zero(FS);
         for (int h = 0; h < 2; h++) {
             for (int l = 0; l < 32; l += L) {
@@ -166,10 +166,10 @@ public final class Q6KFormat implements BlockFormat {
                 ByteVector q2 = hi.and((byte) 0xF).or(hb.and((byte) 0x0C).lanewise(VectorOperators.LSHL, 2));
                 ByteVector q3 = lo.lanewise(VectorOperators.LSHR, 4).or(hb.and((byte) 0x30));
                 ByteVector q4 = hi.lanewise(VectorOperators.LSHR, 4).or(hb.and((byte) 0xC0).lanewise(VectorOperators.LSHR, 2));
-                FloatVector w1 = ((FloatVector) q1.sub((byte) 32).convertShape(VectorOperators.B2F, FS, 0)).mul(d * row.get(KBlockReads.I8, sc));
-                FloatVector w2 = ((FloatVector) q2.sub((byte) 32).convertShape(VectorOperators.B2F, FS, 0)).mul(d * row.get(KBlockReads.I8, sc + 2));
-                FloatVector w3 = ((FloatVector) q3.sub((byte) 32).convertShape(VectorOperators.B2F, FS, 0)).mul(d * row.get(KBlockReads.I8, sc + 4));
-                FloatVector w4 = ((FloatVector) q4.sub((byte) 32).convertShape(VectorOperators.B2F, FS, 0)).mul(d * row.get(KBlockReads.I8, sc + 6));
+                FloatVector w1 = ((FloatVector) q1.sub((byte) 32).convertShape(VectorOperators.B2F, FS, 0)).mul(d * row.get(ValueLayout.JAVA_BYTE, sc));
+                FloatVector w2 = ((FloatVector) q2.sub((byte) 32).convertShape(VectorOperators.B2F, FS, 0)).mul(d * row.get(ValueLayout.JAVA_BYTE, sc + 2));
+                FloatVector w3 = ((FloatVector) q3.sub((byte) 32).convertShape(VectorOperators.B2F, FS, 0)).mul(d * row.get(ValueLayout.JAVA_BYTE, sc + 4));
+                FloatVector w4 = ((FloatVector) q4.sub((byte) 32).convertShape(VectorOperators.B2F, FS, 0)).mul(d * row.get(ValueLayout.JAVA_BYTE, sc + 6));
                 acc = w1.fma(FloatVector.fromArray(FS, x, xl), acc);
                 acc = w2.fma(FloatVector.fromArray(FS, x, xl + 32), acc);
                 acc = w3.fma(FloatVector.fromArray(FS, x, xl + 64), acc);

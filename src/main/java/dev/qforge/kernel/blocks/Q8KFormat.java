@@ -1,5 +1,6 @@
 package dev.qforge.kernel.blocks;
 
+import dev.qforge.tensor.Tensor;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
@@ -81,9 +82,9 @@ public final class Q8KFormat implements BlockFormat {
             for (int ii = 0; ii < 16; ii++) {
                 sum += block[QS + 16 * g + ii];
             }
-            BlockArrayFields.putI16(block, BSUMS + 2 * g, sum);
+            BlockBytes.putI16(block, BSUMS + 2 * g, sum);
         }
-        BlockArrayFields.putF32(block, 0, 1 / iscale);
+        BlockBytes.putF32(block, 0, 1 / iscale);
     }
 
     @Override
@@ -91,7 +92,7 @@ public final class Q8KFormat implements BlockFormat {
         byte[] block = new byte[TYPE.bytesPerBlock()];
         for (int b = 0; b < n / QK; b++) {
             MemorySegment.copy(src, ValueLayout.JAVA_BYTE, srcOffset + (long) b * block.length, block, 0, block.length);
-            float d = BlockArrayFields.f32(block, 0);
+            float d = BlockBytes.f32(block, 0);
             for (int j = 0; j < QK; j++) {
                 dst[dstOff + b * QK + j] = d * block[QS + j];
             }
@@ -103,7 +104,7 @@ public final class Q8KFormat implements BlockFormat {
         float sum = 0;
         for (int b = 0; b < n / QK; b++) {
             long off = rowOffset + (long) b * TYPE.bytesPerBlock();
-            sum += row.get(KBlockReads.F32, off) * quantDot(row, off + QS, x, xOff + b * QK);
+            sum += row.get(Tensor.F32, off) * quantDot(row, off + QS, x, xOff + b * QK);
         }
         return sum;
     }

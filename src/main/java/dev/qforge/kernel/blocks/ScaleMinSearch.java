@@ -85,8 +85,8 @@ final class ScaleMinSearch {
             lmInt[j] = Math.min(63, QuantMath.nearestInt(invMin * mins[j]) & 0xFF);
         }
         PackedScales6.pack(lsInt, lmInt, block, 4);
-        BlockArrayFields.putF16(block, 0, maxScale / 63f);
-        BlockArrayFields.putF16(block, 2, maxMin / 63f);
+        BlockBytes.putF16(block, 0, maxScale / 63f);
+        BlockBytes.putF16(block, 2, maxMin / 63f);
     }
 
     private void searchWeighted(float[] x, int xOff, float[] imp, int impOff, byte[] block, byte[] L) {
@@ -115,16 +115,16 @@ final class ScaleMinSearch {
             lmInt[j] = clampWeighted ? Math.min(63, lm[j] & 0xFF) : lm[j] & 0xFF;
         }
         PackedScales6.pack(lsInt, lmInt, block, 4);
-        BlockArrayFields.putF16(block, 0, dBlock);
-        BlockArrayFields.putF16(block, 2, mBlock);
+        BlockBytes.putF16(block, 0, dBlock);
+        BlockBytes.putF16(block, 2, mBlock);
     }
 
     /** Every weight again against the scales as stored; a sub-block with scale 0 keeps its search levels. */
     private void requantize(float[] x, int xOff, byte[] block, byte[] L) {
-        float d = BlockArrayFields.f16(block, 0);
-        float dmin = BlockArrayFields.f16(block, 2);
-        long lo = BlockArrayFields.i64(block, 4);
-        int hi = BlockArrayFields.i32(block, 12);
+        float d = BlockBytes.f16(block, 0);
+        float dmin = BlockBytes.f16(block, 2);
+        long lo = BlockBytes.i64(block, 4);
+        int hi = BlockBytes.i32(block, 12);
         for (int j = 0; j < 8; j++) {
             float dj = d * PackedScales6.scale(lo, hi, j);
             if (dj == 0) {
