@@ -1,6 +1,9 @@
 package dev.qforge.cli;
 
 import dev.qforge.QforgeException;
+import dev.qforge.format.GgufCheckpoint;
+import dev.qforge.format.GgufFile;
+import dev.qforge.format.GgufTensorInfo;
 import dev.qforge.format.HfConfigFile;
 import dev.qforge.format.SafetensorsCheckpoint;
 import dev.qforge.model.ModelConfig;
@@ -25,7 +28,7 @@ public final class InspectCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Parameters(paramLabel = "PATH", description = "A model directory, a .safetensors file or a model.safetensors.index.json.")
+    @Parameters(paramLabel = "PATH", description = "A model directory, a .safetensors file, a model.safetensors.index.json or a .gguf file.")
     Path path;
 
     @Option(names = "--no-tensors", description = "Only the summary, not the tensor table.")
@@ -37,6 +40,10 @@ public final class InspectCommand implements Callable<Integer> {
             throw new QforgeException(path + ": no such file or directory");
         }
         PrintWriter out = spec.commandLine().getOut();
+        if (Files.isRegularFile(path) && path.getFileName().toString().endsWith(".gguf")) {
+            inspectGguf(out);
+            return 0;
+        }
         Path configFile = (Files.isDirectory(path) ? path : path.toAbsolutePath().getParent()).resolve("config.json");
         if (Files.exists(configFile)) {
             ModelConfig c = HfConfigFile.read(configFile);
@@ -68,5 +75,31 @@ public final class InspectCommand implements Callable<Integer> {
                     elements == 0 ? 0.0 : bytes * 8.0 / elements);
         }
         return 0;
+    }
+
+    private void inspectGguf(PrintWriter out) {
+        try (GgufCheckpoint checkpoint = GgufCheckpoint.open(path)) {
+            GgufFile f = checkpoint.file();
+            out.printf(Locale.ROOT, "GGUF v%d, %d metadata keys, alignment %d%n", f.version(), f.metadata().size(), f.alignment());
+            String arch = f.metadata().getString("general.architecture", "?");
+            out.printf(Locale.ROOT, "architecture: %s, name: %s, file type: %d%n", arch, f.metadata().getString("general.name", "?"),
+                    f.metadata().getInt("general.file_type", -1));
+            long elements = 0;
+            long bytes = 0;
+            int nameWidth = f.names().stream().mapToInt(String::length).max().orElse(4);
+            if (!noTensors) {
+                out.printf(Locale.ROOT, "%-" + nameWidth + "s  %-8s  %-16s  %12s%n", "name", "type", "shape", "bytes");
+            }
+            for (GgufTensorInfo t : f.tensorInfos()) {
+                elements += t.elementCount();
+                bytes += t.byteSize();
+                if (!noTensors) {
+                    out.printf(Locale.ROOT, "%-" + nameWidth + "s  %-8s  %-16s  %,12d%n", t.name(), t.type(),
+                            Arrays.toString(t.shape()), t.byteSize());
+                }
+            }
+            out.printf(Locale.ROOT, "tensors: %d; parameters: %,d; size: %s; bits per weight: %.3f%n", f.tensorInfos().size(),
+                    elements, Sizes.format(bytes), elements == 0 ? 0.0 : bytes * 8.0 / elements);
+        }
     }
 }

@@ -77,6 +77,20 @@ class MainTest {
     }
 
     @Test
+    void inspectsAndRunsLlamaCppGguf() {
+        Path gguf = dev.qforge.SharedData.require("reference/qforge-tiny-llama/gguf/qforge-tiny-llama-Q4_K_M.gguf");
+        Path tokenizer = dev.qforge.SharedData.require("models/qforge-tiny-llama/hf");
+        Run inspect = run("inspect", gguf.toString());
+        assertEquals(0, inspect.exit, inspect.err);
+        assertTrue(inspect.out.contains("blk.0.ffn_down.weight") && inspect.out.contains("Q6_K"), inspect.out);
+        assertTrue(inspect.out.contains("tensors: 75; parameters: 8,392,960"), inspect.out);
+        Run generate = run("generate", "--model", gguf.toString(), "--tokenizer", tokenizer.toString(), "--prompt", "The", "-n", "8");
+        assertEquals(0, generate.exit, generate.err);
+        assertTrue(generate.out.startsWith("The "), generate.out);
+        assertOneLineError(run("generate", "--model", gguf.toString(), "--prompt", "The"), 1, "tokenizer.json");
+    }
+
+    @Test
     void userMistakesAreOneLineErrors() throws Exception {
         assertOneLineError(run("generate", "--model", tmp.resolve("nope").toString(), "--prompt", "x"), 1, "not a model directory");
         assertOneLineError(run("inspect", tmp.resolve("nope").toString()), 1, "no such file");
