@@ -2,6 +2,7 @@ package dev.qforge.model;
 
 import dev.qforge.kernel.MatMul;
 import dev.qforge.kernel.VectorMath;
+import dev.qforge.tensor.WeightMatrix;
 
 /**
  * The decoder-only transformer that every supported family is a configuration of:
@@ -14,6 +15,7 @@ public final class Decoder {
     private final ModelConfig config;
     private final DecoderWeights weights;
     private final Rope rope;
+    private ActivationObserver observer;
 
     public Decoder(ModelConfig config, DecoderWeights weights) {
         this.config = config;
@@ -27,6 +29,11 @@ public final class Decoder {
 
     public DecoderWeights weights() {
         return weights;
+    }
+
+    /** Sets (or, with null, removes) the observer of linear-layer inputs; forward passes call it. */
+    public void setActivationObserver(ActivationObserver observer) {
+        this.observer = observer;
     }
 
     public InferenceState newState(int capacity) {
@@ -65,7 +72,7 @@ public final class Decoder {
         }
         normRows(state.x, (count - logitRows) * d, weights.finalNorm(), state.normed, logitRows, d);
         float[] logits = new float[logitRows * c.vocabSize()];
-        MatMul.matmul(weights.lmHead(), state.normed, logitRows, logits);
+        linear(weights.lmHead(), state.normed, logitRows, logits);
         return logits;
     }
 
@@ -74,9 +81,9 @@ public final class Decoder {
         LayerWeights w = weights.layers()[layer];
         int d = c.hiddenSize();
         normRows(s.x, 0, w.attentionNorm(), s.xb, n, d);
-        MatMul.matmul(w.wq(), s.xb, n, s.q);
-        MatMul.matmul(w.wk(), s.xb, n, s.k);
-        MatMul.matmul(w.wv(), s.xb, n, s.v);
+        linear(w.wq(), s.xb, n, s.q);
+        linear(w.wk(), s.xb, n, s.k);
+        linear(w.wv(), s.xb, n, s.v);
         int qDim = c.qDim();
         int kvDim = c.kvDim();
         for (int t = 0; t < n; t++) {
@@ -91,7 +98,7 @@ public final class Decoder {
         }
         Attention.store(c, s, layer, n);
         Attention.run(c, s, layer, n);
-        MatMul.matmul(w.wo(), s.attention, n, s.projected);
+        linear(w.wo(), s.attention, n, s.projected);
         VectorMath.add(s.projected, 0, s.x, 0, n * d);
     }
 
@@ -100,10 +107,10 @@ public final class Decoder {
         LayerWeights w = weights.layers()[layer];
         int d = c.hiddenSize();
         normRows(s.x, 0, w.mlpNorm(), s.xb, n, d);
-        MatMul.matmul(w.wGate(), s.xb, n, s.gate);
-        MatMul.matmul(w.wUp(), s.xb, n, s.up);
+        linear(w.wGate(), s.xb, n, s.gate);
+        linear(w.wUp(), s.xb, n, s.up);
         VectorMath.siluMul(s.gate, s.up, n * c.intermediateSize());
-        MatMul.matmul(w.wDown(), s.gate, n, s.projected);
+        linear(w.wDown(), s.gate, n, s.projected);
         VectorMath.add(s.projected, 0, s.x, 0, n * d);
     }
 
@@ -124,5 +131,13 @@ public final class Decoder {
             }
             rope.apply(v, off, pos);
         }
+    }
+
+    /** out = W·x for n rows of x, shown to the observer first. */
+    private void linear(WeightMatrix w, float[] x, int n, float[] out) {
+        if (observer != null) {
+            observer.linearInput(w.name(), x, n, w.cols());
+        }
+        MatMul.matmul(w, x, n, out);
     }
 }
