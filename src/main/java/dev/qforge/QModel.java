@@ -1,10 +1,6 @@
 package dev.qforge;
 
-import dev.qforge.format.GgufCheckpoint;
-import dev.qforge.format.HfConfigFile;
-import dev.qforge.format.SafetensorsCheckpoint;
 import dev.qforge.model.Decoder;
-import dev.qforge.model.DecoderWeights;
 import dev.qforge.model.ModelConfig;
 import dev.qforge.tensor.TensorStore;
 import dev.qforge.tokenizer.Tokenizer;
@@ -23,23 +19,9 @@ public record QModel(Path directory, ModelConfig config, Tokenizer tokenizer, De
      * Loads a Hugging Face model directory (config.json, tokenizer.json, safetensors), or a llama.cpp GGUF
      * file with the tokenizer.json of the directory it is in.
      */
-    public static QModel load(Path dir) {
-        if (Files.isRegularFile(dir) && dir.getFileName().toString().endsWith(".gguf")) {
-            return loadGguf(dir, dir.toAbsolutePath().getParent());
-        }
-        if (!Files.isDirectory(dir)) {
-            throw new QforgeException(dir + ": not a model directory (expected config.json, tokenizer.json and safetensors)");
-        }
-        ModelConfig config = HfConfigFile.read(dir.resolve("config.json"));
-        Tokenizer tokenizer = Tokenizer.load(dir);
-        SafetensorsCheckpoint checkpoint = SafetensorsCheckpoint.open(dir);
-        try {
-            Decoder decoder = new Decoder(config, DecoderWeights.load(config, checkpoint));
-            return new QModel(dir, config, tokenizer, decoder, checkpoint);
-        } catch (RuntimeException e) {
-            checkpoint.close();
-            throw e;
-        }
+    public static QModel load(Path path) {
+        boolean gguf = Files.isRegularFile(path) && path.getFileName().toString().endsWith(".gguf");
+        return loadWithTokenizer(path, gguf ? path.toAbsolutePath().getParent() : path);
     }
 
     /**
@@ -47,20 +29,21 @@ public record QModel(Path directory, ModelConfig config, Tokenizer tokenizer, De
      * embedded in GGUF metadata is not implemented yet).
      */
     public static QModel loadGguf(Path file, Path tokenizerDir) {
-        Tokenizer tokenizer = Tokenizer.load(tokenizerDir);
-        GgufCheckpoint checkpoint = GgufCheckpoint.open(file);
-        try {
-            ModelConfig config = checkpoint.config();
-            if (tokenizer.vocabSize() > config.vocabSize()) {
-                throw new QforgeException(tokenizerDir + ": tokenizer of " + tokenizer.vocabSize() + " tokens does not fit "
-                        + file + " (vocabulary " + config.vocabSize() + ")");
-            }
-            Decoder decoder = new Decoder(config, DecoderWeights.load(config, checkpoint, checkpoint.ropeLayout()));
-            return new QModel(file, config, tokenizer, decoder, checkpoint);
-        } catch (RuntimeException e) {
-            checkpoint.close();
-            throw e;
+        return loadWithTokenizer(file, tokenizerDir);
+    }
+
+    private static QModel loadWithTokenizer(Path path, Path tokenizerDir) {
+        if (!Files.exists(path)) {
+            throw new QforgeException(path + ": not a model directory (expected config.json, tokenizer.json and safetensors) or .gguf file");
         }
+        Tokenizer tokenizer = Tokenizer.load(tokenizerDir);
+        LoadedDecoder loaded = LoadedDecoder.load(path);
+        if (tokenizer.vocabSize() > loaded.config().vocabSize()) {
+            loaded.close();
+            throw new QforgeException(tokenizerDir + ": tokenizer of " + tokenizer.vocabSize() + " tokens does not fit "
+                    + path + " (vocabulary " + loaded.config().vocabSize() + ")");
+        }
+        return new QModel(path, loaded.config(), tokenizer, loaded.decoder(), loaded.weights());
     }
 
     /** The BOS id the model starts sequences with, or null when its tokenizer adds none. */

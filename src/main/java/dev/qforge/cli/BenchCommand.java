@@ -1,7 +1,7 @@
 package dev.qforge.cli;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.qforge.QModel;
+import dev.qforge.LoadedDecoder;
 import dev.qforge.QforgeException;
 import dev.qforge.eval.DecoderBenchmark;
 import dev.qforge.format.JsonFiles;
@@ -59,7 +59,7 @@ public final class BenchCommand implements Callable<Integer> {
         }
         PrintWriter err = spec.commandLine().getErr();
         Path dir = model != null ? model : syntheticModel(err);
-        try (QModel m = QModel.load(dir); MemoryBandwidth probe = new MemoryBandwidth(1L << 30)) {
+        try (LoadedDecoder m = LoadedDecoder.load(dir); MemoryBandwidth probe = new MemoryBandwidth(1L << 30)) {
             DecoderBenchmark.Result r = new DecoderBenchmark(m.decoder()).run(promptTokens, genTokens, reps, probe);
             PrintWriter out = spec.commandLine().getOut();
             if (json) {
