@@ -23,7 +23,7 @@ import static dev.qforge.kernel.blocks.KVectors.LE;
  * largest), with importance quantize_row_q2_K_impl (make_qkx3_quants weighted by imp·sqrt(σ² + x²),
  * scales and mins by make_qp_quants).
  */
-public final class Q2KFormat implements BlockFormat {
+public final class Q2KFormat extends GgmlBlockFormat {
     private static final GgmlType TYPE = GgmlType.Q2_K;
     private static final int QK = 256;
     private static final int SC = 0;
@@ -31,24 +31,8 @@ public final class Q2KFormat implements BlockFormat {
     private static final int D = 80;
     private static final int DMIN = 82;
 
-    @Override
-    public String name() {
-        return TYPE.name();
-    }
-
-    @Override
-    public int ggmlType() {
-        return TYPE.id();
-    }
-
-    @Override
-    public int blockSize() {
-        return TYPE.blockSize();
-    }
-
-    @Override
-    public int bytesPerBlock() {
-        return TYPE.bytesPerBlock();
+    public Q2KFormat() {
+        super(TYPE);
     }
 
     /**

@@ -25,7 +25,7 @@ import static dev.qforge.kernel.blocks.KVectors.LE;
  * quantize_row_q3_K_impl (make_qx_quants weighted by imp·sqrt(σ² + x²), scales quantized by
  * make_qx_quants weighted by the sub-block weight sums).
  */
-public final class Q3KFormat implements BlockFormat {
+public final class Q3KFormat extends GgmlBlockFormat {
     private static final GgmlType TYPE = GgmlType.Q3_K;
     private static final int QK = 256;
     private static final int HM = 0;
@@ -33,24 +33,8 @@ public final class Q3KFormat implements BlockFormat {
     private static final int SC = 96;
     private static final int D = 108;
 
-    @Override
-    public String name() {
-        return TYPE.name();
-    }
-
-    @Override
-    public int ggmlType() {
-        return TYPE.id();
-    }
-
-    @Override
-    public int blockSize() {
-        return TYPE.blockSize();
-    }
-
-    @Override
-    public int bytesPerBlock() {
-        return TYPE.bytesPerBlock();
+    public Q3KFormat() {
+        super(TYPE);
     }
 
     @Override

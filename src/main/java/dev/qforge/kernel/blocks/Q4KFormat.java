@@ -22,29 +22,13 @@ import static dev.qforge.kernel.blocks.KVectors.LE;
  * <p>Quantization is bit-exact with ggml's quantize_q4_K: without importance its quantize_row_q4_K_ref,
  * with importance quantize_row_q4_K_impl (see {@link ScaleMinSearch}).
  */
-public final class Q4KFormat implements BlockFormat {
+public final class Q4KFormat extends GgmlBlockFormat {
     private static final GgmlType TYPE = GgmlType.Q4_K;
     private static final int QK = 256;
     private static final int QS = ScaleMinSearch.HEAD_BYTES; // quants start after the 16-byte head
 
-    @Override
-    public String name() {
-        return TYPE.name();
-    }
-
-    @Override
-    public int ggmlType() {
-        return TYPE.id();
-    }
-
-    @Override
-    public int blockSize() {
-        return TYPE.blockSize();
-    }
-
-    @Override
-    public int bytesPerBlock() {
-        return TYPE.bytesPerBlock();
+    public Q4KFormat() {
+        super(TYPE);
     }
 
     @Override

@@ -23,30 +23,14 @@ import static dev.qforge.kernel.blocks.KVectors.LE;
  * <p>Quantization is bit-exact with ggml's quantize_q5_K (quantize_row_q5_K_ref without importance,
  * quantize_row_q5_K_impl with; see {@link ScaleMinSearch}).
  */
-public final class Q5KFormat implements BlockFormat {
+public final class Q5KFormat extends GgmlBlockFormat {
     private static final GgmlType TYPE = GgmlType.Q5_K;
     private static final int QK = 256;
     private static final int QH = ScaleMinSearch.HEAD_BYTES;
     private static final int QS = QH + 32;
 
-    @Override
-    public String name() {
-        return TYPE.name();
-    }
-
-    @Override
-    public int ggmlType() {
-        return TYPE.id();
-    }
-
-    @Override
-    public int blockSize() {
-        return TYPE.blockSize();
-    }
-
-    @Override
-    public int bytesPerBlock() {
-        return TYPE.bytesPerBlock();
+    public Q5KFormat() {
+        super(TYPE);
     }
 
     @Override

@@ -23,7 +23,7 @@ import static dev.qforge.kernel.blocks.KVectors.LE;
  * per sub-block, then scales to int8 against the largest) with weights x² (quantize_row_q6_K_ref) or,
  * with importance, the importance itself (quantize_row_q6_K_impl, which ignores σ²).
  */
-public final class Q6KFormat implements BlockFormat {
+public final class Q6KFormat extends GgmlBlockFormat {
     private static final GgmlType TYPE = GgmlType.Q6_K;
     private static final int QK = 256;
     private static final int QL = 0;
@@ -31,24 +31,8 @@ public final class Q6KFormat implements BlockFormat {
     private static final int SC = 192;
     private static final int D = 208;
 
-    @Override
-    public String name() {
-        return TYPE.name();
-    }
-
-    @Override
-    public int ggmlType() {
-        return TYPE.id();
-    }
-
-    @Override
-    public int blockSize() {
-        return TYPE.blockSize();
-    }
-
-    @Override
-    public int bytesPerBlock() {
-        return TYPE.bytesPerBlock();
+    public Q6KFormat() {
+        super(TYPE);
     }
 
     @Override

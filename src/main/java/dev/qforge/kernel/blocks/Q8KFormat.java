@@ -23,30 +23,14 @@ import static dev.qforge.kernel.blocks.KVectors.LE;
  * −128, so that every quant negates without overflow) and d = 1/iscale stays a full float. Importance
  * is ignored: ggml has no importance path for Q8_K.
  */
-public final class Q8KFormat implements BlockFormat {
+public final class Q8KFormat extends GgmlBlockFormat {
     private static final GgmlType TYPE = GgmlType.Q8_K;
     private static final int QK = 256;
     private static final int QS = 4;
     private static final int BSUMS = QS + QK;
 
-    @Override
-    public String name() {
-        return TYPE.name();
-    }
-
-    @Override
-    public int ggmlType() {
-        return TYPE.id();
-    }
-
-    @Override
-    public int blockSize() {
-        return TYPE.blockSize();
-    }
-
-    @Override
-    public int bytesPerBlock() {
-        return TYPE.bytesPerBlock();
+    public Q8KFormat() {
+        super(TYPE);
     }
 
     @Override
