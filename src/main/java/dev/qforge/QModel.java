@@ -1,5 +1,7 @@
 package dev.qforge;
 
+import dev.qforge.format.GgufCheckpoint;
+import dev.qforge.format.GgufTokenizer;
 import dev.qforge.model.Decoder;
 import dev.qforge.model.ModelConfig;
 import dev.qforge.tensor.TensorStore;
@@ -17,33 +19,41 @@ public record QModel(Path directory, ModelConfig config, Tokenizer tokenizer, De
 
     /**
      * Loads a Hugging Face model directory (config.json, tokenizer.json, safetensors), or a llama.cpp GGUF
-     * file with the tokenizer.json of the directory it is in.
+     * file with the tokenizer its metadata carries.
      */
     public static QModel load(Path path) {
-        boolean gguf = Files.isRegularFile(path) && path.getFileName().toString().endsWith(".gguf");
-        return loadWithTokenizer(path, gguf ? path.toAbsolutePath().getParent() : path);
-    }
-
-    /**
-     * Loads a GGUF model file with the Hugging Face tokenizer of {@code tokenizerDir} (reading the tokenizer
-     * embedded in GGUF metadata is not implemented yet).
-     */
-    public static QModel loadGguf(Path file, Path tokenizerDir) {
-        return loadWithTokenizer(file, tokenizerDir);
-    }
-
-    private static QModel loadWithTokenizer(Path path, Path tokenizerDir) {
         if (!Files.exists(path)) {
             throw new QforgeException(path + ": not a model directory (expected config.json, tokenizer.json and safetensors) or .gguf file");
         }
+        LoadedDecoder loaded = LoadedDecoder.load(path);
+        try {
+            Tokenizer tokenizer = loaded.weights() instanceof GgufCheckpoint gguf ? GgufTokenizer.from(gguf.file())
+                    : Tokenizer.load(path);
+            return withTokenizer(loaded, tokenizer, path);
+        } catch (RuntimeException e) {
+            loaded.close();
+            throw e;
+        }
+    }
+
+    /** Loads a model (directory or GGUF file) with the Hugging Face tokenizer of {@code tokenizerDir} instead of its own. */
+    public static QModel load(Path path, Path tokenizerDir) {
         Tokenizer tokenizer = Tokenizer.load(tokenizerDir);
         LoadedDecoder loaded = LoadedDecoder.load(path);
-        if (tokenizer.vocabSize() > loaded.config().vocabSize()) {
+        try {
+            return withTokenizer(loaded, tokenizer, tokenizerDir);
+        } catch (RuntimeException e) {
             loaded.close();
-            throw new QforgeException(tokenizerDir + ": tokenizer of " + tokenizer.vocabSize() + " tokens does not fit "
-                    + path + " (vocabulary " + loaded.config().vocabSize() + ")");
+            throw e;
         }
-        return new QModel(path, loaded.config(), tokenizer, loaded.decoder(), loaded.weights());
+    }
+
+    private static QModel withTokenizer(LoadedDecoder loaded, Tokenizer tokenizer, Path tokenizerSource) {
+        if (tokenizer.vocabSize() > loaded.config().vocabSize()) {
+            throw new QforgeException(tokenizerSource + ": tokenizer of " + tokenizer.vocabSize() + " tokens does not fit "
+                    + loaded.source() + " (vocabulary " + loaded.config().vocabSize() + ")");
+        }
+        return new QModel(loaded.source(), loaded.config(), tokenizer, loaded.decoder(), loaded.weights());
     }
 
     /** The BOS id the model starts sequences with, or null when its tokenizer adds none. */

@@ -12,10 +12,10 @@ final class ModelOption {
     Path dir;
 
     @Option(names = "--tokenizer", paramLabel = "DIR",
-            description = "With a GGUF model: the directory of its tokenizer.json (default: the GGUF file's directory).")
+            description = "Use the tokenizer.json of DIR instead of the model's own (a GGUF file carries its tokenizer).")
     Path tokenizer;
 
     QModel load() {
-        return tokenizer != null ? QModel.loadGguf(dir, tokenizer) : QModel.load(dir);
+        return tokenizer != null ? QModel.load(dir, tokenizer) : QModel.load(dir);
     }
 }

@@ -33,7 +33,7 @@ class GgufPerplexityTest {
         Path gguf = SharedData.require("reference/" + model + "/gguf/" + model + "-" + type + ".gguf");
         Path tokenizer = SharedData.require("models/" + model + "/hf");
         String content = TextFiles.readUtf8(SharedData.require("text/" + text));
-        try (QModel m = QModel.loadGguf(gguf, tokenizer)) {
+        try (QModel m = QModel.load(gguf, tokenizer)) {
             int[] tokens = m.tokenizer().encode(content);
             PerplexityResult r = new PerplexityRun(m.decoder(), PerplexityProtocol.LLAMA_CPP, 512, m.bosToken())
                     .run(tokens, chunks, null, null);
