@@ -118,8 +118,8 @@ public final class Q4KFormat implements BlockFormat {
                     ByteVector qb = ByteVector.fromMemorySegment(BS, row, q + l + L, LE);
                     FloatVector wa1 = ((FloatVector) qa.and((byte) 0xF).convertShape(VectorOperators.B2F, FS, 0)).fma(vd1, vm1);
                     FloatVector wb1 = ((FloatVector) qb.and((byte) 0xF).convertShape(VectorOperators.B2F, FS, 0)).fma(vd1, vm1);
-                    FloatVector wa2 = ((FloatVector) qa.lanewise(VectorOperators.LSHR, 4).convertShape(VectorOperators.B2F, FS, 0)).fma(vd2, vm2);
-                    FloatVector wb2 = ((FloatVector) qb.lanewise(VectorOperators.LSHR, 4).convertShape(VectorOperators.B2F, FS, 0)).fma(vd2, vm2);
+                    FloatVector wa2 = ((FloatVector) KVectors.shiftBits(qa, -4).and((byte) 0xF).convertShape(VectorOperators.B2F, FS, 0)).fma(vd2, vm2);
+                    FloatVector wb2 = ((FloatVector) KVectors.shiftBits(qb, -4).and((byte) 0xF).convertShape(VectorOperators.B2F, FS, 0)).fma(vd2, vm2);
                     acc0 = wa1.fma(FloatVector.fromArray(FS, x, xr + l), acc0);
                     acc1 = wb1.fma(FloatVector.fromArray(FS, x, xr + l + L), acc1);
                     acc2 = wa2.fma(FloatVector.fromArray(FS, x, xr + 32 + l), acc2);

@@ -122,15 +122,20 @@ public final class Q5KFormat implements BlockFormat {
                 FloatVector vm2 = FloatVector.broadcast(FS, dmin * (int) (mn >>> (16 * r + 8) & 0xFF));
                 long q = off + QS + 32 * r;
                 int xr = xo + 64 * r;
+                byte bit1 = (byte) (1 << 2 * r);
+                byte bit2 = (byte) (2 << 2 * r);
                 for (int l = 0; l < 32; l += 2 * L) {
                     ByteVector qa = ByteVector.fromMemorySegment(BS, row, q + l, LE);
                     ByteVector qb = ByteVector.fromMemorySegment(BS, row, q + l + L, LE);
-                    ByteVector ha = ByteVector.fromMemorySegment(BS, row, off + QH + l, LE).lanewise(VectorOperators.LSHR, 2 * r);
-                    ByteVector hb = ByteVector.fromMemorySegment(BS, row, off + QH + l + L, LE).lanewise(VectorOperators.LSHR, 2 * r);
-                    ByteVector qa1 = qa.and((byte) 0xF).or(ha.and((byte) 1).lanewise(VectorOperators.LSHL, 4));
-                    ByteVector qb1 = qb.and((byte) 0xF).or(hb.and((byte) 1).lanewise(VectorOperators.LSHL, 4));
-                    ByteVector qa2 = qa.lanewise(VectorOperators.LSHR, 4).or(ha.and((byte) 2).lanewise(VectorOperators.LSHL, 3));
-                    ByteVector qb2 = qb.lanewise(VectorOperators.LSHR, 4).or(hb.and((byte) 2).lanewise(VectorOperators.LSHL, 3));
+                    // qh bit 2r (2r+1) becomes bit 4 of the low (high) nibble's level: test it, blend 16
+                    ByteVector ha = ByteVector.fromMemorySegment(BS, row, off + QH + l, LE);
+                    ByteVector hb = ByteVector.fromMemorySegment(BS, row, off + QH + l + L, LE);
+                    ByteVector qa1 = qa.and((byte) 0xF).blend(qa.and((byte) 0xF).or((byte) 0x10), ha.and(bit1).compare(VectorOperators.NE, 0));
+                    ByteVector qb1 = qb.and((byte) 0xF).blend(qb.and((byte) 0xF).or((byte) 0x10), hb.and(bit1).compare(VectorOperators.NE, 0));
+                    ByteVector na = KVectors.shiftBits(qa, -4).and((byte) 0xF);
+                    ByteVector nb = KVectors.shiftBits(qb, -4).and((byte) 0xF);
+                    ByteVector qa2 = na.blend(na.or((byte) 0x10), ha.and(bit2).compare(VectorOperators.NE, 0));
+                    ByteVector qb2 = nb.blend(nb.or((byte) 0x10), hb.and(bit2).compare(VectorOperators.NE, 0));
                     FloatVector wa1 = ((FloatVector) qa1.convertShape(VectorOperators.B2F, FS, 0)).fma(vd1, vm1);
                     FloatVector wb1 = ((FloatVector) qb1.convertShape(VectorOperators.B2F, FS, 0)).fma(vd1, vm1);
                     FloatVector wa2 = ((FloatVector) qa2.convertShape(VectorOperators.B2F, FS, 0)).fma(vd2, vm2);

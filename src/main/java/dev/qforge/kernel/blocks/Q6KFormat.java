@@ -160,10 +160,10 @@ public final class Q6KFormat implements BlockFormat {
                     ByteVector lo = ByteVector.fromMemorySegment(BS, row, ql, LE);
                     ByteVector hi = ByteVector.fromMemorySegment(BS, row, ql + 32, LE);
                     ByteVector hb = ByteVector.fromMemorySegment(BS, row, off + QH + 32 * h + l, LE);
-                    ByteVector q1 = lo.and((byte) 0xF).or(hb.and((byte) 0x03).lanewise(VectorOperators.LSHL, 4));
-                    ByteVector q2 = hi.and((byte) 0xF).or(hb.and((byte) 0x0C).lanewise(VectorOperators.LSHL, 2));
-                    ByteVector q3 = lo.lanewise(VectorOperators.LSHR, 4).or(hb.and((byte) 0x30));
-                    ByteVector q4 = hi.lanewise(VectorOperators.LSHR, 4).or(hb.and((byte) 0xC0).lanewise(VectorOperators.LSHR, 2));
+                    ByteVector q1 = lo.and((byte) 0xF).or(KVectors.shiftBits(hb, 4).and((byte) 0x30));
+                    ByteVector q2 = hi.and((byte) 0xF).or(KVectors.shiftBits(hb, 2).and((byte) 0x30));
+                    ByteVector q3 = KVectors.shiftBits(lo, -4).and((byte) 0xF).or(hb.and((byte) 0x30));
+                    ByteVector q4 = KVectors.shiftBits(hi, -4).and((byte) 0xF).or(KVectors.shiftBits(hb, -2).and((byte) 0x30));
                     FloatVector w1 = ((FloatVector) q1.sub((byte) 32).convertShape(VectorOperators.B2F, FS, 0)).mul(d * row.get(ValueLayout.JAVA_BYTE, sc));
                     FloatVector w2 = ((FloatVector) q2.sub((byte) 32).convertShape(VectorOperators.B2F, FS, 0)).mul(d * row.get(ValueLayout.JAVA_BYTE, sc + 2));
                     FloatVector w3 = ((FloatVector) q3.sub((byte) 32).convertShape(VectorOperators.B2F, FS, 0)).mul(d * row.get(ValueLayout.JAVA_BYTE, sc + 4));
