@@ -1,6 +1,8 @@
 package dev.qforge.kernel.blocks;
 
+import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -24,6 +26,19 @@ final class KVectors {
     static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
     private KVectors() {
+    }
+
+    /**
+     * Each byte's bits moved by k places (left for k > 0, right for k < 0) with 32-bit lane shifts: bits
+     * cross into neighbouring bytes, so callers mask the result. x86 has no byte shift; a lanewise byte
+     * shift is emulated by widening and costs several times this.
+     */
+    static ByteVector shiftBits(ByteVector v, int k) {
+        if (k == 0) {
+            return v;
+        }
+        return k > 0 ? v.reinterpretAsInts().lanewise(VectorOperators.LSHL, k).reinterpretAsBytes()
+                : v.reinterpretAsInts().lanewise(VectorOperators.LSHR, -k).reinterpretAsBytes();
     }
 
     private static int lanes() {

@@ -43,6 +43,24 @@ final class PackedScales6 {
         return byteAt(lo, hi, j + 4) >> 4 | (byteAt(lo, hi, j) >> 6) << 4;
     }
 
+    /**
+     * All eight 6-bit scales at once, byte j of the result = {@link #scale}(lo, hi, j): ggml's utmp
+     * shuffle, a few shifts and masks instead of eight extractions (the K-quant dots decode these per
+     * 256 weights, and the extractions cost as much as the vector work).
+     */
+    static long scales(long lo, int hi) {
+        long low = lo & 0x3F3F3F3FL;
+        long high = (hi & 0x0F0F0F0FL) | ((lo >>> 6) & 0x03030303L) << 4;
+        return low | high << 32;
+    }
+
+    /** All eight 6-bit mins at once, byte j of the result = {@link #min}(lo, hi, j). */
+    static long mins(long lo, int hi) {
+        long low = (lo >>> 32) & 0x3F3F3F3FL;
+        long high = ((hi >>> 4) & 0x0F0F0F0FL) | ((lo >>> 38) & 0x03030303L) << 4;
+        return low | high << 32;
+    }
+
     /** Byte k (0..11) of the packed scales, unsigned. */
     private static int byteAt(long lo, int hi, int k) {
         return k < 8 ? (int) (lo >>> (8 * k)) & 0xFF : hi >>> (8 * (k - 8)) & 0xFF;

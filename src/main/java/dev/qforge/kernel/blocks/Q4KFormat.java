@@ -74,36 +74,43 @@ public final class Q4KFormat extends GgmlBlockFormat {
 
     @Override
     public float dot(MemorySegment row, long rowOffset, int n, float[] x, int xOff) {
-        float sum = 0;
+        // The whole row in one short method with four independent accumulators: the old kernel chained
+        // every FMA of a super-block through one accumulator and was bound by FMA latency.
+        FloatVector acc0 = FloatVector.zero(FS);
+        FloatVector acc1 = FloatVector.zero(FS);
+        FloatVector acc2 = FloatVector.zero(FS);
+        FloatVector acc3 = FloatVector.zero(FS);
         for (int b = 0; b < n / QK; b++) {
-            sum += blockDot(row, rowOffset + (long) b * TYPE.bytesPerBlock(), x, xOff + b * QK);
-        }
-        return sum;
-    }
-
-    /** One super-block; vectors never cross a call (a non-inlined call would box them, see KVectors). */
-    private static float blockDot(MemorySegment row, long off, float[] x, int xo) {
-        float d = BlockBytes.f16(row, off);
-        float dmin = BlockBytes.f16(row, off + 2);
-        long lo = row.get(Tensor.I64, off + 4);
-        int hi = row.get(Tensor.I32, off + 12);
-        FloatVector acc = FloatVector.zero(FS);
-        for (int r = 0; r < 4; r++) {
-            // run r: 32 bytes, low nibbles are sub-block 2r, high nibbles sub-block 2r+1
-            FloatVector vd1 = FloatVector.broadcast(FS, d * PackedScales6.scale(lo, hi, 2 * r));
-            FloatVector vm1 = FloatVector.broadcast(FS, -(dmin * PackedScales6.min(lo, hi, 2 * r)));
-            FloatVector vd2 = FloatVector.broadcast(FS, d * PackedScales6.scale(lo, hi, 2 * r + 1));
-            FloatVector vm2 = FloatVector.broadcast(FS, -(dmin * PackedScales6.min(lo, hi, 2 * r + 1)));
-            long q = off + QS + 32 * r;
-            int xr = xo + 64 * r;
-            for (int l = 0; l < 32; l += L) {
-                ByteVector qb = ByteVector.fromMemorySegment(BS, row, q + l, LE);
-                FloatVector w1 = ((FloatVector) qb.and((byte) 0xF).convertShape(VectorOperators.B2F, FS, 0)).fma(vd1, vm1);
-                FloatVector w2 = ((FloatVector) qb.lanewise(VectorOperators.LSHR, 4).convertShape(VectorOperators.B2F, FS, 0)).fma(vd2, vm2);
-                acc = w1.fma(FloatVector.fromArray(FS, x, xr + l), acc);
-                acc = w2.fma(FloatVector.fromArray(FS, x, xr + 32 + l), acc);
+            long off = rowOffset + (long) b * TYPE.bytesPerBlock();
+            int xo = xOff + b * QK;
+            float d = BlockBytes.f16(row, off);
+            float dmin = -BlockBytes.f16(row, off + 2);
+            long lo = row.get(Tensor.I64, off + 4);
+            int hi = row.get(Tensor.I32, off + 12);
+            long sc = PackedScales6.scales(lo, hi);
+            long mn = PackedScales6.mins(lo, hi);
+            for (int r = 0; r < 4; r++) {
+                // run r: 32 bytes, low nibbles are sub-block 2r, high nibbles sub-block 2r+1
+                FloatVector vd1 = FloatVector.broadcast(FS, d * (int) (sc >>> (16 * r) & 0xFF));
+                FloatVector vm1 = FloatVector.broadcast(FS, dmin * (int) (mn >>> (16 * r) & 0xFF));
+                FloatVector vd2 = FloatVector.broadcast(FS, d * (int) (sc >>> (16 * r + 8) & 0xFF));
+                FloatVector vm2 = FloatVector.broadcast(FS, dmin * (int) (mn >>> (16 * r + 8) & 0xFF));
+                long q = off + QS + 32 * r;
+                int xr = xo + 64 * r;
+                for (int l = 0; l < 32; l += 2 * L) {
+                    ByteVector qa = ByteVector.fromMemorySegment(BS, row, q + l, LE);
+                    ByteVector qb = ByteVector.fromMemorySegment(BS, row, q + l + L, LE);
+                    FloatVector wa1 = ((FloatVector) qa.and((byte) 0xF).convertShape(VectorOperators.B2F, FS, 0)).fma(vd1, vm1);
+                    FloatVector wb1 = ((FloatVector) qb.and((byte) 0xF).convertShape(VectorOperators.B2F, FS, 0)).fma(vd1, vm1);
+                    FloatVector wa2 = ((FloatVector) KVectors.shiftBits(qa, -4).and((byte) 0xF).convertShape(VectorOperators.B2F, FS, 0)).fma(vd2, vm2);
+                    FloatVector wb2 = ((FloatVector) KVectors.shiftBits(qb, -4).and((byte) 0xF).convertShape(VectorOperators.B2F, FS, 0)).fma(vd2, vm2);
+                    acc0 = wa1.fma(FloatVector.fromArray(FS, x, xr + l), acc0);
+                    acc1 = wb1.fma(FloatVector.fromArray(FS, x, xr + l + L), acc1);
+                    acc2 = wa2.fma(FloatVector.fromArray(FS, x, xr + 32 + l), acc2);
+                    acc3 = wb2.fma(FloatVector.fromArray(FS, x, xr + 32 + l + L), acc3);
+                }
             }
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return acc0.add(acc1).add(acc2.add(acc3)).reduceLanes(VectorOperators.ADD);
     }
 }

@@ -126,40 +126,39 @@ public final class Q6KFormat extends GgmlBlockFormat {
 
     @Override
     public float dot(MemorySegment row, long rowOffset, int n, float[] x, int xOff) {
-        float sum = 0;
+        // The whole row in one short method, one accumulator per weight group (one chain was FMA-latency bound).
+        FloatVector acc1 = FloatVector.zero(FS);
+        FloatVector acc2 = FloatVector.zero(FS);
+        FloatVector acc3 = FloatVector.zero(FS);
+        FloatVector acc4 = FloatVector.zero(FS);
         for (int b = 0; b < n / QK; b++) {
-            sum += blockDot(row, rowOffset + (long) b * TYPE.bytesPerBlock(), x, xOff + b * QK);
-        }
-        return sum;
-    }
-
-    /** One super-block; vectors never cross a call (a non-inlined call would box them). */
-    private static float blockDot(MemorySegment row, long off, float[] x, int xo) {
-        float d = BlockBytes.f16(row, off + D);
-        FloatVector acc = FloatVector.zero(FS);
-        for (int h = 0; h < 2; h++) {
-            for (int l = 0; l < 32; l += L) {
-                // lanes l.. of half h: weights l, l+32, l+64, l+96 (+128h), each group with its own scale
-                long ql = off + QL + 64 * h + l;
-                long sc = off + SC + 8 * h + l / 16;
-                int xl = xo + 128 * h + l;
-                ByteVector lo = ByteVector.fromMemorySegment(BS, row, ql, LE);
-                ByteVector hi = ByteVector.fromMemorySegment(BS, row, ql + 32, LE);
-                ByteVector hb = ByteVector.fromMemorySegment(BS, row, off + QH + 32 * h + l, LE);
-                ByteVector q1 = lo.and((byte) 0xF).or(hb.and((byte) 0x03).lanewise(VectorOperators.LSHL, 4));
-                ByteVector q2 = hi.and((byte) 0xF).or(hb.and((byte) 0x0C).lanewise(VectorOperators.LSHL, 2));
-                ByteVector q3 = lo.lanewise(VectorOperators.LSHR, 4).or(hb.and((byte) 0x30));
-                ByteVector q4 = hi.lanewise(VectorOperators.LSHR, 4).or(hb.and((byte) 0xC0).lanewise(VectorOperators.LSHR, 2));
-                FloatVector w1 = ((FloatVector) q1.sub((byte) 32).convertShape(VectorOperators.B2F, FS, 0)).mul(d * row.get(ValueLayout.JAVA_BYTE, sc));
-                FloatVector w2 = ((FloatVector) q2.sub((byte) 32).convertShape(VectorOperators.B2F, FS, 0)).mul(d * row.get(ValueLayout.JAVA_BYTE, sc + 2));
-                FloatVector w3 = ((FloatVector) q3.sub((byte) 32).convertShape(VectorOperators.B2F, FS, 0)).mul(d * row.get(ValueLayout.JAVA_BYTE, sc + 4));
-                FloatVector w4 = ((FloatVector) q4.sub((byte) 32).convertShape(VectorOperators.B2F, FS, 0)).mul(d * row.get(ValueLayout.JAVA_BYTE, sc + 6));
-                acc = w1.fma(FloatVector.fromArray(FS, x, xl), acc);
-                acc = w2.fma(FloatVector.fromArray(FS, x, xl + 32), acc);
-                acc = w3.fma(FloatVector.fromArray(FS, x, xl + 64), acc);
-                acc = w4.fma(FloatVector.fromArray(FS, x, xl + 96), acc);
+            long off = rowOffset + (long) b * TYPE.bytesPerBlock();
+            int xo = xOff + b * QK;
+            float d = BlockBytes.f16(row, off + D);
+            for (int h = 0; h < 2; h++) {
+                for (int l = 0; l < 32; l += L) {
+                    // lanes l.. of half h: weights l, l+32, l+64, l+96 (+128h), each group with its own scale
+                    long ql = off + QL + 64 * h + l;
+                    long sc = off + SC + 8 * h + l / 16;
+                    int xl = xo + 128 * h + l;
+                    ByteVector lo = ByteVector.fromMemorySegment(BS, row, ql, LE);
+                    ByteVector hi = ByteVector.fromMemorySegment(BS, row, ql + 32, LE);
+                    ByteVector hb = ByteVector.fromMemorySegment(BS, row, off + QH + 32 * h + l, LE);
+                    ByteVector q1 = lo.and((byte) 0xF).or(KVectors.shiftBits(hb, 4).and((byte) 0x30));
+                    ByteVector q2 = hi.and((byte) 0xF).or(KVectors.shiftBits(hb, 2).and((byte) 0x30));
+                    ByteVector q3 = KVectors.shiftBits(lo, -4).and((byte) 0xF).or(hb.and((byte) 0x30));
+                    ByteVector q4 = KVectors.shiftBits(hi, -4).and((byte) 0xF).or(KVectors.shiftBits(hb, -2).and((byte) 0x30));
+                    FloatVector w1 = ((FloatVector) q1.sub((byte) 32).convertShape(VectorOperators.B2F, FS, 0)).mul(d * row.get(ValueLayout.JAVA_BYTE, sc));
+                    FloatVector w2 = ((FloatVector) q2.sub((byte) 32).convertShape(VectorOperators.B2F, FS, 0)).mul(d * row.get(ValueLayout.JAVA_BYTE, sc + 2));
+                    FloatVector w3 = ((FloatVector) q3.sub((byte) 32).convertShape(VectorOperators.B2F, FS, 0)).mul(d * row.get(ValueLayout.JAVA_BYTE, sc + 4));
+                    FloatVector w4 = ((FloatVector) q4.sub((byte) 32).convertShape(VectorOperators.B2F, FS, 0)).mul(d * row.get(ValueLayout.JAVA_BYTE, sc + 6));
+                    acc1 = w1.fma(FloatVector.fromArray(FS, x, xl), acc1);
+                    acc2 = w2.fma(FloatVector.fromArray(FS, x, xl + 32), acc2);
+                    acc3 = w3.fma(FloatVector.fromArray(FS, x, xl + 64), acc3);
+                    acc4 = w4.fma(FloatVector.fromArray(FS, x, xl + 96), acc4);
+                }
             }
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return acc1.add(acc2).add(acc3.add(acc4)).reduceLanes(VectorOperators.ADD);
     }
 }
