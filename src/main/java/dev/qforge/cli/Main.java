@@ -20,6 +20,7 @@ import java.util.List;
                 DemoCommand.class,
                 GenerateCommand.class,
                 EvalCommand.class,
+                ImatrixCommand.class,
                 InspectCommand.class,
                 SynthCommand.class,
                 BenchCommand.class,
