@@ -37,7 +37,9 @@ public final class GgufTokenizerMetadata {
             "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
             "llama-bpe",
             "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
-            "qwen2");
+            "qwen2",
+            dev.qforge.tokenizer.PreTokenizer.GPT2_REGEX,
+            "gpt-2");
 
     private GgufTokenizerMetadata() {
     }
