@@ -267,23 +267,7 @@ public final class GgufModelExport {
         if (rs.type() != RopeScaling.Type.LLAMA3 || !arch.equals("llama")) {
             return null;
         }
-        int dim = config.headDim();
-        float[] f = new float[dim / 2];
-        double lowWavelen = rs.originalMaxPositions() / rs.lowFreqFactor();
-        double highWavelen = rs.originalMaxPositions() / rs.highFreqFactor();
-        for (int i = 0; i < f.length; i++) {
-            float freq = (float) (1.0 / Math.pow(config.ropeTheta(), (2.0 * i) / dim));
-            double wavelen = 2 * Math.PI / freq;
-            if (wavelen < highWavelen) {
-                f[i] = 1f;
-            } else if (wavelen > lowWavelen) {
-                f[i] = (float) rs.factor();
-            } else {
-                double smooth = (rs.originalMaxPositions() / wavelen - rs.lowFreqFactor()) / (rs.highFreqFactor() - rs.lowFreqFactor());
-                f[i] = (float) (1 / ((1 - smooth) / rs.factor() + smooth));
-            }
-        }
-        return f;
+        return rs.freqFactors(config.ropeTheta(), config.headDim());
     }
 
     // ---- tensors --------------------------------------------------------------------------------------------

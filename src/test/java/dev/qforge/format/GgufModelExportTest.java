@@ -104,6 +104,34 @@ class GgufModelExportTest {
         }
     }
 
+    /** Llama 3.1's rope scaling goes to llama.cpp's rope_freqs.weight, and qforge reads it back. */
+    @Test
+    void llama3RopeScalingRoundTrips() throws IOException {
+        Path dir = tmp.resolve("l3");
+        SyntheticModel.write(SyntheticShape.byId("tiny-llama").config(), DType.F32, 7, Long.MAX_VALUE, dir, s -> { });
+        Path config = dir.resolve("config.json");
+        var json = (com.fasterxml.jackson.databind.node.ObjectNode) JsonFiles.readObject(config);
+        var rs = json.putObject("rope_scaling");
+        rs.put("rope_type", "llama3");
+        rs.put("factor", 8.0);
+        rs.put("low_freq_factor", 1.0);
+        rs.put("high_freq_factor", 4.0);
+        rs.put("original_max_position_embeddings", 8192);
+        json.put("rope_theta", 500000.0);
+        Files.writeString(config, json.toPrettyString());
+        Path gguf = tmp.resolve("l3.gguf");
+        GgufModelExport.write(dir, gguf, GgufModelExport.Options.of(LlamaFileType.F32), null);
+        try (QModel hf = QModel.load(dir); QModel g = QModel.loadGguf(gguf, dir)) {
+            assertEquals(hf.config().ropeScaling(), g.config().ropeScaling());
+            float[] factors = ((GgufCheckpoint) g.weights()).file().tensor("rope_freqs.weight").toFloatArray();
+            assertEquals(8, factors.length);
+            assertEquals(1f, factors[0]);
+            assertEquals(8f, factors[7]);
+            Diff d = compare(hf, g, TEXT);
+            assertTrue(d.maxAbs() < 1e-4, "max |Δlogit| " + d.maxAbs());
+        }
+    }
+
     @Test
     void anInterruptedWriteLeavesNoFile() throws IOException {
         Path dir = tmp.resolve("m");
