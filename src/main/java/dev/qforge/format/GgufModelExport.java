@@ -155,6 +155,11 @@ public final class GgufModelExport {
                     if (options.imatrix() != null && c.quantized() && !c.name().equals("token_embd.weight")) {
                         importance = options.imatrix().importance(c.name(), c.ne()[0]);
                     }
+                    if (importance == null && options.type() == LlamaFileType.Q2_K_S && c.type() == GgmlType.Q2_K
+                            && !c.name().equals("token_embd.weight")) {
+                        throw new QforgeException(c.name() + ": Q2_K_S needs importance for every Q2_K tensor (as llama-quantize); "
+                                + (options.imatrix() == null ? "give an --imatrix" : "the imatrix has no entry for it"));
+                    }
                     float[] imp = importance;
                     body = out -> writeTensor(out, t, c, permutation(c.name()), imp);
                 }

@@ -185,6 +185,16 @@ class GgufModelExportTest {
     }
 
     @Test
+    void q2_K_SWithoutAnImatrixIsAnError() {
+        Path model = SharedData.require("models/qforge-tiny-llama/hf");
+        Path out = tmp.resolve("o.gguf");
+        QforgeException e = assertThrows(QforgeException.class, () -> GgufModelExport.write(model, out,
+                GgufModelExport.Options.of(LlamaFileType.Q2_K_S), null));
+        assertTrue(e.getMessage().contains("Q2_K_S needs importance") && e.getMessage().contains("give an --imatrix"), e.getMessage());
+        assertFalse(Files.exists(out));
+    }
+
+    @Test
     void sizeLabelsAreLlamaCpps() {
         assertEquals("8.4M", GgufModelExport.sizeLabel(8_392_960));
         assertEquals("260K", GgufModelExport.sizeLabel(260_000));
