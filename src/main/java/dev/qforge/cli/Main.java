@@ -25,6 +25,7 @@ import java.util.List;
                 SynthCommand.class,
                 BenchCommand.class,
                 PullCommand.class,
+                QuantizeCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec

@@ -67,6 +67,15 @@ public final class GgufCheckpoint implements TensorStore {
             scaling = RopeScaling.linear(m.getFloat(arch + ".rope.scaling.factor"));
         } else if (!scalingType.equals("none")) {
             throw new QforgeException(file.path() + ": rope scaling '" + scalingType + "' is not supported");
+        } else if (file.contains("rope_freqs.weight")) {
+            // Llama 3.x: llama.cpp's converter stores the scaling as a factor per rotary pair.
+            int headDimension = m.getInt(arch + ".rope.dimension_count", m.getInt(arch + ".attention.key_length", hidden / heads));
+            float[] factors = file.tensor("rope_freqs.weight").toFloatArray();
+            scaling = RopeScaling.fromFreqFactors(factors, m.getFloat(arch + ".rope.freq_base", 10000f), headDimension);
+            if (scaling == null) {
+                throw new QforgeException(file.path() + ": rope_freqs.weight holds RoPE factors qforge cannot represent"
+                        + " (only Llama 3.1/3.2's scaling is supported)");
+            }
         }
         return new ModelConfig(family, hidden, m.getInt(arch + ".feed_forward_length"), m.getInt(arch + ".block_count"),
                 heads, kvHeads, headDim, vocab, m.getInt(arch + ".context_length", 2048),

@@ -1,0 +1,220 @@
+package dev.qforge.cli;
+
+import dev.qforge.QModel;
+import dev.qforge.QforgeException;
+import dev.qforge.eval.QuantizationCheck;
+import dev.qforge.format.AtomicFile;
+import dev.qforge.format.GgufModelExport;
+import dev.qforge.format.Imatrix;
+import dev.qforge.format.ImatrixFile;
+import dev.qforge.format.TextFiles;
+import dev.qforge.kernel.blocks.GgmlType;
+import dev.qforge.quant.LlamaCppMix;
+import dev.qforge.quant.LlamaFileType;
+import dev.qforge.quant.TensorTypeOverride;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code qforge quantize}: a Hugging Face model to a llama.cpp GGUF file in one of llama-quantize's mixes,
+ * then a quick check of the result against the source model.
+ */
+@Command(name = "quantize", mixinStandardHelpOptions = true,
+        description = {"Quantize a Hugging Face model to a llama.cpp GGUF file (the same bytes llama.cpp's converter and llama-quantize write).",
+                "Then checks the result against the source: KL divergence and same-top-token rate on --check-text, and a short greedy generation from both."})
+public final class QuantizeCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = {"-m", "--model"}, required = true, paramLabel = "DIR",
+            description = "Hugging Face model directory (config.json, tokenizer.json, *.safetensors).")
+    Path model;
+
+    @Option(names = {"-t", "--type"}, required = true, paramLabel = "TYPE",
+            description = "llama.cpp mix: Q2_K, Q2_K_S, Q3_K_S, Q3_K_M, Q3_K_L, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K_S, Q4_K_M, Q5_K_S, Q5_K_M, Q6_K, Q8_0, IQ4_NL, IQ4_XS, F16, BF16, F32.")
+    String type;
+
+    @Option(names = {"-o", "--out"}, required = true, paramLabel = "FILE", description = "The GGUF file to write.")
+    Path out;
+
+    @Option(names = "--imatrix", paramLabel = "FILE", description = "Importance matrix (llama.cpp's imatrix .dat or .gguf).")
+    Path imatrix;
+
+    @Option(names = "--tensor-type", paramLabel = "PATTERN=TYPE",
+            description = "Give tensors whose GGUF name matches the regex PATTERN the block type TYPE (repeatable; first match wins), e.g. 'attn_v=Q8_0'.")
+    List<String> tensorTypes = new ArrayList<>();
+
+    @Option(names = "--name", description = "general.name of the file (default: the model directory's name).")
+    String name;
+
+    @Option(names = "--check-text", paramLabel = "FILE",
+            description = "UTF-8 text for the check's KL divergence and same-top rate (e.g. wiki.test.raw); without it only the generation is compared.")
+    Path checkText;
+
+    @Option(names = "--check-chunks", defaultValue = "8", description = "Chunks of --check-text to score (default: ${DEFAULT-VALUE}).")
+    int checkChunks;
+
+    @Option(names = "--check-ctx", defaultValue = "512", description = "Chunk length in tokens (default: ${DEFAULT-VALUE}, at most the model's context).")
+    int checkCtx;
+
+    @Option(names = "--check-prompt", defaultValue = "Once upon a time", description = "Prompt of the greedy generation (default: '${DEFAULT-VALUE}').")
+    String checkPrompt;
+
+    @Option(names = "--check-tokens", defaultValue = "32", description = "Tokens to generate (default: ${DEFAULT-VALUE}).")
+    int checkTokens;
+
+    @Option(names = "--no-check", description = "Skip the check.")
+    boolean noCheck;
+
+    @Override
+    public Integer call() {
+        PrintWriter err = spec.commandLine().getErr();
+        PrintWriter stdout = spec.commandLine().getOut();
+        LlamaFileType ftype = LlamaFileType.parse(type);
+        List<TensorTypeOverride> overrides = tensorTypes.stream().map(TensorTypeOverride::parse).toList();
+        if (checkChunks < 1) {
+            throw new QforgeException("--check-chunks must be >= 1, not " + checkChunks);
+        }
+        if (checkCtx < 8) {
+            throw new QforgeException("--check-ctx must be >= 8, not " + checkCtx);
+        }
+        if (checkTokens < 1) {
+            throw new QforgeException("--check-tokens must be >= 1, not " + checkTokens);
+        }
+        if (!Files.isDirectory(model)) {
+            throw new QforgeException(model + ": not a Hugging Face model directory (quantize reads config.json, tokenizer.json and safetensors)");
+        }
+        if (Files.isDirectory(out)) {
+            throw new QforgeException(out + ": is a directory; --out names the GGUF file to write");
+        }
+        if (checkText != null && !Files.isRegularFile(checkText)) {
+            throw new QforgeException(checkText + ": no such file (--check-text)");
+        }
+        Imatrix im = imatrix == null ? null : ImatrixFile.read(imatrix);
+        if (im != null && im.entries().isEmpty()) {
+            throw new QforgeException(imatrix + ": the imatrix has no entries");
+        }
+
+        GgufModelExport.Options options = GgufModelExport.Options.of(ftype)
+                .withImatrix(im, imatrix == null ? null : imatrix.getFileName().toString())
+                .withOverrides(overrides).withName(name);
+        ProgressBar[] bars = {null};
+        GgufModelExport.Result r = GgufModelExport.write(model, out, options, (done, total, choice, bytes) -> {
+            if (bars[0] == null) {
+                bars[0] = new ProgressBar(err, "quantize " + ftype, total);
+            }
+            bars[0].update(done, String.format(Locale.ROOT, "%-28s %-6s", choice.name(), choice.type()));
+        });
+        summary(stdout, err, r, im);
+
+        if (noCheck) {
+            return 0;
+        }
+        QuantizationCheck.Report report = check(err);
+        print(stdout, report);
+        Path json = checkFile(out);
+        AtomicFile.write(json, o -> o.write((report.toJson().toPrettyString() + "\n").getBytes(StandardCharsets.UTF_8)));
+        stdout.println("check written to " + json);
+        warnIfBroken(err, report);
+        return 0;
+    }
+
+    /** The loud warning for a result that looks broken (nothing when it does not). */
+    static void warnIfBroken(PrintWriter err, QuantizationCheck.Report report) {
+        if (!report.looksBroken()) {
+            return;
+        }
+        String bar = "!".repeat(72);
+        err.println();
+        err.println(bar);
+        err.println("!!! WARNING: THE QUANTIZED MODEL LOOKS BROKEN");
+        for (String p : report.problems()) {
+            err.println("!!!   " + p);
+        }
+        err.println("!!! Try a type with more bits, an --imatrix, or fewer --tensor-type overrides.");
+        err.println(bar);
+        err.flush();
+    }
+
+    /** Where the check of {@code gguf} is stored: beside it, {@code <file>.check.json}. */
+    static Path checkFile(Path gguf) {
+        return gguf.resolveSibling(gguf.getFileName() + ".check.json");
+    }
+
+    private void summary(PrintWriter stdout, PrintWriter err, GgufModelExport.Result r, Imatrix im) {
+        Map<GgmlType, Integer> counts = new TreeMap<>();
+        int fallbacks = 0;
+        int withImatrix = 0;
+        for (LlamaCppMix.Choice c : r.choices()) {
+            counts.merge(c.type(), 1, Integer::sum);
+            if (c.fallbackFrom() != null) {
+                fallbacks++;
+                err.printf(Locale.ROOT, "note: %s: rows of %d are not a multiple of %d; %s instead of %s (as llama.cpp)%n",
+                        c.name(), c.ne()[0], c.fallbackFrom().blockSize(), c.type(), c.fallbackFrom());
+            }
+            if (im != null && c.quantized() && im.contains(c.name())) {
+                withImatrix++;
+            }
+        }
+        List<String> mix = new ArrayList<>();
+        counts.forEach((t, n) -> mix.add(t + " x" + n));
+        stdout.printf(Locale.ROOT, "wrote %s: %s, %.2f bits per weight (%,d weights), %d tensors (%s), %.1f s%n",
+                r.file(), Sizes.format(r.fileBytes()), r.bitsPerWeight(), r.weights(), r.choices().size(),
+                String.join(", ", mix), r.seconds());
+        if (im != null) {
+            stdout.printf(Locale.ROOT, "imatrix: %d of %d quantized tensors weighted by %s%n", withImatrix,
+                    r.choices().stream().filter(LlamaCppMix.Choice::quantized).count(), imatrix);
+            if (withImatrix == 0) {
+                err.println("qforge: warning: the imatrix has no entry for any tensor of this model (an imatrix of another model?)");
+            }
+        }
+        if (fallbacks > 0) {
+            stdout.printf(Locale.ROOT, "%d tensors fell back to another type (rows not a whole number of blocks)%n", fallbacks);
+        }
+    }
+
+    private QuantizationCheck.Report check(PrintWriter err) {
+        try (QModel base = QModel.load(model); QModel quant = QModel.loadGguf(out, model)) {
+            QuantizationCheck.TextResult text = null;
+            if (checkText == null) {
+                err.println("note: no --check-text given: skipping the KL-divergence check (only the greedy generation is compared)");
+            } else {
+                err.printf(Locale.ROOT, "checking against the source model on %d chunks of %s ...%n", checkChunks, checkText);
+                text = QuantizationCheck.text(base, quant, TextFiles.readUtf8(checkText), checkChunks, checkCtx);
+                if (text == null) {
+                    err.println("note: " + checkText + " is shorter than one chunk; skipping the KL-divergence check");
+                }
+            }
+            QuantizationCheck.GenerationResult gen = QuantizationCheck.generation(base, quant, checkPrompt, checkTokens);
+            return QuantizationCheck.report(text, gen);
+        }
+    }
+
+    private static void print(PrintWriter stdout, QuantizationCheck.Report report) {
+        if (report.text() != null) {
+            var k = report.text().kld();
+            stdout.printf(Locale.ROOT, "check: mean KLD %.5f ± %.5f, same top token %.2f %% ± %.2f %%, PPL %.4f → %.4f (%d chunks of %d)%n",
+                    k.kld().value(), k.kld().error(), 100 * k.sameTop().value(), 100 * k.sameTop().error(),
+                    k.pplBase().value(), k.pplModel().value(), report.text().chunks(), report.text().ctx());
+        }
+        var g = report.generation();
+        if (g != null) {
+            stdout.printf(Locale.ROOT, "source:    %s%s%n", g.prompt(), g.base().replace("\n", "\\n"));
+            stdout.printf(Locale.ROOT, "quantized: %s%s%n", g.prompt(), g.quantized().replace("\n", "\\n"));
+            stdout.printf(Locale.ROOT, "greedy generations agree on the first %d of %d tokens%n", g.commonPrefix(), g.baseIds().length);
+        }
+    }
+}

@@ -1,0 +1,363 @@
+package dev.qforge.format;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.qforge.QforgeException;
+import dev.qforge.kernel.Parallel;
+import dev.qforge.kernel.blocks.BlockFormat;
+import dev.qforge.kernel.blocks.BlockFormats;
+import dev.qforge.kernel.blocks.GgmlType;
+import dev.qforge.model.ModelConfig;
+import dev.qforge.model.ModelFamily;
+import dev.qforge.model.RopeScaling;
+import dev.qforge.model.TensorLayout;
+import dev.qforge.quant.LlamaCppMix;
+import dev.qforge.quant.LlamaFileType;
+import dev.qforge.quant.TensorTypeOverride;
+import dev.qforge.tensor.Tensor;
+import dev.qforge.tokenizer.Tokenizer;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * Writes a Hugging Face Llama-family model (llama, mistral, qwen2, qwen3) as the GGUF file llama.cpp's
+ * converter followed by {@code llama-quantize} would: llama.cpp's metadata (general, hyper-parameters,
+ * RoPE, tokenizer), its tensor names, the q/k row permutation of the llama architecture, and each tensor in
+ * the type {@link LlamaCppMix} chooses, quantized from the checkpoint's values as F32 with the
+ * imatrix's importance when one is given. Tensors are quantized one at a time, a band of rows at a time,
+ * while the file is written; the file appears (atomically) only when complete.
+ */
+public final class GgufModelExport {
+    /**
+     * What to write. {@code imatrix} may be null; {@code imatrixName} is what the file records of it;
+     * {@code name} is general.name (null: the model directory's name).
+     */
+    public record Options(LlamaFileType type, Imatrix imatrix, String imatrixName, List<TensorTypeOverride> overrides,
+                          String name) {
+        public Options {
+            overrides = List.copyOf(overrides);
+        }
+
+        public static Options of(LlamaFileType type) {
+            return new Options(type, null, null, List.of(), null);
+        }
+
+        public Options withImatrix(Imatrix imatrix, String imatrixName) {
+            return new Options(type, imatrix, imatrixName, overrides, name);
+        }
+
+        public Options withOverrides(List<TensorTypeOverride> overrides) {
+            return new Options(type, imatrix, imatrixName, overrides, name);
+        }
+
+        public Options withName(String name) {
+            return new Options(type, imatrix, imatrixName, overrides, name);
+        }
+    }
+
+    /** Told after each tensor is written. */
+    @FunctionalInterface
+    public interface Listener {
+        void tensorWritten(int done, int total, LlamaCppMix.Choice choice, long bytes);
+    }
+
+    /** What was written: the file, its size, the weights (elements) and bytes of all tensors, each tensor's type. */
+    public record Result(Path file, long fileBytes, long weights, long tensorBytes, List<LlamaCppMix.Choice> choices,
+                         double seconds) {
+        public double bitsPerWeight() {
+            return 8.0 * tensorBytes / weights;
+        }
+    }
+
+    private static final int ROWS_PER_BAND = 256;
+
+    private final Path modelDir;
+    private final ModelConfig config;
+    private final JsonNode configJson;
+    private final String arch;
+
+    private GgufModelExport(Path modelDir) {
+        this.modelDir = modelDir;
+        Path configFile = modelDir.resolve("config.json");
+        this.config = HfConfigFile.read(configFile);
+        this.configJson = JsonFiles.readObject(configFile);
+        this.arch = ggufArchitecture(config.family());
+    }
+
+    /** The GGUF architecture llama.cpp runs a family as. */
+    public static String ggufArchitecture(ModelFamily family) {
+        return switch (family) {
+            case LLAMA, MISTRAL -> "llama";
+            case QWEN2 -> "qwen2";
+            case QWEN3 -> "qwen3";
+        };
+    }
+
+    /** Writes {@code modelDir} to {@code target}. */
+    public static Result write(Path modelDir, Path target, Options options, Listener listener) {
+        return new GgufModelExport(modelDir).run(target, options, listener);
+    }
+
+    private Result run(Path target, Options options, Listener listener) {
+        long t0 = System.nanoTime();
+        Tokenizer tokenizer = Tokenizer.load(modelDir);
+        try (SafetensorsCheckpoint checkpoint = SafetensorsCheckpoint.open(modelDir)) {
+            Map<String, TensorLayout.Spec> byGguf = new LinkedHashMap<>();
+            List<LlamaCppMix.TensorShape> shapes = new ArrayList<>();
+            long weights = 0;
+            for (TensorLayout.Spec s : TensorLayout.of(config)) {
+                String g = GgufTensorNames.toGguf(s.name());
+                if (g == null) {
+                    throw new IllegalStateException("no GGUF name for " + s.name());
+                }
+                Tensor t = checkpoint.tensor(s.name());
+                if (!java.util.Arrays.equals(t.shape(), s.shape())) {
+                    throw new QforgeException(checkpoint.source() + ": tensor '" + s.name() + "' has shape "
+                            + java.util.Arrays.toString(t.shape()) + ", config.json implies " + java.util.Arrays.toString(s.shape()));
+                }
+                if (!t.dtype().isFloatingPoint()) {
+                    throw new QforgeException(checkpoint.source() + ": tensor '" + s.name() + "' is " + t.dtype() + ", not floating point");
+                }
+                byGguf.put(g, s);
+                shapes.add(new LlamaCppMix.TensorShape(g, ggmlDims(s.shape())));
+                weights += t.elementCount();
+            }
+            float[] ropeFreqs = ropeFreqs();
+            if (ropeFreqs != null) {
+                shapes.add(new LlamaCppMix.TensorShape("rope_freqs.weight", new long[]{ropeFreqs.length}));
+            }
+            LlamaCppMix mix = new LlamaCppMix(options.type(), new LlamaCppMix.Hparams(arch, config.numLayers(),
+                    config.numHeads(), config.numKvHeads(), 0), options.imatrix() != null, options.overrides());
+            List<LlamaCppMix.Choice> plan = mix.plan(shapes);
+
+            GgufWriter w = new GgufWriter();
+            metadata(w, tokenizer, weights, options);
+            long[] tensorBytes = {0};
+            int[] done = {0};
+            for (LlamaCppMix.Choice c : plan) {
+                long bytes = GgufTensorInfo.byteSize(c.type(), c.ne());
+                tensorBytes[0] += bytes;
+                AtomicFile.Producer body;
+                if (c.name().equals("rope_freqs.weight")) {
+                    body = out -> writeFloats(out, ropeFreqs);
+                } else {
+                    TensorLayout.Spec spec = byGguf.get(c.name());
+                    Tensor t = checkpoint.tensor(spec.name());
+                    float[] importance = null;
+                    if (options.imatrix() != null && c.quantized() && !c.name().equals("token_embd.weight")) {
+                        importance = options.imatrix().importance(c.name(), c.ne()[0]);
+                    }
+                    if (importance == null && options.type() == LlamaFileType.Q2_K_S && c.type() == GgmlType.Q2_K
+                            && !c.name().equals("token_embd.weight")) {
+                        throw new QforgeException(c.name() + ": Q2_K_S needs importance for every Q2_K tensor (as llama-quantize); "
+                                + (options.imatrix() == null ? "give an --imatrix" : "the imatrix has no entry for it"));
+                    }
+                    float[] imp = importance;
+                    body = out -> writeTensor(out, t, c, permutation(c.name()), imp);
+                }
+                AtomicFile.Producer inner = body;
+                w.addTensor(c.name(), c.type(), c.ne(), out -> {
+                    inner.writeTo(out);
+                    if (listener != null) {
+                        listener.tensorWritten(++done[0], plan.size(), c, bytes);
+                    }
+                });
+            }
+            w.write(target);
+            long size;
+            try {
+                size = Files.size(target);
+            } catch (IOException e) {
+                throw new QforgeException(target + ": cannot read size: " + e.getMessage(), e);
+            }
+            return new Result(target, size, weights, tensorBytes[0], plan, (System.nanoTime() - t0) / 1e9);
+        }
+    }
+
+    private static long[] ggmlDims(long[] shape) {
+        long[] ne = new long[shape.length];
+        for (int i = 0; i < shape.length; i++) {
+            ne[i] = shape[shape.length - 1 - i];
+        }
+        return ne;
+    }
+
+    // ---- metadata -------------------------------------------------------------------------------------------
+
+    private void metadata(GgufWriter w, Tokenizer tokenizer, long weights, Options options) {
+        String a = arch + ".";
+        w.putString("general.architecture", arch);
+        w.putString("general.type", "model");
+        w.putString("general.name", options.name() != null ? options.name() : modelName());
+        w.putString("general.size_label", sizeLabel(weights));
+        w.putUInt32(a + "block_count", config.numLayers());
+        w.putUInt32(a + "context_length", config.maxPositions());
+        w.putUInt32(a + "embedding_length", config.hiddenSize());
+        w.putUInt32(a + "feed_forward_length", config.intermediateSize());
+        w.putUInt32(a + "attention.head_count", config.numHeads());
+        w.putUInt32(a + "attention.head_count_kv", config.numKvHeads());
+        w.putFloat32(a + "rope.freq_base", (float) config.ropeTheta());
+        w.putFloat32(a + "attention.layer_norm_rms_epsilon", config.rmsNormEps());
+        if (configJson.hasNonNull("head_dim") || config.headDim() * config.numHeads() != config.hiddenSize()) {
+            w.putUInt32(a + "attention.key_length", config.headDim());
+            w.putUInt32(a + "attention.value_length", config.headDim());
+        }
+        if (arch.equals("llama")) {
+            w.putUInt32(a + "vocab_size", config.vocabSize());
+            w.putUInt32(a + "rope.dimension_count", config.headDim());
+        }
+        if (config.ropeScaling().type() == RopeScaling.Type.LINEAR) {
+            w.putString(a + "rope.scaling.type", "linear");
+            w.putFloat32(a + "rope.scaling.factor", (float) config.ropeScaling().factor());
+        }
+        GgufTokenizerMetadata.of(modelDir, tokenizer, config.vocabSize()).forEach(w::put);
+        w.putUInt32("general.quantization_version", 2);
+        w.putUInt32("general.file_type", options.type().id());
+        if (options.imatrix() != null) {
+            Imatrix im = options.imatrix();
+            w.putString("quantize.imatrix.file", options.imatrixName() != null ? options.imatrixName()
+                    : im.source() != null ? im.source().getFileName().toString() : "imatrix");
+            if (!im.datasets().isEmpty()) {
+                w.putString("quantize.imatrix.dataset", im.datasets().getFirst());
+            }
+            w.putInt32("quantize.imatrix.entries_count", im.entries().size());
+            w.putInt32("quantize.imatrix.chunks_count", im.chunkCount());
+        }
+    }
+
+    /** The model's name: its directory's name (the parent's when the directory is just "hf"). */
+    private String modelName() {
+        Path abs = modelDir.toAbsolutePath().normalize();
+        Path name = abs.getFileName();
+        if (name != null && name.toString().equalsIgnoreCase("hf") && abs.getParent() != null
+                && abs.getParent().getFileName() != null) {
+            name = abs.getParent().getFileName();
+        }
+        return name == null ? "model" : name.toString();
+    }
+
+    /** Parameter count as llama.cpp's converter labels it: "8.4M", "260K", "1.1B". */
+    public static String sizeLabel(long params) {
+        double scaled;
+        String suffix;
+        if (params > 1e12) {
+            scaled = params * 1e-12;
+            suffix = "T";
+        } else if (params > 1e9) {
+            scaled = params * 1e-9;
+            suffix = "B";
+        } else if (params > 1e6) {
+            scaled = params * 1e-6;
+            suffix = "M";
+        } else {
+            scaled = params * 1e-3;
+            suffix = "K";
+        }
+        String integer = Long.toString(Math.round(scaled)).replaceFirst("^0+", "");
+        int decimals = Math.max(2 - integer.length(), 0);
+        return String.format(Locale.ROOT, "%." + decimals + "f%s", scaled, suffix);
+    }
+
+    /** Llama 3's rope scaling as llama.cpp stores it: a factor per rotary pair (tensor rope_freqs.weight). */
+    private float[] ropeFreqs() {
+        RopeScaling rs = config.ropeScaling();
+        if (rs.type() != RopeScaling.Type.LLAMA3 || !arch.equals("llama")) {
+            return null;
+        }
+        return rs.freqFactors(config.ropeTheta(), config.headDim());
+    }
+
+    // ---- tensors --------------------------------------------------------------------------------------------
+
+    /**
+     * For the llama architecture, llama.cpp's converter reorders q and k rows so that each head's two RoPE
+     * halves become interleaved pairs: within a head of 2h rows, row 2i+j takes row j·h+i. Returns the source
+     * row of each destination row (for a 1-D bias: element), or null for no permutation.
+     */
+    private int[] permutation(String ggufName) {
+        if (!arch.equals("llama")) {
+            return null;
+        }
+        int heads;
+        int rows;
+        if (ggufName.endsWith("attn_q.weight") || ggufName.endsWith("attn_q.bias")) {
+            heads = config.numHeads();
+            rows = config.qDim();
+        } else if (ggufName.endsWith("attn_k.weight") || ggufName.endsWith("attn_k.bias")) {
+            heads = config.numKvHeads();
+            rows = config.kvDim();
+        } else {
+            return null;
+        }
+        return headPermutation(rows, heads);
+    }
+
+    /** The source row of each row after llama.cpp's {@code permute(w, n_head)}. */
+    public static int[] headPermutation(int rows, int heads) {
+        int perHead = rows / heads;
+        int half = perHead / 2;
+        int[] src = new int[rows];
+        for (int r = 0; r < rows; r++) {
+            int head = r / perHead;
+            int within = r % perHead;
+            src[r] = head * perHead + (within % 2) * half + within / 2;
+        }
+        return src;
+    }
+
+    private static void writeFloats(OutputStream out, float[] values) throws IOException {
+        byte[] b = new byte[values.length * 4];
+        MemorySegment.copy(values, 0, MemorySegment.ofArray(b), Tensor.F32, 0, values.length);
+        out.write(b);
+    }
+
+    /** Quantizes the tensor a band of rows at a time (rows in parallel) and writes its bytes. */
+    private static void writeTensor(OutputStream out, Tensor t, LlamaCppMix.Choice c, int[] perm, float[] importance)
+            throws IOException {
+        BlockFormat format = BlockFormats.byGgmlType(c.type().id());
+        if (format == null) {
+            throw new QforgeException(c.name() + ": qforge cannot write " + c.type() + " tensors");
+        }
+        int cols = Math.toIntExact(c.ne()[0]);
+        long rowsLong = t.elementCount() / cols;
+        int rows = Math.toIntExact(rowsLong);
+        if (t.rank() == 1) {
+            // A 1-D tensor is one row; a permuted bias is reordered element by element.
+            float[] v = t.toFloatArray();
+            if (perm != null) {
+                float[] p = new float[v.length];
+                for (int i = 0; i < v.length; i++) {
+                    p[i] = v[perm[i]];
+                }
+                v = p;
+            }
+            byte[] b = new byte[Math.toIntExact(format.rowBytes(cols))];
+            format.quantize(v, 0, cols, importance, MemorySegment.ofArray(b), 0);
+            out.write(b);
+            return;
+        }
+        long rowBytes = format.rowBytes(cols);
+        int band = Math.max(1, Math.min(rows, ROWS_PER_BAND));
+        float[] src = new float[band * cols];
+        byte[] dst = new byte[Math.toIntExact(rowBytes * band)];
+        MemorySegment dstSeg = MemorySegment.ofArray(dst);
+        for (int r0 = 0; r0 < rows; r0 += band) {
+            int n = Math.min(band, rows - r0);
+            int start = r0;
+            Parallel.forRange(n, i -> {
+                int row = start + i;
+                t.copyRowTo(perm == null ? row : perm[row], src, i * cols);
+                format.quantize(src, i * cols, cols, importance, dstSeg, i * rowBytes);
+            });
+            out.write(dst, 0, Math.toIntExact(rowBytes * n));
+        }
+    }
+}

@@ -1,0 +1,114 @@
+package dev.qforge.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.qforge.SharedData;
+import dev.qforge.eval.KlDivergence;
+import dev.qforge.eval.QuantizationCheck;
+import dev.qforge.format.GgufFile;
+import dev.qforge.format.JsonFiles;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** {@code qforge quantize} end to end, and its one-line answers to mistakes. */
+class QuantizeCommandTest {
+    @TempDir
+    Path tmp;
+
+    private Path synth() {
+        Path dir = tmp.resolve("tiny-llama");
+        MainTest.Run r = MainTest.run("synth", "--shape", "tiny-llama", "--dtype", "F32", "--out", dir.toString());
+        assertEquals(0, r.exit(), r.err());
+        return dir;
+    }
+
+    @Test
+    void quantizesChecksAndStoresTheCheck() throws Exception {
+        Path model = SharedData.require("models/qforge-tiny-llama/hf");
+        Path text = SharedData.require("text/wikitext-2-raw/wiki.test.raw");
+        Path out = tmp.resolve("tiny-Q4_K_M.gguf");
+        MainTest.Run r = MainTest.run("quantize", "--model", model.toString(), "--type", "Q4_K_M", "--out", out.toString(),
+                "--check-text", text.toString(), "--check-chunks", "2", "--check-tokens", "8");
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.out().contains("bits per weight"), r.out());
+        assertTrue(r.out().contains("same top token"), r.out());
+        assertFalse(r.err().contains("LOOKS BROKEN"), r.err());
+        try (GgufFile f = GgufFile.open(out)) {
+            assertEquals(15, f.metadata().getInt("general.file_type"));
+        }
+        JsonNode check = JsonFiles.readObject(tmp.resolve("tiny-Q4_K_M.gguf.check.json"));
+        assertTrue(check.path("text").path("same_top").asDouble() > 0.8, check.toString());
+        assertTrue(check.path("text").path("mean_kld").asDouble() < 0.05, check.toString());
+        assertFalse(check.path("looks_broken").asBoolean(true));
+    }
+
+    @Test
+    void withoutCheckTextTheKldCheckIsSkippedWithANote() {
+        Path model = synth();
+        Path out = tmp.resolve("q8.gguf");
+        MainTest.Run r = MainTest.run("quantize", "-m", model.toString(), "-t", "Q8_0", "-o", out.toString(), "--check-tokens", "4");
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.err().contains("no --check-text"), r.err());
+        assertTrue(Files.exists(tmp.resolve("q8.gguf.check.json")));
+    }
+
+    @Test
+    void aBrokenResultIsLoud() {
+        // Base and "quantized" models that disagree completely on every position.
+        KlDivergence kl = new KlDivergence();
+        int vocab = 4;
+        for (int p = 0; p < 10; p++) {
+            float[] base = {(float) Math.log(0.97), (float) Math.log(0.01), (float) Math.log(0.01), (float) Math.log(0.01)};
+            float[] logits = {-5f, 5f, 0f, 0f};
+            kl.add(base, 0, logits, 0, vocab, 0);
+        }
+        QuantizationCheck.Report report = QuantizationCheck.report(new QuantizationCheck.TextResult(1, 16, 10, kl.result()), null);
+        assertTrue(report.looksBroken());
+        StringWriter err = new StringWriter();
+        QuantizeCommand.warnIfBroken(new PrintWriter(err, true), report);
+        assertTrue(err.toString().contains("WARNING: THE QUANTIZED MODEL LOOKS BROKEN"), err.toString());
+        assertTrue(err.toString().contains("top token only 0.0 %"), err.toString());
+        assertTrue(err.toString().contains("mean KL divergence"), err.toString());
+        assertTrue(report.toJson().path("looks_broken").asBoolean());
+
+        StringWriter quiet = new StringWriter();
+        QuantizeCommand.warnIfBroken(new PrintWriter(quiet, true), QuantizationCheck.report(null, null));
+        assertEquals("", quiet.toString());
+    }
+
+    @Test
+    void mistakesAreOneLineErrors() throws Exception {
+        Path model = synth();
+        String out = tmp.resolve("x.gguf").toString();
+        assertOneLine(MainTest.run("quantize", "-m", model.toString(), "-t", "Q9_K", "-o", out), "unknown quantization type 'Q9_K'");
+        assertOneLine(MainTest.run("quantize", "-m", model.toString(), "-t", "Q4_0", "-o", out, "--tensor-type", "attn_v"),
+                "expected PATTERN=TYPE");
+        assertOneLine(MainTest.run("quantize", "-m", model.toString(), "-t", "Q4_0", "-o", out, "--tensor-type", "attn_v=Q7"),
+                "unknown block format 'Q7'");
+        assertOneLine(MainTest.run("quantize", "-m", model.toString(), "-t", "Q4_0", "-o", out, "--tensor-type", "(=Q8_0"),
+                "does not compile");
+        assertOneLine(MainTest.run("quantize", "-m", model.toString(), "-t", "Q4_0", "-o", out, "--imatrix",
+                tmp.resolve("nope.dat").toString()), "nope.dat: no such file");
+        assertOneLine(MainTest.run("quantize", "-m", tmp.resolve("missing").toString(), "-t", "Q4_0", "-o", out),
+                "not a Hugging Face model directory");
+        assertOneLine(MainTest.run("quantize", "-m", model.toString(), "-t", "Q4_0", "-o", tmp.toString()), "is a directory");
+        assertOneLine(MainTest.run("quantize", "-m", model.toString(), "-t", "Q4_0", "-o", out, "--check-text",
+                tmp.resolve("none.txt").toString()), "none.txt: no such file");
+        assertFalse(Files.exists(Path.of(out)));
+    }
+
+    private static void assertOneLine(MainTest.Run r, String fragment) {
+        assertEquals(1, r.exit(), r.out() + r.err());
+        String line = r.err().strip();
+        assertFalse(line.contains("\n"), "one line: " + line);
+        assertTrue(line.startsWith("qforge: ") && line.contains(fragment), line);
+    }
+}
