@@ -187,7 +187,7 @@ public final class QuantizeCommand implements Callable<Integer> {
     }
 
     private QuantizationCheck.Report check(PrintWriter err) {
-        try (QModel base = QModel.load(model); QModel quant = QModel.loadGguf(out, model)) {
+        try (QModel base = QModel.load(model); QModel quant = QModel.load(out, model)) {
             QuantizationCheck.TextResult text = null;
             if (checkText == null) {
                 err.println("note: no --check-text given: skipping the KL-divergence check (only the greedy generation is compared)");

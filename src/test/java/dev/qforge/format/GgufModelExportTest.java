@@ -72,7 +72,7 @@ class GgufModelExportTest {
         SyntheticModel.write(SyntheticShape.byId(shape).config(), DType.F32, 7, Long.MAX_VALUE, dir, s -> { });
         Path gguf = tmp.resolve(shape + ".gguf");
         GgufModelExport.write(dir, gguf, GgufModelExport.Options.of(LlamaFileType.F32), null);
-        try (QModel hf = QModel.load(dir); QModel g = QModel.loadGguf(gguf, dir)) {
+        try (QModel hf = QModel.load(dir); QModel g = QModel.load(gguf, dir)) {
             assertEquals(hf.config().vocabSize(), g.config().vocabSize());
             assertEquals(hf.config().headDim(), g.config().headDim());
             assertEquals(hf.config().tieWordEmbeddings(), g.config().tieWordEmbeddings());
@@ -92,7 +92,7 @@ class GgufModelExportTest {
         Path q8 = tmp.resolve("q8.gguf");
         GgufModelExport.write(model, f32, GgufModelExport.Options.of(LlamaFileType.F32), null);
         GgufModelExport.write(model, q8, GgufModelExport.Options.of(LlamaFileType.Q8_0), null);
-        try (QModel hf = QModel.load(model); QModel a = QModel.loadGguf(f32, model); QModel b = QModel.loadGguf(q8, model)) {
+        try (QModel hf = QModel.load(model); QModel a = QModel.load(f32, model); QModel b = QModel.load(q8, model)) {
             Diff exact = compare(hf, a, TEXT);
             assertTrue(exact.maxAbs() < 1e-4, "F32: max |Δlogit| " + exact.maxAbs());
             assertEquals(exact.positions(), exact.sameTop());
@@ -121,7 +121,7 @@ class GgufModelExportTest {
         Files.writeString(config, json.toPrettyString());
         Path gguf = tmp.resolve("l3.gguf");
         GgufModelExport.write(dir, gguf, GgufModelExport.Options.of(LlamaFileType.F32), null);
-        try (QModel hf = QModel.load(dir); QModel g = QModel.loadGguf(gguf, dir)) {
+        try (QModel hf = QModel.load(dir); QModel g = QModel.load(gguf, dir)) {
             assertEquals(hf.config().ropeScaling(), g.config().ropeScaling());
             float[] factors = ((GgufCheckpoint) g.weights()).file().tensor("rope_freqs.weight").toFloatArray();
             assertEquals(8, factors.length);
