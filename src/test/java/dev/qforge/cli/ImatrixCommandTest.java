@@ -6,13 +6,12 @@ import dev.qforge.format.ImatrixFile;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static dev.qforge.cli.CliRun.assertOneLineError;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -22,20 +21,10 @@ class ImatrixCommandTest {
     @TempDir
     Path tmp;
 
-    record Run(int exit, String out, String err) {
-    }
-
-    static Run run(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        int exit = Main.run(args, new PrintWriter(out, true), new PrintWriter(err, true));
-        return new Run(exit, out.toString(), err.toString());
-    }
-
     private Path synth() {
         Path dir = tmp.resolve("tiny-llama");
-        Run r = run("synth", "--shape", "tiny-llama", "--dtype", "F32", "--out", dir.toString());
-        assertEquals(0, r.exit, r.err);
+        CliRun r = CliRun.of("synth", "--shape", "tiny-llama", "--dtype", "F32", "--out", dir.toString());
+        assertEquals(0, r.exit(), r.err());
         return dir;
     }
 
@@ -54,14 +43,14 @@ class ImatrixCommandTest {
         Path model = synth();
         Path text = text();
         Path dat = tmp.resolve("out/im.dat");
-        Run r = run("imatrix", "--model", model.toString(), "--text", text.toString(), "--ctx", "32", "--chunks", "3",
+        CliRun r = CliRun.of("imatrix", "--model", model.toString(), "--text", text.toString(), "--ctx", "32", "--chunks", "3",
                 "--out", dat.toString());
-        assertEquals(0, r.exit, r.err);
-        assertTrue(r.out.contains("14 matrices, 3 chunks of 32 tokens"), r.out);
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.out().contains("14 matrices, 3 chunks of 32 tokens"), r.out());
         Path gguf = tmp.resolve("im.gguf");
-        r = run("imatrix", "-m", model.toString(), "-f", text.toString(), "-c", "32", "--chunks", "3", "-o", gguf.toString());
-        assertEquals(0, r.exit, r.err);
-        assertTrue(r.out.contains("GGUF"), r.out);
+        r = CliRun.of("imatrix", "-m", model.toString(), "-f", text.toString(), "-c", "32", "--chunks", "3", "-o", gguf.toString());
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.out().contains("GGUF"), r.out());
 
         Imatrix d = ImatrixFile.read(dat);
         Imatrix g = ImatrixFile.read(gguf);
@@ -90,16 +79,16 @@ class ImatrixCommandTest {
     void userMistakesAreOneLineErrors() throws Exception {
         Path model = synth();
         Path text = text();
-        assertOneLineError(run("imatrix", "--model", model.toString(), "--text", text.toString(), "--ctx", "8"), "--ctx 8 is too short");
-        assertOneLineError(run("imatrix", "--model", model.toString(), "--text", text.toString(), "--chunks", "-1"), "--chunks must be >= 0");
-        assertOneLineError(run("imatrix", "--model", model.toString(), "--text", tmp.resolve("none.txt").toString()), "none.txt");
-        assertOneLineError(run("imatrix", "--model", model.toString(), "--text", text.toString(), "--out", tmp.toString()), "is a directory");
+        assertOneLineError(CliRun.of("imatrix", "--model", model.toString(), "--text", text.toString(), "--ctx", "8"), "--ctx 8 is too short");
+        assertOneLineError(CliRun.of("imatrix", "--model", model.toString(), "--text", text.toString(), "--chunks", "-1"), "--chunks must be >= 0");
+        assertOneLineError(CliRun.of("imatrix", "--model", model.toString(), "--text", tmp.resolve("none.txt").toString()), "none.txt");
+        assertOneLineError(CliRun.of("imatrix", "--model", model.toString(), "--text", text.toString(), "--out", tmp.toString()), "is a directory");
         Path small = tmp.resolve("small.txt");
         Files.writeString(small, "too short");
-        assertOneLineError(run("imatrix", "--model", model.toString(), "--text", small.toString(), "--out",
+        assertOneLineError(CliRun.of("imatrix", "--model", model.toString(), "--text", small.toString(), "--out",
                 tmp.resolve("x.dat").toString()), "fewer than one chunk of 512");
         assertFalse(Files.exists(tmp.resolve("x.dat")));
-        assertOneLineError(run("imatrix", "--model", tmp.resolve("nope").toString(), "--text", text.toString()), "not a model directory");
+        assertOneLineError(CliRun.of("imatrix", "--model", tmp.resolve("nope").toString(), "--text", text.toString()), "not a model directory");
     }
 
     @Test
@@ -108,19 +97,11 @@ class ImatrixCommandTest {
         Path text = SharedData.require("text/wikitext-2-raw/wiki.valid.raw");
         Imatrix ref = ImatrixFile.read(SharedData.require("reference/qforge-tiny-llama/imatrix-wiki-valid.dat"));
         Path out = tmp.resolve("imatrix.dat");
-        Run r = run("imatrix", "--model", model.toString(), "--text", text.toString(), "--chunks", "4", "--out", out.toString());
-        assertEquals(0, r.exit, r.err);
+        CliRun r = CliRun.of("imatrix", "--model", model.toString(), "--text", text.toString(), "--chunks", "4", "--out", out.toString());
+        assertEquals(0, r.exit(), r.err());
         Imatrix ours = ImatrixFile.read(out);
         assertEquals(4, ours.chunkCount());
         assertEquals(ref.names().stream().sorted().toList(), ours.names().stream().sorted().toList());
     }
 
-    private static void assertOneLineError(Run r, String fragment) {
-        assertEquals(1, r.exit, r.err);
-        String[] lines = r.err.strip().split("\n");
-        assertEquals(1, lines.length, "one line: " + r.err);
-        assertTrue(lines[0].startsWith("qforge: "), r.err);
-        assertTrue(lines[0].contains(fragment), "'" + r.err + "' should contain '" + fragment + "'");
-        assertFalse(r.err.contains("Exception"), "no stack trace: " + r.err);
-    }
 }

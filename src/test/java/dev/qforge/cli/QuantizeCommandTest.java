@@ -14,6 +14,7 @@ import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
+import static dev.qforge.cli.CliRun.assertOneLineError;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -25,7 +26,7 @@ class QuantizeCommandTest {
 
     private Path synth() {
         Path dir = tmp.resolve("tiny-llama");
-        MainTest.Run r = MainTest.run("synth", "--shape", "tiny-llama", "--dtype", "F32", "--out", dir.toString());
+        CliRun r = CliRun.of("synth", "--shape", "tiny-llama", "--dtype", "F32", "--out", dir.toString());
         assertEquals(0, r.exit(), r.err());
         return dir;
     }
@@ -35,7 +36,7 @@ class QuantizeCommandTest {
         Path model = SharedData.require("models/qforge-tiny-llama/hf");
         Path text = SharedData.require("text/wikitext-2-raw/wiki.test.raw");
         Path out = tmp.resolve("tiny-Q4_K_M.gguf");
-        MainTest.Run r = MainTest.run("quantize", "--model", model.toString(), "--type", "Q4_K_M", "--out", out.toString(),
+        CliRun r = CliRun.of("quantize", "--model", model.toString(), "--type", "Q4_K_M", "--out", out.toString(),
                 "--check-text", text.toString(), "--check-chunks", "2", "--check-tokens", "8");
         assertEquals(0, r.exit(), r.err());
         assertTrue(r.out().contains("bits per weight"), r.out());
@@ -54,7 +55,7 @@ class QuantizeCommandTest {
     void withoutCheckTextTheKldCheckIsSkippedWithANote() {
         Path model = synth();
         Path out = tmp.resolve("q8.gguf");
-        MainTest.Run r = MainTest.run("quantize", "-m", model.toString(), "-t", "Q8_0", "-o", out.toString(), "--check-tokens", "4");
+        CliRun r = CliRun.of("quantize", "-m", model.toString(), "-t", "Q8_0", "-o", out.toString(), "--check-tokens", "4");
         assertEquals(0, r.exit(), r.err());
         assertTrue(r.err().contains("no --check-text"), r.err());
         assertTrue(Files.exists(tmp.resolve("q8.gguf.check.json")));
@@ -88,27 +89,21 @@ class QuantizeCommandTest {
     void mistakesAreOneLineErrors() throws Exception {
         Path model = synth();
         String out = tmp.resolve("x.gguf").toString();
-        assertOneLine(MainTest.run("quantize", "-m", model.toString(), "-t", "Q9_K", "-o", out), "unknown quantization type 'Q9_K'");
-        assertOneLine(MainTest.run("quantize", "-m", model.toString(), "-t", "Q4_0", "-o", out, "--tensor-type", "attn_v"),
+        assertOneLineError(CliRun.of("quantize", "-m", model.toString(), "-t", "Q9_K", "-o", out), "unknown quantization type 'Q9_K'");
+        assertOneLineError(CliRun.of("quantize", "-m", model.toString(), "-t", "Q4_0", "-o", out, "--tensor-type", "attn_v"),
                 "expected PATTERN=TYPE");
-        assertOneLine(MainTest.run("quantize", "-m", model.toString(), "-t", "Q4_0", "-o", out, "--tensor-type", "attn_v=Q7"),
+        assertOneLineError(CliRun.of("quantize", "-m", model.toString(), "-t", "Q4_0", "-o", out, "--tensor-type", "attn_v=Q7"),
                 "unknown block format 'Q7'");
-        assertOneLine(MainTest.run("quantize", "-m", model.toString(), "-t", "Q4_0", "-o", out, "--tensor-type", "(=Q8_0"),
+        assertOneLineError(CliRun.of("quantize", "-m", model.toString(), "-t", "Q4_0", "-o", out, "--tensor-type", "(=Q8_0"),
                 "does not compile");
-        assertOneLine(MainTest.run("quantize", "-m", model.toString(), "-t", "Q4_0", "-o", out, "--imatrix",
+        assertOneLineError(CliRun.of("quantize", "-m", model.toString(), "-t", "Q4_0", "-o", out, "--imatrix",
                 tmp.resolve("nope.dat").toString()), "nope.dat: no such file");
-        assertOneLine(MainTest.run("quantize", "-m", tmp.resolve("missing").toString(), "-t", "Q4_0", "-o", out),
+        assertOneLineError(CliRun.of("quantize", "-m", tmp.resolve("missing").toString(), "-t", "Q4_0", "-o", out),
                 "not a Hugging Face model directory");
-        assertOneLine(MainTest.run("quantize", "-m", model.toString(), "-t", "Q4_0", "-o", tmp.toString()), "is a directory");
-        assertOneLine(MainTest.run("quantize", "-m", model.toString(), "-t", "Q4_0", "-o", out, "--check-text",
+        assertOneLineError(CliRun.of("quantize", "-m", model.toString(), "-t", "Q4_0", "-o", tmp.toString()), "is a directory");
+        assertOneLineError(CliRun.of("quantize", "-m", model.toString(), "-t", "Q4_0", "-o", out, "--check-text",
                 tmp.resolve("none.txt").toString()), "none.txt: no such file");
         assertFalse(Files.exists(Path.of(out)));
     }
 
-    private static void assertOneLine(MainTest.Run r, String fragment) {
-        assertEquals(1, r.exit(), r.out() + r.err());
-        String line = r.err().strip();
-        assertFalse(line.contains("\n"), "one line: " + line);
-        assertTrue(line.startsWith("qforge: ") && line.contains(fragment), line);
-    }
 }
