@@ -13,11 +13,11 @@ import java.util.concurrent.Callable;
 
 /**
  * {@code qforge demo}: the main job on the small real model of ../shared/data, as the README's first
- * command: generate text, then measure WikiText-2 perplexity the way llama.cpp does and set it next to
- * llama.cpp's own figure for the same model and text.
+ * command: generate text, measure WikiText-2 perplexity the way llama.cpp does next to llama.cpp's own
+ * figure, then quantize the model to Q4_K_M and report what that cost (size, KL divergence, same top token).
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
-        description = "Generate text with qforge-tiny-llama from ../shared/data and measure its WikiText-2 perplexity.")
+        description = "On qforge-tiny-llama from ../shared/data: generate text, measure WikiText-2 perplexity, quantize to Q4_K_M and report.")
 public final class DemoCommand implements Callable<Integer> {
     /** llama.cpp's figure: reference/qforge-tiny-llama/llama.cpp-results.json (F32, -c 512, first 200 chunks). */
     private static final String LLAMA_CPP_PPL = "253.6382 +/- 3.37208";
@@ -47,6 +47,30 @@ public final class DemoCommand implements Callable<Integer> {
         out.println("== qforge eval ppl: WikiText-2 test, llama.cpp's protocol (ctx 512), first 200 chunks");
         exit = Main.run(new String[]{"eval", "ppl", "--model", model.toString(), "--text", text.toString(), "--chunks", "200"}, out, err);
         out.println("llama.cpp's figure for the same model, text and chunks: PPL = " + LLAMA_CPP_PPL);
-        return exit;
+        if (exit != 0) {
+            return exit;
+        }
+        out.println();
+        out.println("== qforge quantize: Q4_K_M GGUF (byte-identical to llama-quantize's), checked against the F32 model");
+        Path dir;
+        try {
+            dir = Files.createTempDirectory("qforge-demo");
+        } catch (java.io.IOException e) {
+            throw new QforgeException("cannot create a temporary directory: " + e.getMessage());
+        }
+        Path gguf = dir.resolve("qforge-tiny-llama-Q4_K_M.gguf");
+        try {
+            return Main.run(new String[]{"quantize", "--model", model.toString(), "--type", "Q4_K_M", "--out", gguf.toString(),
+                    "--check-text", text.toString()}, out, err);
+        } finally {
+            try (var files = Files.list(dir)) {
+                for (Path f : files.toList()) {
+                    Files.deleteIfExists(f);
+                }
+                Files.deleteIfExists(dir);
+            } catch (java.io.IOException ignored) {
+                // a leftover file in the temporary directory is harmless
+            }
+        }
     }
 }
