@@ -61,7 +61,6 @@ public final class FmaPeak {
             a10 = a10.fma(x1, x0);
             a11 = a11.fma(x1, x0);
         }
-        return a0.add(a1).add(a2).add(a3).add(a4).add(a5).add(a6).add(a7).add(a8).add(a9).add(a10).add(a11)
-                .reduceLanes(VectorOperators.ADD);
+        return Lanes.sum(a0.add(a1).add(a2).add(a3).add(a4).add(a5).add(a6).add(a7).add(a8).add(a9).add(a10).add(a11));
     }
 }

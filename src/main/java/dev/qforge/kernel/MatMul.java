@@ -194,7 +194,7 @@ public final class MatMul {
                     .fma(FloatVector.fromArray(FS, x, xOff + c), a0);
             c += L;
         }
-        float s0 = a0.add(a1).reduceLanes(VectorOperators.ADD);
+        float s0 = Lanes.sum(a0.add(a1));
         for (; c < cols; c++) {
             s0 += w.get(Tensor.F32, o0 + (long) c * 4) * x[xOff + c];
         }
@@ -221,7 +221,7 @@ public final class MatMul {
                     .fma(FloatVector.fromArray(FS, xe, xsOff + p), e0);
             d0 = v.and(HI_MASK).reinterpretAsFloats().fma(FloatVector.fromArray(FS, xo, xsOff + p), d0);
         }
-        float s0 = e0.add(d0).reduceLanes(VectorOperators.ADD);
+        float s0 = Lanes.sum(e0.add(d0));
         for (int c = 2 * bound; c < cols; c++) {
             s0 += FloatBits.bf16ToFloat(w.get(Tensor.I16, o0 + (long) c * 2)) * x[xOff + c];
         }
@@ -270,7 +270,7 @@ public final class MatMul {
         for (; i + L <= len; i += L) {
             s0 = FloatVector.fromArray(FS, a, ao + i).fma(FloatVector.fromArray(FS, b, bo + i), s0);
         }
-        float s = s0.add(s1).add(s2.add(s3)).reduceLanes(VectorOperators.ADD);
+        float s = Lanes.sum(s0.add(s1).add(s2.add(s3)));
         for (; i < len; i++) {
             s += a[ao + i] * b[bo + i];
         }

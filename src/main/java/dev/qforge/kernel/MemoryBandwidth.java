@@ -65,7 +65,7 @@ public final class MemoryBandwidth implements AutoCloseable {
             a = a.add(FloatVector.fromMemorySegment(S, seg, p, ByteOrder.LITTLE_ENDIAN));
             b = b.add(FloatVector.fromMemorySegment(S, seg, p + step, ByteOrder.LITTLE_ENDIAN));
         }
-        return a.add(b).reduceLanes(VectorOperators.ADD);
+        return Lanes.sum(a.add(b));
     }
 
     @Override

@@ -125,14 +125,14 @@ final class SmallBatch {
             a33 = w3.fma(xv, a33);
         }
         float[] s = {
-            a00.reduceLanes(VectorOperators.ADD), a01.reduceLanes(VectorOperators.ADD),
-            a02.reduceLanes(VectorOperators.ADD), a03.reduceLanes(VectorOperators.ADD),
-            a10.reduceLanes(VectorOperators.ADD), a11.reduceLanes(VectorOperators.ADD),
-            a12.reduceLanes(VectorOperators.ADD), a13.reduceLanes(VectorOperators.ADD),
-            a20.reduceLanes(VectorOperators.ADD), a21.reduceLanes(VectorOperators.ADD),
-            a22.reduceLanes(VectorOperators.ADD), a23.reduceLanes(VectorOperators.ADD),
-            a30.reduceLanes(VectorOperators.ADD), a31.reduceLanes(VectorOperators.ADD),
-            a32.reduceLanes(VectorOperators.ADD), a33.reduceLanes(VectorOperators.ADD)};
+            Lanes.sum(a00), Lanes.sum(a01),
+            Lanes.sum(a02), Lanes.sum(a03),
+            Lanes.sum(a10), Lanes.sum(a11),
+            Lanes.sum(a12), Lanes.sum(a13),
+            Lanes.sum(a20), Lanes.sum(a21),
+            Lanes.sum(a22), Lanes.sum(a23),
+            Lanes.sum(a30), Lanes.sum(a31),
+            Lanes.sum(a32), Lanes.sum(a33)};
         for (; c < cols; c++) {
             long b = (long) c * 4;
             float v0 = w.get(Tensor.F32, o0 + b), v1 = w.get(Tensor.F32, o1 + b);
@@ -240,14 +240,14 @@ final class SmallBatch {
             a33 = e3.fma(xv, a33);
         }
         float[] s = {
-            a00.reduceLanes(VectorOperators.ADD), a01.reduceLanes(VectorOperators.ADD),
-            a02.reduceLanes(VectorOperators.ADD), a03.reduceLanes(VectorOperators.ADD),
-            a10.reduceLanes(VectorOperators.ADD), a11.reduceLanes(VectorOperators.ADD),
-            a12.reduceLanes(VectorOperators.ADD), a13.reduceLanes(VectorOperators.ADD),
-            a20.reduceLanes(VectorOperators.ADD), a21.reduceLanes(VectorOperators.ADD),
-            a22.reduceLanes(VectorOperators.ADD), a23.reduceLanes(VectorOperators.ADD),
-            a30.reduceLanes(VectorOperators.ADD), a31.reduceLanes(VectorOperators.ADD),
-            a32.reduceLanes(VectorOperators.ADD), a33.reduceLanes(VectorOperators.ADD)};
+            Lanes.sum(a00), Lanes.sum(a01),
+            Lanes.sum(a02), Lanes.sum(a03),
+            Lanes.sum(a10), Lanes.sum(a11),
+            Lanes.sum(a12), Lanes.sum(a13),
+            Lanes.sum(a20), Lanes.sum(a21),
+            Lanes.sum(a22), Lanes.sum(a23),
+            Lanes.sum(a30), Lanes.sum(a31),
+            Lanes.sum(a32), Lanes.sum(a33)};
         int xb0 = t0 * cols, xb1 = t1 * cols, xb2 = t2 * cols, xb3 = t3 * cols;
         for (int c = 2 * bound; c < cols; c++) {
             long b = (long) c * 2;
@@ -329,14 +329,14 @@ final class SmallBatch {
             a33 = w3.fma(xv, a33);
         }
         float[] s = {
-            a00.reduceLanes(VectorOperators.ADD), a01.reduceLanes(VectorOperators.ADD),
-            a02.reduceLanes(VectorOperators.ADD), a03.reduceLanes(VectorOperators.ADD),
-            a10.reduceLanes(VectorOperators.ADD), a11.reduceLanes(VectorOperators.ADD),
-            a12.reduceLanes(VectorOperators.ADD), a13.reduceLanes(VectorOperators.ADD),
-            a20.reduceLanes(VectorOperators.ADD), a21.reduceLanes(VectorOperators.ADD),
-            a22.reduceLanes(VectorOperators.ADD), a23.reduceLanes(VectorOperators.ADD),
-            a30.reduceLanes(VectorOperators.ADD), a31.reduceLanes(VectorOperators.ADD),
-            a32.reduceLanes(VectorOperators.ADD), a33.reduceLanes(VectorOperators.ADD)};
+            Lanes.sum(a00), Lanes.sum(a01),
+            Lanes.sum(a02), Lanes.sum(a03),
+            Lanes.sum(a10), Lanes.sum(a11),
+            Lanes.sum(a12), Lanes.sum(a13),
+            Lanes.sum(a20), Lanes.sum(a21),
+            Lanes.sum(a22), Lanes.sum(a23),
+            Lanes.sum(a30), Lanes.sum(a31),
+            Lanes.sum(a32), Lanes.sum(a33)};
         for (; c < cols; c++) {
             float v0 = w[c], v1 = w[o1 + c], v2 = w[o2 + c], v3 = w[o3 + c];
             float y0 = x[x0 + c], y1 = x[x1 + c], y2 = x[x2 + c], y3 = x[x3 + c];

@@ -20,7 +20,7 @@ public final class VectorMath {
         for (int bound = S.loopBound(n); i < bound; i += S.length()) {
             acc = FloatVector.fromArray(S, a, aOff + i).fma(FloatVector.fromArray(S, b, bOff + i), acc);
         }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
+        float sum = Lanes.sum(acc);
         for (; i < n; i++) {
             sum += a[aOff + i] * b[bOff + i];
         }
@@ -57,7 +57,7 @@ public final class VectorMath {
             FloatVector v = FloatVector.fromArray(S, x, off + i);
             acc = v.fma(v, acc);
         }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
+        float sum = Lanes.sum(acc);
         for (; i < n; i++) {
             sum += x[off + i] * x[off + i];
         }
@@ -77,7 +77,7 @@ public final class VectorMath {
         }
     }
 
-    /** In-place softmax over x[off..off+n); exponentials are vectorized (the JDK's SVML intrinsic on x86). */
+    /** In-place softmax over x[off..off+n); exponentials vectorized with {@link Lanes#exp}, so the result does not depend on JIT timing. */
     public static void softmax(float[] x, int off, int n) {
         FloatVector vmax = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
         int i = 0;
@@ -92,11 +92,11 @@ public final class VectorMath {
         FloatVector vm = FloatVector.broadcast(S, max);
         FloatVector vsum = FloatVector.zero(S);
         for (i = 0; i < bound; i += S.length()) {
-            FloatVector e = FloatVector.fromArray(S, x, off + i).sub(vm).lanewise(VectorOperators.EXP);
+            FloatVector e = Lanes.exp(FloatVector.fromArray(S, x, off + i).sub(vm));
             e.intoArray(x, off + i);
             vsum = vsum.add(e);
         }
-        float sum = vsum.reduceLanes(VectorOperators.ADD);
+        float sum = Lanes.sum(vsum);
         for (; i < n; i++) {
             float e = (float) Math.exp(x[off + i] - max);
             x[off + i] = e;
@@ -111,7 +111,7 @@ public final class VectorMath {
         int i = 0;
         for (int bound = S.loopBound(n); i < bound; i += S.length()) {
             FloatVector g = FloatVector.fromArray(S, gate, i);
-            FloatVector denominator = g.neg().lanewise(VectorOperators.EXP).add(one);
+            FloatVector denominator = Lanes.exp(g.neg()).add(one);
             g.div(denominator).mul(FloatVector.fromArray(S, up, i)).intoArray(gate, i);
         }
         for (; i < n; i++) {

@@ -1,5 +1,7 @@
 package dev.qforge.kernel.blocks;
 
+import dev.qforge.kernel.Lanes;
+
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.ShortVector;
@@ -71,7 +73,7 @@ final class BlockDot {
     }
 
     static float reduce(FloatVector v) {
-        return v.reduceLanes(VectorOperators.ADD);
+        return Lanes.sum(v);
     }
 
     static void checkX(float[] x, int xOff, int n) {

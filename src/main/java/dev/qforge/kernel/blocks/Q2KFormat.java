@@ -1,5 +1,7 @@
 package dev.qforge.kernel.blocks;
 
+import dev.qforge.kernel.Lanes;
+
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
@@ -220,6 +222,6 @@ public final class Q2KFormat extends GgmlBlockFormat {
                 acc = q3.fma(d * (s3 & 0xF), -(dmin * (s3 >> 4))).fma(FloatVector.fromArray(FS, x, xl + 96), acc);
             }
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return Lanes.sum(acc);
     }
 }

@@ -1,5 +1,7 @@
 package dev.qforge.kernel.blocks;
 
+import dev.qforge.kernel.Lanes;
+
 import dev.qforge.tensor.Tensor;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
@@ -111,6 +113,6 @@ public final class Q4KFormat extends GgmlBlockFormat {
                 }
             }
         }
-        return acc0.add(acc1).add(acc2.add(acc3)).reduceLanes(VectorOperators.ADD);
+        return Lanes.sum(acc0.add(acc1).add(acc2.add(acc3)));
     }
 }

@@ -1,5 +1,7 @@
 package dev.qforge.kernel.blocks;
 
+import dev.qforge.kernel.Lanes;
+
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
@@ -159,6 +161,6 @@ public final class Q6KFormat extends GgmlBlockFormat {
                 }
             }
         }
-        return acc1.add(acc2).add(acc3.add(acc4)).reduceLanes(VectorOperators.ADD);
+        return Lanes.sum(acc1.add(acc2).add(acc3.add(acc4)));
     }
 }

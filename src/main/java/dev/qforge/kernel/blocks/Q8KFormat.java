@@ -1,5 +1,7 @@
 package dev.qforge.kernel.blocks;
 
+import dev.qforge.kernel.Lanes;
+
 import dev.qforge.tensor.Tensor;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
@@ -99,6 +101,6 @@ public final class Q8KFormat extends GgmlBlockFormat {
         for (int i = 0; i < QK; i += L) {
             acc = ((FloatVector) ByteVector.fromMemorySegment(BS, row, q + i, LE).convertShape(VectorOperators.B2F, FS, 0)).fma(FloatVector.fromArray(FS, x, xo + i), acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return Lanes.sum(acc);
     }
 }
