@@ -72,10 +72,6 @@ final class BlockDot {
         return acc;
     }
 
-    static float reduce(FloatVector v) {
-        return Lanes.sum(v);
-    }
-
     static void checkX(float[] x, int xOff, int n) {
         if (xOff < 0 || xOff + n > x.length) {
             throw new IndexOutOfBoundsException("x[" + xOff + ", " + (xOff + n) + ") outside length " + x.length);

@@ -1,5 +1,7 @@
 package dev.qforge.kernel.blocks;
 
+import dev.qforge.kernel.Lanes;
+
 import dev.qforge.tensor.FloatBits;
 import dev.qforge.tensor.Tensor;
 import jdk.incubator.vector.FloatVector;
@@ -38,7 +40,7 @@ public final class F16Format extends GgmlBlockFormat {
         for (int bound = F.loopBound(n); i < bound; i += F.length()) {
             acc = HalfFloats.f16(row, rowOffset + 2L * i).fma(FloatVector.fromArray(F, x, xOff + i), acc);
         }
-        float sum = BlockDot.reduce(acc);
+        float sum = Lanes.sum(acc);
         for (; i < n; i++) {
             sum += FloatBits.f16ToFloat(row.get(Tensor.I16, rowOffset + 2L * i)) * x[xOff + i];
         }

@@ -1,5 +1,7 @@
 package dev.qforge.kernel.blocks;
 
+import dev.qforge.kernel.Lanes;
+
 import dev.qforge.tensor.Tensor;
 import jdk.incubator.vector.FloatVector;
 
@@ -33,7 +35,7 @@ public final class F32Format extends GgmlBlockFormat {
             FloatVector w = FloatVector.fromMemorySegment(F, row, rowOffset + 4L * i, ByteOrder.LITTLE_ENDIAN);
             acc = w.fma(FloatVector.fromArray(F, x, xOff + i), acc);
         }
-        float sum = BlockDot.reduce(acc);
+        float sum = Lanes.sum(acc);
         for (; i < n; i++) {
             sum += row.get(Tensor.F32, rowOffset + 4L * i) * x[xOff + i];
         }

@@ -1,5 +1,7 @@
 package dev.qforge.kernel.blocks;
 
+import dev.qforge.kernel.Lanes;
+
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 
@@ -93,6 +95,6 @@ public final class IQ4XSFormat extends GgmlBlockFormat {
                 total = acc.fma(FloatVector.broadcast(F, d * (code(row, o, ib) - 32)), total);
             }
         }
-        return BlockDot.reduce(total);
+        return Lanes.sum(total);
     }
 }

@@ -1,5 +1,7 @@
 package dev.qforge.kernel.blocks;
 
+import dev.qforge.kernel.Lanes;
+
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 
@@ -100,6 +102,6 @@ public final class Q4_0Format extends GgmlBlockFormat {
             acc = BlockDot.fma16(BlockDot.highNibbles(qs).sub((byte) 8), x, xo + 16, acc);
             total = acc.fma(FloatVector.broadcast(F, f16(row, o)), total);
         }
-        return BlockDot.reduce(total);
+        return Lanes.sum(total);
     }
 }

@@ -1,5 +1,7 @@
 package dev.qforge.kernel.blocks;
 
+import dev.qforge.kernel.Lanes;
+
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 
@@ -109,6 +111,6 @@ public final class Q4_1Format extends GgmlBlockFormat {
             total = acc.fma(FloatVector.broadcast(F, f16(row, o)), total);
             total = BlockDot.sum(x, xo, QK, FloatVector.zero(F)).fma(FloatVector.broadcast(F, f16(row, o + 2)), total);
         }
-        return BlockDot.reduce(total);
+        return Lanes.sum(total);
     }
 }

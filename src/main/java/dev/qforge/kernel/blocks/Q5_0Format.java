@@ -1,5 +1,7 @@
 package dev.qforge.kernel.blocks;
 
+import dev.qforge.kernel.Lanes;
+
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 
@@ -118,6 +120,6 @@ public final class Q5_0Format extends GgmlBlockFormat {
             acc = BlockDot.fma16(hi, x, xo + 16, acc);
             total = acc.fma(FloatVector.broadcast(F, f16(row, o)), total);
         }
-        return BlockDot.reduce(total);
+        return Lanes.sum(total);
     }
 }

@@ -1,5 +1,7 @@
 package dev.qforge.kernel.blocks;
 
+import dev.qforge.kernel.Lanes;
+
 import jdk.incubator.vector.FloatVector;
 
 import java.lang.foreign.MemorySegment;
@@ -70,6 +72,6 @@ public final class Q8_0Format extends GgmlBlockFormat {
             acc = BlockDot.fma16(BlockDot.load16(row, o + 18), x, xo + 16, acc);
             total = acc.fma(FloatVector.broadcast(F, f16(row, o)), total);
         }
-        return BlockDot.reduce(total);
+        return Lanes.sum(total);
     }
 }
