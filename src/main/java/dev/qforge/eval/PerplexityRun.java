@@ -49,15 +49,24 @@ public final class PerplexityRun {
      * the chunk, its first token replaced by BOS where the protocol and model call for it.
      */
     public float[] scoredLogits(int[] tokens, int c, InferenceState state) {
-        int[] chunk = Arrays.copyOfRange(tokens, c * ctx, c * ctx + ctx);
-        if (bosToken != null) {
-            chunk[0] = bosToken;
-        }
+        int[] chunk = chunk(tokens, c, ctx, bosToken);
         state.reset();
         int first = protocol.firstScoredPosition(ctx);
         // Positions first .. ctx-2 predict tokens first+1 .. ctx-1; forward returns the last rows, up to ctx-1.
         float[] logits = decoder.forward(state, chunk, 0, ctx, ctx - first);
         return Arrays.copyOf(logits, scoredPerChunk() * decoder.config().vocabSize());
+    }
+
+    /**
+     * Chunk c of a tokenized text as llama.cpp's tools feed it: tokens [c·ctx, (c+1)·ctx), the first
+     * replaced by {@code bos} unless it is null.
+     */
+    public static int[] chunk(int[] tokens, int c, int ctx, Integer bos) {
+        int[] chunk = Arrays.copyOfRange(tokens, c * ctx, c * ctx + ctx);
+        if (bos != null) {
+            chunk[0] = bos;
+        }
+        return chunk;
     }
 
     /** The tokens chunk c's scored positions predict. */

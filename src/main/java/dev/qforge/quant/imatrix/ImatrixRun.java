@@ -1,11 +1,12 @@
 package dev.qforge.quant.imatrix;
 
+import dev.qforge.eval.PerplexityRun;
+
 import dev.qforge.format.Imatrix;
 import dev.qforge.model.ActivationObserver;
 import dev.qforge.model.Decoder;
 import dev.qforge.model.InferenceState;
 
-import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -53,11 +54,7 @@ public final class ImatrixRun {
 
     /** Chunk c as the forward pass sees it: its tokens, the first replaced by BOS where the model uses one. */
     public int[] chunk(int[] tokens, int c) {
-        int[] chunk = Arrays.copyOfRange(tokens, c * ctx, c * ctx + ctx);
-        if (bosToken != null) {
-            chunk[0] = bosToken;
-        }
-        return chunk;
+        return PerplexityRun.chunk(tokens, c, ctx, bosToken);
     }
 
     /** Runs chunk c through the decoder (cache reset first) with {@code observer} watching. */
