@@ -6,7 +6,8 @@ import dev.qforge.tensor.WeightMatrix;
  * Matrix multiplication for block-quantized weights, reading the blocks in place (no dequantized copy of
  * the model): a decode step takes each row's dot product with the format's own kernel; a small batch
  * dequantizes each row once into a scratch and dots it with every token; a large batch hands the GEMM a
- * dequantizing slice source, so each block is expanded once per batch.
+ * dequantizing slice source, so each block is expanded once per batch. Formats with an interleaved
+ * decode layout take the single-token case to {@link InterleavedMatVec} instead.
  */
 final class BlockMatMul {
     /** Below this many tokens, dequantize-a-row-then-dot beats packing for the GEMM. */
@@ -27,6 +28,10 @@ final class BlockMatMul {
             return;
         }
         int tasks = (rows + ROWS_PER_TASK - 1) / ROWS_PER_TASK;
+        if (n == 1 && InterleavedMatVec.supports(w)) {
+            InterleavedMatVec.run(w, x, out);
+            return;
+        }
         if (n == 1) {
             Parallel.forRange(tasks, t -> {
                 for (int r = t * ROWS_PER_TASK, end = Math.min(rows, r + ROWS_PER_TASK); r < end; r++) {

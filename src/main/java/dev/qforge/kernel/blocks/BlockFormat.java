@@ -46,4 +46,12 @@ public interface BlockFormat {
 
     /** Σ w[i]·x[xOff + i] over the n weights of the row at rowOffset; the runtime's hot loop for this format. */
     float dot(MemorySegment row, long rowOffset, int n, float[] x, int xOff);
+
+    /**
+     * The format's decode layout (rows repacked in groups of 32 for integer dot products against int8
+     * activations), or null where the row-at-a-time {@link #dot} is the decode kernel.
+     */
+    default InterleavedLayout interleavedLayout() {
+        return null;
+    }
 }

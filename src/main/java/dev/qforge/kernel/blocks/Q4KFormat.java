@@ -33,6 +33,13 @@ public final class Q4KFormat extends GgmlBlockFormat {
         super(TYPE);
     }
 
+    private static final InterleavedLayout LAYOUT = new Q4KInterleaved();
+
+    @Override
+    public InterleavedLayout interleavedLayout() {
+        return LAYOUT;
+    }
+
     @Override
     public void quantize(float[] src, int srcOff, int n, float[] importance, MemorySegment dst, long dstOffset) {
         ScaleMinSearch search = new ScaleMinSearch(15, -1f, 20, false);

@@ -29,6 +29,13 @@ public final class Q4_0Format extends GgmlBlockFormat {
         super(GgmlType.Q4_0);
     }
 
+    private static final InterleavedLayout LAYOUT = new Q4_0Interleaved();
+
+    @Override
+    public InterleavedLayout interleavedLayout() {
+        return LAYOUT;
+    }
+
     @Override
     public void quantize(float[] src, int srcOff, int n, float[] importance, MemorySegment dst, long dstOffset) {
         int nb = blocks(n);

@@ -37,6 +37,13 @@ public final class Q6KFormat extends GgmlBlockFormat {
         super(TYPE);
     }
 
+    private static final InterleavedLayout LAYOUT = new Q6KInterleaved();
+
+    @Override
+    public InterleavedLayout interleavedLayout() {
+        return LAYOUT;
+    }
+
     @Override
     public void quantize(float[] src, int srcOff, int n, float[] importance, MemorySegment dst, long dstOffset) {
         byte[] block = new byte[TYPE.bytesPerBlock()];

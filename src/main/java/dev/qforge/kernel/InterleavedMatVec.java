@@ -1,0 +1,68 @@
+package dev.qforge.kernel;
+
+import dev.qforge.kernel.blocks.InterleavedLayout;
+import dev.qforge.kernel.blocks.QuantizedInput;
+import dev.qforge.tensor.WeightMatrix;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.Map;
+import java.util.WeakHashMap;
+
+/**
+ * Decode (one token) for the block formats that have an {@link InterleavedLayout}: the first time a
+ * matrix meets a single token its rows are repacked into the layout (in parallel, ~1 s per GB), and
+ * from then on each product quantizes x to int8 once and runs the layout's kernel over the groups of
+ * 32 rows on all threads.
+ *
+ * <p>The packed copy lives as long as the matrix (a weak map keyed by it) and replaces nothing: the
+ * format's own bytes, usually a mapped file, still serve prefill, row lookups and export. So a model
+ * that decodes holds its quantized weights twice (once in the page cache, once packed); a model that
+ * only prefills (perplexity, KL divergence) never packs.
+ */
+final class InterleavedMatVec {
+    private static final Map<WeightMatrix, MemorySegment> PACKED = new WeakHashMap<>();
+    private static final ThreadLocal<QuantizedInput> INPUT = ThreadLocal.withInitial(QuantizedInput::new);
+
+    private InterleavedMatVec() {
+    }
+
+    static boolean supports(WeightMatrix w) {
+        return w.format().interleavedLayout() != null && w.cols() % QuantizedInput.BLOCK == 0;
+    }
+
+    static void run(WeightMatrix w, float[] x, float[] out) {
+        InterleavedLayout layout = w.format().interleavedLayout();
+        MemorySegment packed = packed(w, layout);
+        int cols = w.cols();
+        int rows = w.rows();
+        long groupBytes = layout.groupBytes(cols);
+        QuantizedInput q = INPUT.get().set(x, 0, cols);
+        Parallel.forRange(groups(rows), g -> layout.dot(packed, g * groupBytes, cols, q, out,
+                g * InterleavedLayout.ROWS, Math.min(InterleavedLayout.ROWS, rows - g * InterleavedLayout.ROWS)));
+    }
+
+    /** The packed rows of w, packing them on first use. */
+    static MemorySegment packed(WeightMatrix w, InterleavedLayout layout) {
+        synchronized (PACKED) {
+            MemorySegment p = PACKED.get(w);
+            if (p != null) {
+                return p;
+            }
+        }
+        int cols = w.cols();
+        int rows = w.rows();
+        long groupBytes = layout.groupBytes(cols);
+        long rowBytes = w.rowBytes();
+        MemorySegment p = Arena.ofAuto().allocate(groups(rows) * groupBytes, 64);
+        Parallel.forRange(groups(rows), g -> layout.pack(w.data(), g * InterleavedLayout.ROWS * rowBytes, rowBytes,
+                Math.min(InterleavedLayout.ROWS, rows - g * InterleavedLayout.ROWS), cols, p, g * groupBytes));
+        synchronized (PACKED) {
+            return PACKED.computeIfAbsent(w, k -> p);
+        }
+    }
+
+    private static int groups(int rows) {
+        return (rows + InterleavedLayout.ROWS - 1) / InterleavedLayout.ROWS;
+    }
+}

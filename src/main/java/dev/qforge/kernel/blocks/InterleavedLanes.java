@@ -1,0 +1,84 @@
+package dev.qforge.kernel.blocks;
+
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
+/**
+ * Vector tools of the {@link InterleavedLayout}s: 32 rows as the lanes of one short vector or of two float
+ * vectors (lanes 0-15, 16-31).
+ *
+ * <p>The 4-bit layouts store 32 consecutive levels of 32 rows as 8 vectors
+ * of 32 shorts (512 bytes); short lane j of vector k holds row j's levels k, k+8, k+16 and k+24 in its
+ * four nibbles. Taking a nibble out is one shift and one mask on all 32 rows at once; the cross-lane
+ * byte-to-short widening that a byte-per-lane layout needs measured 20 % slower.
+ *
+ * <p>The kernels pass partial sums between methods in small float arrays, never as vector return values:
+ * C2 stops inlining once a method's graph is large (NodeCountInliningCutoff), and a vector returned from a
+ * call that was not inlined is boxed on the heap, which made a whole kernel 3× slower.
+ */
+final class InterleavedLanes {
+    /** Bytes of 32 levels of 32 rows in nibbles. */
+    static final int NIBBLE_BYTES = 512;
+    static final VectorSpecies<Short> S = ShortVector.SPECIES_512;
+    static final VectorSpecies<Float> F = FloatVector.SPECIES_512;
+    private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    private InterleavedLanes() {
+    }
+
+    /** Writes row's 32 levels (each in [0, 16)) into the group at off. */
+    static void put(int[] levels, MemorySegment dst, long off, int row) {
+        for (int k = 0; k < 8; k++) {
+            int s = levels[k] | levels[k + 8] << 4 | levels[k + 16] << 8 | levels[k + 24] << 12;
+            dst.set(I16, off + k * 64L + row * 2L, (short) s);
+        }
+    }
+
+    /**
+     * t[j] = Σ_i (q_ji − 8)·a[ao + i] over the 32 levels of the nibble group at off, for the 32 rows j;
+     * aSum = Σ_i a[ao + i]. Each of the four nibble sums stays within 8·15·127 and the centred total
+     * within 32·8·127 = 32512, so short lanes hold it exactly (the intermediate wrap-around cancels).
+     */
+    static void centeredDot(MemorySegment g, long off, short[] a, int ao, int aSum, float[] t) {
+        ShortVector s0 = ShortVector.zero(S);
+        ShortVector s1 = s0;
+        ShortVector s2 = s0;
+        ShortVector s3 = s0;
+        for (int k = 0; k < 8; k++) {
+            ShortVector v = ShortVector.fromMemorySegment(S, g, off + k * 64L, ByteOrder.LITTLE_ENDIAN);
+            s0 = s0.add(v.and((short) 15).mul(a[ao + k]));
+            s1 = s1.add(v.lanewise(VectorOperators.LSHR, 4).and((short) 15).mul(a[ao + k + 8]));
+            s2 = s2.add(v.lanewise(VectorOperators.LSHR, 8).and((short) 15).mul(a[ao + k + 16]));
+            s3 = s3.add(v.lanewise(VectorOperators.LSHR, 12).mul(a[ao + k + 24]));
+        }
+        ShortVector total = s0.add(s1).add(s2.add(s3)).sub((short) (8 * aSum));
+        half(total, 0).intoArray(t, 0);
+        half(total, 1).intoArray(t, 16);
+    }
+
+    /**
+     * The 16 signed bytes at off as floats: lanes 0-15 or 16-31 of a row of per-row bytes. (A 16-byte load
+     * widened whole; taking part 1 of a 32-byte vector was not intrinsified and ran 5× slower.)
+     */
+    static FloatVector bytesAsFloats(MemorySegment s, long off) {
+        return (FloatVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_128, s, off, ByteOrder.LITTLE_ENDIAN)
+                .convertShape(VectorOperators.B2F, F, 0);
+    }
+
+    /** Lanes p·16 .. p·16+15 of a short vector as floats (call it where the vector was made: it returns one). */
+    static FloatVector half(ShortVector v, int p) {
+        return (FloatVector) v.convertShape(VectorOperators.S2F, F, p);
+    }
+
+    /** acc[off .. off+16) += v. */
+    static void addTo(float[] acc, int off, FloatVector v) {
+        FloatVector.fromArray(F, acc, off).add(v).intoArray(acc, off);
+    }
+}

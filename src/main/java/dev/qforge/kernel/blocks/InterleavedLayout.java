@@ -1,0 +1,32 @@
+package dev.qforge.kernel.blocks;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * A block format's decode layout: the rows of a matrix repacked, once, in groups of 32 so that one vector
+ * holds the same column's level for all 32 rows (a short lane per row). A matrix-vector product then
+ * multiplies 32 rows by one broadcast activation level per step, sums levels in integer lanes against
+ * the activations quantized to int8 ({@link QuantizedInput}, as ggml pairs its formats with Q8_0/Q8_K),
+ * and applies each block's scales once per 32 columns to all 32 rows together, so no horizontal sum is
+ * left and the 32 results come out as lanes. With float activations the same loop widened every level
+ * to a float and ran at a third of this speed.
+ *
+ * <p>The packed bytes are the format's own levels and scales rearranged (scales widened to f32 where the
+ * kernel wants them), never a dequantized copy; each layout documents its bytes per group.
+ */
+public interface InterleavedLayout {
+    /** Rows per group: one short lane per row of a 512-bit vector. */
+    int ROWS = 32;
+
+    /** Bytes of one group of 32 rows of cols columns. */
+    long groupBytes(int cols);
+
+    /**
+     * Packs rows of the format's bytes — row j of the group at srcOffset + j·rowBytes, for j below
+     * rows (at most 32) — into dst at dstOffset. dst is zero-filled; rows past the last stay zero.
+     */
+    void pack(MemorySegment src, long srcOffset, long rowBytes, int rows, int cols, MemorySegment dst, long dstOffset);
+
+    /** out[outOff + j] = Σ_c W[j, c]·x[c] for the group at offset and j below rows (at most 32). */
+    void dot(MemorySegment packed, long offset, int cols, QuantizedInput x, float[] out, int outOff, int rows);
+}

@@ -1,0 +1,116 @@
+package dev.qforge.kernel.blocks;
+
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
+/**
+ * Q4_K's decode layout. Per super-block column (256 columns) of a group: the 32 rows' d and dmin as f32
+ * (2 × 128 bytes), then for each of the 8 sub-blocks the 32 rows' 6-bit scales and mins unpacked to a
+ * byte each (64 bytes) and their levels as {@link InterleavedLanes} nibbles (512 bytes): 4864 bytes per
+ * 256×32 weights, 4.75 bits per weight against Q4_K's 4.5.
+ *
+ * <p>Row j's dot with x is Σ_superblocks d_j·Σ_s sc_js·d_x(s)·Σ q·x_q − dmin_j·Σ_s m_js·d_x(s)·Σ x_q,
+ * the sums over a sub-block s of 32 columns, which is one block of the quantized activations.
+ */
+final class Q4KInterleaved implements InterleavedLayout {
+    private static final int QK = 256;
+    private static final int SOURCE_BLOCK_BYTES = 144;
+    private static final int D = 0;
+    private static final int DMIN = 4 * ROWS;
+    /** Sub-blocks follow d and dmin, each as its 32 scales, 32 mins and nibble group, in reading order. */
+    private static final int SUB_BLOCKS = 8 * ROWS;
+    private static final int SUB_BLOCK_BYTES = 2 * ROWS + InterleavedLanes.NIBBLE_BYTES;
+    private static final int SCALES = 0;
+    private static final int MINS = ROWS;
+    private static final int LEVELS = 2 * ROWS;
+    private static final long BLOCK_BYTES = SUB_BLOCKS + 8L * SUB_BLOCK_BYTES;
+    private static final VectorSpecies<Byte> B32 = ByteVector.SPECIES_256;
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    @Override
+    public long groupBytes(int cols) {
+        return cols / QK * BLOCK_BYTES;
+    }
+
+    @Override
+    public void pack(MemorySegment src, long srcOffset, long rowBytes, int rows, int cols, MemorySegment dst,
+                     long dstOffset) {
+        int[] levels = new int[32];
+        for (int j = 0; j < rows; j++) {
+            for (int b = 0; b < cols / QK; b++) {
+                long s = srcOffset + j * rowBytes + (long) b * SOURCE_BLOCK_BYTES;
+                long d = dstOffset + b * BLOCK_BYTES;
+                dst.set(F32, d + D + 4L * j, BlockBytes.f16(src, s));
+                dst.set(F32, d + DMIN + 4L * j, BlockBytes.f16(src, s + 2));
+                long lo = src.get(ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), s + 4);
+                int hi = BlockBytes.u32(src, s + 12);
+                for (int sub = 0; sub < 8; sub++) {
+                    BlockBytes.putU8(dst, d + SUB_BLOCKS + sub * SUB_BLOCK_BYTES + SCALES + j, PackedScales6.scale(lo, hi, sub));
+                    BlockBytes.putU8(dst, d + SUB_BLOCKS + sub * SUB_BLOCK_BYTES + MINS + j, PackedScales6.min(lo, hi, sub));
+                }
+                for (int r = 0; r < 4; r++) {
+                    // run r of 32 bytes: low nibbles are sub-block 2r, high nibbles sub-block 2r+1
+                    for (int half = 0; half < 2; half++) {
+                        for (int l = 0; l < 32; l++) {
+                            levels[l] = BlockBytes.u8(src, s + 16 + 32 * r + l) >>> (4 * half) & 0xF;
+                        }
+                        InterleavedLanes.put(levels, dst, d + SUB_BLOCKS + (2 * r + half) * (long) SUB_BLOCK_BYTES + LEVELS, j);
+                    }
+                }
+            }
+        }
+    }
+
+    @Override
+    public void dot(MemorySegment packed, long offset, int cols, QuantizedInput x, float[] out, int outOff, int rows) {
+        float[] acc = new float[ROWS];
+        float[] t = new float[ROWS];
+        // per super-block: Σ_s sc·d_x·Σ q·x_q in sums[0..32), Σ_s m·d_x·Σ x_q in sums[32..64)
+        float[] sums = new float[2 * ROWS];
+        for (int b = 0; b < cols / QK; b++) {
+            long o = offset + b * BLOCK_BYTES;
+            java.util.Arrays.fill(sums, 0f);
+            for (int sub = 0; sub < 8; sub++) {
+                int xb = b * 8 + sub;
+                long so = o + SUB_BLOCKS + sub * (long) SUB_BLOCK_BYTES;
+                InterleavedLanes.centeredDot(packed, so + LEVELS,
+                        x.levels(), xb * QuantizedInput.BLOCK, x.sum(xb), t);
+                addSubBlock(packed, so, x.sum(xb), x.scale(xb), t, sums);
+            }
+            addSuperBlock(packed, o, sums, acc);
+        }
+        System.arraycopy(acc, 0, out, outOff, rows);
+    }
+
+    /** sums += the terms of the sub-block at o. */
+    private static void addSubBlock(MemorySegment packed, long o, int aSum, float dx, float[] t, float[] sums) {
+        // Σ q·x_q = Σ (q − 8)·x_q + 8·Σ x_q, exact in float (|value| < 2^16)
+        float shift = 8f * aSum;
+        float mx = aSum * dx;
+        for (int p = 0; p < ROWS; p += 16) {
+            FloatVector sc = InterleavedLanes.bytesAsFloats(packed, o + SCALES + p);
+            FloatVector mn = InterleavedLanes.bytesAsFloats(packed, o + MINS + p);
+            FloatVector.fromArray(InterleavedLanes.F, t, p).add(shift).mul(dx)
+                    .fma(sc, FloatVector.fromArray(InterleavedLanes.F, sums, p)).intoArray(sums, p);
+            mn.mul(mx).add(FloatVector.fromArray(InterleavedLanes.F, sums, ROWS + p)).intoArray(sums, ROWS + p);
+        }
+    }
+
+    /** acc += d·sums[0..32) − dmin·sums[32..64). */
+    private static void addSuperBlock(MemorySegment packed, long o, float[] sums, float[] acc) {
+        for (int p = 0; p < ROWS; p += 16) {
+            FloatVector d = FloatVector.fromMemorySegment(InterleavedLanes.F, packed, o + D + 4L * p, LE);
+            FloatVector dmin = FloatVector.fromMemorySegment(InterleavedLanes.F, packed, o + DMIN + 4L * p, LE);
+            FloatVector.fromArray(InterleavedLanes.F, sums, p).fma(d, FloatVector.fromArray(InterleavedLanes.F, acc, p))
+                    .sub(FloatVector.fromArray(InterleavedLanes.F, sums, ROWS + p).mul(dmin)).intoArray(acc, p);
+        }
+    }
+}

@@ -1,0 +1,118 @@
+package dev.qforge.kernel.blocks;
+
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
+/**
+ * Q6_K's decode layout. Per super-block column (256 columns) of a group: the 32 rows' d as f32 (128
+ * bytes), then for each of the 16 sub-blocks the 32 rows' int8 scales (32 bytes) and their levels
+ * centred to q − 32 as one signed byte each, column by column (16 × 32 bytes): 8832 bytes per 256×32
+ * weights, 8.6 bits per weight against Q6_K's 6.6. Everything is read in the order it is stored: a
+ * layout that kept the scales in a header ahead of the levels streamed from memory at half the speed. One byte per level trades a third more bytes for a loop of load, widen,
+ * multiply, add; splitting 6-bit levels out of Q6_K's 4+2-bit planes took twice the operations, and
+ * this kernel is compute-bound, not bandwidth-bound.
+ *
+ * <p>Row j's dot with x is Σ_superblocks d_j·Σ_s sc_js·d_x(s)·Σ (q − 32)·x_q over sub-blocks s of 16
+ * columns (two per block of the quantized activations).
+ */
+final class Q6KInterleaved implements InterleavedLayout {
+    private static final int QK = 256;
+    private static final int SOURCE_BLOCK_BYTES = 210;
+    /** Sub-blocks follow d, each as its 32 scales and 16 columns of levels, in reading order. */
+    private static final int SUB_BLOCKS = 4 * ROWS;
+    private static final int SUB_BLOCK_BYTES = ROWS + 16 * ROWS;
+    private static final int LEVELS = ROWS;
+    private static final long BLOCK_BYTES = SUB_BLOCKS + 16L * SUB_BLOCK_BYTES;
+    private static final VectorSpecies<Byte> B32 = ByteVector.SPECIES_256;
+    private static final VectorSpecies<Short> S = InterleavedLanes.S;
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(LE);
+
+    @Override
+    public long groupBytes(int cols) {
+        return cols / QK * BLOCK_BYTES;
+    }
+
+    @Override
+    public void pack(MemorySegment src, long srcOffset, long rowBytes, int rows, int cols, MemorySegment dst,
+                     long dstOffset) {
+        for (int j = 0; j < rows; j++) {
+            for (int b = 0; b < cols / QK; b++) {
+                long s = srcOffset + j * rowBytes + (long) b * SOURCE_BLOCK_BYTES;
+                long d = dstOffset + b * BLOCK_BYTES;
+                dst.set(F32, d + 4L * j, BlockBytes.f16(src, s + 208));
+                for (int sub = 0; sub < 16; sub++) {
+                    BlockBytes.putU8(dst, d + SUB_BLOCKS + sub * SUB_BLOCK_BYTES + j, BlockBytes.u8(src, s + 192 + sub));
+                }
+                for (int h = 0; h < 2; h++) {
+                    long ql = s + 64L * h;
+                    long qh = s + 128 + 32L * h;
+                    for (int l = 0; l < 32; l++) {
+                        int hb = BlockBytes.u8(src, qh + l);
+                        int lo = BlockBytes.u8(src, ql + l);
+                        int lo2 = BlockBytes.u8(src, ql + l + 32);
+                        int col = 128 * h + l;
+                        putLevel(dst, d, col, j, (lo & 0xF | (hb & 3) << 4) - 32);
+                        putLevel(dst, d, col + 32, j, (lo2 & 0xF | (hb >> 2 & 3) << 4) - 32);
+                        putLevel(dst, d, col + 64, j, (lo >> 4 | (hb >> 4 & 3) << 4) - 32);
+                        putLevel(dst, d, col + 96, j, (lo2 >> 4 | (hb >> 6 & 3) << 4) - 32);
+                    }
+                }
+            }
+        }
+    }
+
+    private static void putLevel(MemorySegment dst, long block, int col, int row, int level) {
+        dst.set(ValueLayout.JAVA_BYTE, block + SUB_BLOCKS + (long) (col / 16) * SUB_BLOCK_BYTES + LEVELS
+                + (long) (col % 16) * ROWS + row, (byte) level);
+    }
+
+    @Override
+    public void dot(MemorySegment packed, long offset, int cols, QuantizedInput x, float[] out, int outOff, int rows) {
+        float[] acc = new float[ROWS];
+        float[] sums = new float[ROWS]; // per super-block: Σ_s sc·d_x·Σ (q − 32)·x_q
+        for (int b = 0; b < cols / QK; b++) {
+            long o = offset + b * BLOCK_BYTES;
+            java.util.Arrays.fill(sums, 0f);
+            for (int sub = 0; sub < 16; sub++) {
+                int col = b * QK + sub * 16;
+                addSubBlock(packed, o, sub, x.levels(), col, x.scale(col / QuantizedInput.BLOCK), sums);
+            }
+            for (int p = 0; p < ROWS; p += 16) {
+                FloatVector d = FloatVector.fromMemorySegment(InterleavedLanes.F, packed, o + 4L * p, LE);
+                FloatVector.fromArray(InterleavedLanes.F, sums, p).fma(d, FloatVector.fromArray(InterleavedLanes.F, acc, p))
+                        .intoArray(acc, p);
+            }
+        }
+        System.arraycopy(acc, 0, out, outOff, rows);
+    }
+
+    /** sums += sc·d_x·Σ (q − 32)·x_q over sub-block sub (16 columns from col) of the super-block at o. */
+    private static void addSubBlock(MemorySegment packed, long o, int sub, short[] a, int col, float dx, float[] sums) {
+        ShortVector even = ShortVector.zero(S);
+        ShortVector odd = even;
+        long so = o + SUB_BLOCKS + sub * (long) SUB_BLOCK_BYTES;
+        long lv = so + LEVELS;
+        // two sums of 8 products each: |(q − 32)·x_q| ≤ 32·127, so 8 of them fit a short lane
+        for (int i = 0; i < 16; i += 2) {
+            even = even.add(widen(packed, lv + i * (long) ROWS).mul(a[col + i]));
+            odd = odd.add(widen(packed, lv + (i + 1) * (long) ROWS).mul(a[col + i + 1]));
+        }
+        for (int p = 0; p < 2; p++) {
+            FloatVector sc = InterleavedLanes.bytesAsFloats(packed, so + 16 * p);
+            InterleavedLanes.half(even, p).add(InterleavedLanes.half(odd, p)).mul(dx)
+                    .fma(sc, FloatVector.fromArray(InterleavedLanes.F, sums, 16 * p)).intoArray(sums, 16 * p);
+        }
+    }
+
+    private static ShortVector widen(MemorySegment packed, long off) {
+        return (ShortVector) ByteVector.fromMemorySegment(B32, packed, off, LE).convertShape(VectorOperators.B2S, S, 0);
+    }
+}

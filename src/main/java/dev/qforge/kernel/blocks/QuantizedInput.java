@@ -1,0 +1,72 @@
+package dev.qforge.kernel.blocks;
+
+/**
+ * An activation vector quantized the way ggml quantizes it for integer dot products (its Q8_0): blocks of
+ * 32 values, each block a scale d = max|x| / 127 and levels round(x / d) in [-127, 127]. Also keeps each
+ * block's level sum, which the formats with offsets or minimums subtract in one step instead of per weight.
+ *
+ * <p>Levels are held as shorts because the interleaved kernels broadcast one level to 32 short lanes.
+ * Rounding is C's roundf (half away from zero), as in ggml, so the levels are ggml's for the same floats.
+ */
+public final class QuantizedInput {
+    public static final int BLOCK = 32;
+
+    private short[] levels = new short[0];
+    private float[] scales = new float[0];
+    private int[] sums = new int[0];
+    private int length;
+
+    /** Quantizes x[off .. off + n) (n a multiple of 32) into this, reusing its arrays. */
+    public QuantizedInput set(float[] x, int off, int n) {
+        if (n % BLOCK != 0) {
+            throw new IllegalArgumentException("activation length " + n + " is not a multiple of " + BLOCK);
+        }
+        if (levels.length < n) {
+            levels = new short[n];
+            scales = new float[n / BLOCK];
+            sums = new int[n / BLOCK];
+        }
+        length = n;
+        for (int b = 0; b < n / BLOCK; b++) {
+            int base = off + b * BLOCK;
+            float amax = 0;
+            for (int i = 0; i < BLOCK; i++) {
+                amax = Math.max(amax, Math.abs(x[base + i]));
+            }
+            float d = amax / 127;
+            float id = d != 0 ? 1.0f / d : 0.0f;
+            int sum = 0;
+            for (int i = 0; i < BLOCK; i++) {
+                int q = roundHalfAway(x[base + i] * id);
+                levels[b * BLOCK + i] = (short) q;
+                sum += q;
+            }
+            scales[b] = d;
+            sums[b] = sum;
+        }
+        return this;
+    }
+
+    /** C's roundf: |v| + 0.5 is exact in double for any float below 2^29, so floor gives the right integer. */
+    private static int roundHalfAway(float v) {
+        int r = (int) Math.floor(Math.abs((double) v) + 0.5);
+        return v < 0 ? -r : r;
+    }
+
+    public int length() {
+        return length;
+    }
+
+    /** Level i (the array is longer than {@link #length()}; read only the first length). */
+    public short[] levels() {
+        return levels;
+    }
+
+    public float scale(int block) {
+        return scales[block];
+    }
+
+    public int sum(int block) {
+        return sums[block];
+    }
+}

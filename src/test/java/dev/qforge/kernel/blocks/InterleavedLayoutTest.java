@@ -1,0 +1,129 @@
+package dev.qforge.kernel.blocks;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.List;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+
+/**
+ * The decode layouts against the dequantized rows: for every format of the table that has one, packing
+ * then dotting with int8 activations gives Σ dequantized weight × dequantized activation, also for a
+ * last group with fewer than 32 rows and for the extreme levels where the integer lane sums are largest.
+ */
+class InterleavedLayoutTest {
+    static List<BlockFormat> formats() {
+        return BlockFormats.all().stream().filter(f -> f.interleavedLayout() != null).toList();
+    }
+
+    @Test
+    void theFormatsThatDecodeMostHaveALayout() {
+        for (String name : List.of("Q4_0", "Q4_K", "Q6_K")) {
+            assertFalse(BlockFormats.byName(name).interleavedLayout() == null, name);
+        }
+    }
+
+    /** Rows of Gaussian weights with outliers, then extreme rows: constant of either sign, and zero. */
+    private static float[][] rows(Random rnd, int count, int cols) {
+        float[][] w = new float[count][cols];
+        for (int r = 0; r < count; r++) {
+            for (int c = 0; c < cols; c++) {
+                w[r][c] = switch (r % 8) {
+                    case 5 -> -0.5f;
+                    case 6 -> 0.25f;
+                    case 7 -> 0f;
+                    default -> (float) rnd.nextGaussian() * 0.02f * (r % 4 + 1) * (rnd.nextInt(64) == 0 ? 8 : 1);
+                };
+            }
+        }
+        return w;
+    }
+
+    /** Activations with one all-zero block and one block of equal values (every level ±127). */
+    private static float[] activations(Random rnd, int cols) {
+        float[] x = new float[cols];
+        for (int c = 0; c < cols; c++) {
+            x[c] = (float) rnd.nextGaussian();
+        }
+        for (int c = 32; c < 64; c++) {
+            x[c] = 0;
+        }
+        for (int c = 64; c < 96; c++) {
+            x[c] = 3f;
+        }
+        for (int c = 96; c < 128; c++) {
+            x[c] = -3f;
+        }
+        return x;
+    }
+
+    @ParameterizedTest
+    @MethodSource("formats")
+    void packedDotIsTheDotOfDequantizedWeightsAndActivations(BlockFormat f) {
+        InterleavedLayout layout = f.interleavedLayout();
+        Random rnd = new Random(3);
+        int cols = 768;
+        for (int rowCount : new int[] {32, 45, 7}) {
+            float[][] w = rows(rnd, rowCount, cols);
+            long rowBytes = f.rowBytes(cols);
+            MemorySegment src = MemorySegment.ofArray(new byte[(int) (rowBytes * rowCount + 3)]).asSlice(3);
+            float[][] deq = new float[rowCount][cols];
+            for (int r = 0; r < rowCount; r++) {
+                f.quantize(w[r], 0, cols, null, src, r * rowBytes);
+                f.dequantize(src, r * rowBytes, cols, deq[r], 0);
+            }
+            float[] xf = activations(rnd, cols);
+            QuantizedInput x = new QuantizedInput().set(xf, 0, cols);
+            int groups = (rowCount + 31) / 32;
+            long gb = layout.groupBytes(cols);
+            MemorySegment packed = Arena.ofAuto().allocate(gb * groups, 64);
+            float[] out = new float[rowCount];
+            for (int g = 0; g < groups; g++) {
+                int n = Math.min(32, rowCount - 32 * g);
+                layout.pack(src, 32L * g * rowBytes, rowBytes, n, cols, packed, g * gb);
+                layout.dot(packed, g * gb, cols, x, out, 32 * g, n);
+            }
+            for (int r = 0; r < rowCount; r++) {
+                double expected = 0;
+                double magnitude = 0;
+                for (int c = 0; c < cols; c++) {
+                    double a = (double) x.levels()[c] * x.scale(c / 32);
+                    expected += deq[r][c] * a;
+                    magnitude += Math.abs(deq[r][c] * a);
+                }
+                assertEquals(expected, out[r], 1e-5 * magnitude + 1e-30, f.name() + " rows " + rowCount + " row " + r);
+            }
+        }
+    }
+
+    @Test
+    void activationLevelsAreGgmlQ8_0Levels() {
+        Random rnd = new Random(5);
+        int n = 256;
+        float[] x = activations(rnd, n);
+        x[200] = 1e-3f;
+        QuantizedInput q = new QuantizedInput().set(x, 0, n);
+        BlockFormat q8 = BlockFormats.byName("Q8_0");
+        MemorySegment ref = MemorySegment.ofArray(new byte[(int) q8.rowBytes(n)]);
+        q8.quantize(x, 0, n, null, ref, 0);
+        for (int i = 0; i < n; i++) {
+            int level = ref.get(java.lang.foreign.ValueLayout.JAVA_BYTE, (i / 32) * 34L + 2 + i % 32);
+            assertEquals(level, q.levels()[i], "level " + i);
+        }
+        for (int b = 0; b < n / 32; b++) {
+            int sum = 0;
+            for (int i = 0; i < 32; i++) {
+                sum += q.levels()[32 * b + i];
+            }
+            assertEquals(sum, q.sum(b), "block sum " + b);
+            // ggml stores this scale as f16; it is the same before that rounding
+            assertEquals(BlockBytes.f16(ref, b * 34L), q.scale(b), Math.abs(q.scale(b)) * 1e-3);
+        }
+    }
+}
