@@ -2,6 +2,7 @@ package dev.qforge.kernel.blocks;
 
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
@@ -61,6 +62,20 @@ final class InterleavedLanes {
         ShortVector total = s0.add(s1).add(s2.add(s3)).sub((short) (8 * aSum));
         half(total, 0).intoArray(t, 0);
         half(total, 1).intoArray(t, 16);
+    }
+
+    /**
+     * The 16 f16 values at off as floats: f16 bits moved into a float's exponent and mantissa, then scaled
+     * by 2^112 to rebias the exponent, which is exact for every finite f16, subnormals included (the
+     * Vector API has no f16 conversion; this is 6 operations). Infinities and NaNs, which no quantizer
+     * writes, come out as large finite values.
+     */
+    static FloatVector f16s(MemorySegment s, long off) {
+        IntVector h = (IntVector) ShortVector.fromMemorySegment(ShortVector.SPECIES_256, s, off, ByteOrder.LITTLE_ENDIAN)
+                .convertShape(VectorOperators.S2I, IntVector.SPECIES_512, 0);
+        IntVector bits = h.and(0x7FFF).lanewise(VectorOperators.LSHL, 13)
+                .or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16));
+        return bits.reinterpretAsFloats().mul(0x1p112f);
     }
 
     /**

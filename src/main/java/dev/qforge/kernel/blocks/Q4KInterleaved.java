@@ -11,10 +11,12 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
 /**
- * Q4_K's decode layout. Per super-block column (256 columns) of a group: the 32 rows' d and dmin as f32
- * (2 × 128 bytes), then for each of the 8 sub-blocks the 32 rows' 6-bit scales and mins unpacked to a
- * byte each (64 bytes) and their levels as {@link InterleavedLanes} nibbles (512 bytes): 4864 bytes per
- * 256×32 weights, 4.75 bits per weight against Q4_K's 4.5.
+ * Q4_K's decode layout. Per super-block column (256 columns) of a group: for each of the 8 sub-blocks
+ * the 32 rows' 6-bit scales and mins unpacked to a byte each (64 bytes) and their levels as
+ * {@link InterleavedLanes} nibbles (512 bytes), then the rows' f16 d and dmin (128 bytes): 4736 bytes per
+ * 256×32 weights, 4.625 bits per weight against Q4_K's 4.5. Everything is read in the order it is
+ * stored: a layout that kept scales and mins in a header ahead of the levels streamed from memory at
+ * 60 % of this speed.
  *
  * <p>Row j's dot with x is Σ_superblocks d_j·Σ_s sc_js·d_x(s)·Σ q·x_q − dmin_j·Σ_s m_js·d_x(s)·Σ x_q,
  * the sums over a sub-block s of 32 columns, which is one block of the quantized activations.
@@ -22,18 +24,17 @@ import java.nio.ByteOrder;
 final class Q4KInterleaved implements InterleavedLayout {
     private static final int QK = 256;
     private static final int SOURCE_BLOCK_BYTES = 144;
-    private static final int D = 0;
-    private static final int DMIN = 4 * ROWS;
-    /** Sub-blocks follow d and dmin, each as its 32 scales, 32 mins and nibble group, in reading order. */
-    private static final int SUB_BLOCKS = 8 * ROWS;
+    /** The 8 sub-blocks, each as its 32 scales, 32 mins and nibble group; then d and dmin: reading order. */
     private static final int SUB_BLOCK_BYTES = 2 * ROWS + InterleavedLanes.NIBBLE_BYTES;
     private static final int SCALES = 0;
     private static final int MINS = ROWS;
     private static final int LEVELS = 2 * ROWS;
-    private static final long BLOCK_BYTES = SUB_BLOCKS + 8L * SUB_BLOCK_BYTES;
+    private static final int D = 8 * SUB_BLOCK_BYTES;
+    private static final int DMIN = D + 2 * ROWS;
+    private static final long BLOCK_BYTES = DMIN + 2 * ROWS;
     private static final VectorSpecies<Byte> B32 = ByteVector.SPECIES_256;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
-    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     @Override
     public long groupBytes(int cols) {
@@ -48,13 +49,13 @@ final class Q4KInterleaved implements InterleavedLayout {
             for (int b = 0; b < cols / QK; b++) {
                 long s = srcOffset + j * rowBytes + (long) b * SOURCE_BLOCK_BYTES;
                 long d = dstOffset + b * BLOCK_BYTES;
-                dst.set(F32, d + D + 4L * j, BlockBytes.f16(src, s));
-                dst.set(F32, d + DMIN + 4L * j, BlockBytes.f16(src, s + 2));
+                dst.set(I16, d + D + 2L * j, src.get(I16, s));
+                dst.set(I16, d + DMIN + 2L * j, src.get(I16, s + 2));
                 long lo = src.get(ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), s + 4);
                 int hi = BlockBytes.u32(src, s + 12);
                 for (int sub = 0; sub < 8; sub++) {
-                    BlockBytes.putU8(dst, d + SUB_BLOCKS + sub * SUB_BLOCK_BYTES + SCALES + j, PackedScales6.scale(lo, hi, sub));
-                    BlockBytes.putU8(dst, d + SUB_BLOCKS + sub * SUB_BLOCK_BYTES + MINS + j, PackedScales6.min(lo, hi, sub));
+                    BlockBytes.putU8(dst, d + sub * SUB_BLOCK_BYTES + SCALES + j, PackedScales6.scale(lo, hi, sub));
+                    BlockBytes.putU8(dst, d + sub * SUB_BLOCK_BYTES + MINS + j, PackedScales6.min(lo, hi, sub));
                 }
                 for (int r = 0; r < 4; r++) {
                     // run r of 32 bytes: low nibbles are sub-block 2r, high nibbles sub-block 2r+1
@@ -62,7 +63,7 @@ final class Q4KInterleaved implements InterleavedLayout {
                         for (int l = 0; l < 32; l++) {
                             levels[l] = BlockBytes.u8(src, s + 16 + 32 * r + l) >>> (4 * half) & 0xF;
                         }
-                        InterleavedLanes.put(levels, dst, d + SUB_BLOCKS + (2 * r + half) * (long) SUB_BLOCK_BYTES + LEVELS, j);
+                        InterleavedLanes.put(levels, dst, d + (2 * r + half) * (long) SUB_BLOCK_BYTES + LEVELS, j);
                     }
                 }
             }
@@ -80,7 +81,7 @@ final class Q4KInterleaved implements InterleavedLayout {
             java.util.Arrays.fill(sums, 0f);
             for (int sub = 0; sub < 8; sub++) {
                 int xb = b * 8 + sub;
-                long so = o + SUB_BLOCKS + sub * (long) SUB_BLOCK_BYTES;
+                long so = o + sub * (long) SUB_BLOCK_BYTES;
                 InterleavedLanes.centeredDot(packed, so + LEVELS,
                         x.levels(), xb * QuantizedInput.BLOCK, x.sum(xb), t);
                 addSubBlock(packed, so, x.sum(xb), x.scale(xb), t, sums);
@@ -107,8 +108,8 @@ final class Q4KInterleaved implements InterleavedLayout {
     /** acc += d·sums[0..32) − dmin·sums[32..64). */
     private static void addSuperBlock(MemorySegment packed, long o, float[] sums, float[] acc) {
         for (int p = 0; p < ROWS; p += 16) {
-            FloatVector d = FloatVector.fromMemorySegment(InterleavedLanes.F, packed, o + D + 4L * p, LE);
-            FloatVector dmin = FloatVector.fromMemorySegment(InterleavedLanes.F, packed, o + DMIN + 4L * p, LE);
+            FloatVector d = InterleavedLanes.f16s(packed, o + D + 2L * p);
+            FloatVector dmin = InterleavedLanes.f16s(packed, o + DMIN + 2L * p);
             FloatVector.fromArray(InterleavedLanes.F, sums, p).fma(d, FloatVector.fromArray(InterleavedLanes.F, acc, p))
                     .sub(FloatVector.fromArray(InterleavedLanes.F, sums, ROWS + p).mul(dmin)).intoArray(acc, p);
         }

@@ -11,13 +11,13 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
 /**
- * Q6_K's decode layout. Per super-block column (256 columns) of a group: the 32 rows' d as f32 (128
- * bytes), then for each of the 16 sub-blocks the 32 rows' int8 scales (32 bytes) and their levels
- * centred to q − 32 as one signed byte each, column by column (16 × 32 bytes): 8832 bytes per 256×32
- * weights, 8.6 bits per weight against Q6_K's 6.6. Everything is read in the order it is stored: a
- * layout that kept the scales in a header ahead of the levels streamed from memory at half the speed. One byte per level trades a third more bytes for a loop of load, widen,
- * multiply, add; splitting 6-bit levels out of Q6_K's 4+2-bit planes took twice the operations, and
- * this kernel is compute-bound, not bandwidth-bound.
+ * Q6_K's decode layout. Per super-block column (256 columns) of a group: for each of the 16 sub-blocks
+ * the 32 rows' int8 scales (32 bytes) and their levels centred to q − 32 as one signed byte each,
+ * column by column (16 × 32 bytes), then the rows' f16 d (64 bytes): 8768 bytes per 256×32 weights, 8.6
+ * bits per weight against Q6_K's 6.6. One byte per level trades a third more bytes for a loop of load,
+ * widen, multiply, add; splitting 6-bit levels out of Q6_K's 4+2-bit planes takes twice the operations
+ * per weight. Everything is read in the order it is stored: a layout that kept the scales in a header
+ * ahead of the levels streamed from memory at two thirds of the speed.
  *
  * <p>Row j's dot with x is Σ_superblocks d_j·Σ_s sc_js·d_x(s)·Σ (q − 32)·x_q over sub-blocks s of 16
  * columns (two per block of the quantized activations).
@@ -25,15 +25,15 @@ import java.nio.ByteOrder;
 final class Q6KInterleaved implements InterleavedLayout {
     private static final int QK = 256;
     private static final int SOURCE_BLOCK_BYTES = 210;
-    /** Sub-blocks follow d, each as its 32 scales and 16 columns of levels, in reading order. */
-    private static final int SUB_BLOCKS = 4 * ROWS;
+    /** The 16 sub-blocks, each as its 32 scales and 16 columns of levels; then d: reading order. */
     private static final int SUB_BLOCK_BYTES = ROWS + 16 * ROWS;
     private static final int LEVELS = ROWS;
-    private static final long BLOCK_BYTES = SUB_BLOCKS + 16L * SUB_BLOCK_BYTES;
+    private static final int D = 16 * SUB_BLOCK_BYTES;
+    private static final long BLOCK_BYTES = D + 2 * ROWS;
     private static final VectorSpecies<Byte> B32 = ByteVector.SPECIES_256;
     private static final VectorSpecies<Short> S = InterleavedLanes.S;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
-    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(LE);
+    private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE);
 
     @Override
     public long groupBytes(int cols) {
@@ -47,9 +47,9 @@ final class Q6KInterleaved implements InterleavedLayout {
             for (int b = 0; b < cols / QK; b++) {
                 long s = srcOffset + j * rowBytes + (long) b * SOURCE_BLOCK_BYTES;
                 long d = dstOffset + b * BLOCK_BYTES;
-                dst.set(F32, d + 4L * j, BlockBytes.f16(src, s + 208));
+                dst.set(I16, d + D + 2L * j, src.get(I16, s + 208));
                 for (int sub = 0; sub < 16; sub++) {
-                    BlockBytes.putU8(dst, d + SUB_BLOCKS + sub * SUB_BLOCK_BYTES + j, BlockBytes.u8(src, s + 192 + sub));
+                    BlockBytes.putU8(dst, d + sub * SUB_BLOCK_BYTES + j, BlockBytes.u8(src, s + 192 + sub));
                 }
                 for (int h = 0; h < 2; h++) {
                     long ql = s + 64L * h;
@@ -70,7 +70,7 @@ final class Q6KInterleaved implements InterleavedLayout {
     }
 
     private static void putLevel(MemorySegment dst, long block, int col, int row, int level) {
-        dst.set(ValueLayout.JAVA_BYTE, block + SUB_BLOCKS + (long) (col / 16) * SUB_BLOCK_BYTES + LEVELS
+        dst.set(ValueLayout.JAVA_BYTE, block + (long) (col / 16) * SUB_BLOCK_BYTES + LEVELS
                 + (long) (col % 16) * ROWS + row, (byte) level);
     }
 
@@ -86,7 +86,7 @@ final class Q6KInterleaved implements InterleavedLayout {
                 addSubBlock(packed, o, sub, x.levels(), col, x.scale(col / QuantizedInput.BLOCK), sums);
             }
             for (int p = 0; p < ROWS; p += 16) {
-                FloatVector d = FloatVector.fromMemorySegment(InterleavedLanes.F, packed, o + 4L * p, LE);
+                FloatVector d = InterleavedLanes.f16s(packed, o + D + 2L * p);
                 FloatVector.fromArray(InterleavedLanes.F, sums, p).fma(d, FloatVector.fromArray(InterleavedLanes.F, acc, p))
                         .intoArray(acc, p);
             }
@@ -98,7 +98,7 @@ final class Q6KInterleaved implements InterleavedLayout {
     private static void addSubBlock(MemorySegment packed, long o, int sub, short[] a, int col, float dx, float[] sums) {
         ShortVector even = ShortVector.zero(S);
         ShortVector odd = even;
-        long so = o + SUB_BLOCKS + sub * (long) SUB_BLOCK_BYTES;
+        long so = o + sub * (long) SUB_BLOCK_BYTES;
         long lv = so + LEVELS;
         // two sums of 8 products each: |(q − 32)·x_q| ≤ 32·127, so 8 of them fit a short lane
         for (int i = 0; i < 16; i += 2) {
