@@ -39,18 +39,30 @@ final class InterleavedMatVec {
         int rows = w.rows();
         long groupBytes = layout.groupBytes(cols);
         QuantizedInput q = INPUT.get().set(x, 0, cols);
-        int groups = groups(rows);
-        // Contiguous runs of groups, about two per thread: the memory streams stay long (handing out single
-        // groups of ~36 KB from a shared counter made both threads restart their prefetch streams at every
-        // group, 5-15 % slower), while a thread that finishes early can still take a run.
-        int per = Math.max(1, groups / (2 * Parallel.threads()));
-        Parallel.forRange((groups + per - 1) / per, c -> {
-            for (int g = c * per; g < Math.min(groups, c * per + per); g++) {
+        int[] runs = runs(groups(rows), Parallel.threads());
+        Parallel.forRange(runs.length - 1, c -> {
+            for (int g = runs[c]; g < runs[c + 1]; g++) {
                 layout.dot(packed, g * groupBytes, cols, q, out, g * InterleavedLayout.ROWS,
                         Math.min(InterleavedLayout.ROWS, rows - g * InterleavedLayout.ROWS));
             }
         });
     }
+
+    /**
+     * Boundaries of contiguous runs of groups, each run a task, the first ones long and then shorter
+     * (guided scheduling: a run is what remains over twice the threads). Long runs keep the memory
+     * streams long: single groups of ~36 KB handed out from a shared counter made both threads restart
+     * their prefetch streams at every group, 5-15 % slower. Short runs at the end keep a thread that
+     * finishes early from waiting for the other one.
+     */
+    static int[] runs(int groups, int threads) {
+        int[] bounds = new int[groups + 1];
+        int n = 0;
+        for (int start = 0; start < groups; ) {
+            start += Math.max(1, (groups - start) / (2 * threads));
+            bounds[++n] = start;
+        }
+        return java.util.Arrays.copyOf(bounds, n + 1);    }
 
     /** The packed rows of w, packing them on first use. */
     static MemorySegment packed(WeightMatrix w, InterleavedLayout layout) {
