@@ -22,6 +22,13 @@ public final class Q8_0Format extends GgmlBlockFormat {
         super(GgmlType.Q8_0);
     }
 
+    private static final InterleavedLayout LAYOUT = new Q8_0Interleaved();
+
+    @Override
+    public InterleavedLayout interleavedLayout() {
+        return LAYOUT;
+    }
+
     @Override
     public void quantize(float[] src, int srcOff, int n, float[] importance, MemorySegment dst, long dstOffset) {
         int nb = blocks(n);

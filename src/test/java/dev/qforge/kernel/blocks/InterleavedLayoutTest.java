@@ -24,7 +24,7 @@ class InterleavedLayoutTest {
 
     @Test
     void theFormatsThatDecodeMostHaveALayout() {
-        for (String name : List.of("Q4_0", "Q4_K", "Q6_K")) {
+        for (String name : List.of("Q4_0", "Q4_K", "Q6_K", "Q8_0")) {
             assertFalse(BlockFormats.byName(name).interleavedLayout() == null, name);
         }
     }

@@ -1,0 +1,92 @@
+package dev.qforge.kernel.blocks;
+
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
+/**
+ * Q8_0's decode layout. Per block column b (32 columns) of a group: the 32 rows' levels column by column
+ * (32 × 32 signed bytes), then their f16 scales d (64 bytes): 1088 bytes per 32×32 weights, Q8_0's own
+ * 8.5 bits per weight.
+ *
+ * <p>Two int8 × int8 products fit a short lane (2·127² = 32258), so columns are taken in pairs: widen,
+ * multiply by the broadcast activation levels, add the pair in shorts, then widen the pair sum into two
+ * int accumulators (rows 0-15, 16-31). Row j's dot with x is Σ_b d_j·d_x(b)·Σ q·x_q.
+ */
+final class Q8_0Interleaved implements InterleavedLayout {
+    private static final int BLOCK = 32;
+    private static final int SOURCE_BLOCK_BYTES = 34;
+    private static final int SCALES = BLOCK * ROWS;
+    private static final long BLOCK_BYTES = SCALES + 2 * ROWS;
+    private static final VectorSpecies<Byte> B32 = ByteVector.SPECIES_256;
+    private static final VectorSpecies<Short> S = InterleavedLanes.S;
+    private static final VectorSpecies<Integer> I = IntVector.SPECIES_512;
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE);
+
+    @Override
+    public long groupBytes(int cols) {
+        return cols / BLOCK * BLOCK_BYTES;
+    }
+
+    @Override
+    public void pack(MemorySegment src, long srcOffset, long rowBytes, int rows, int cols, MemorySegment dst,
+                     long dstOffset) {
+        for (int j = 0; j < rows; j++) {
+            for (int b = 0; b < cols / BLOCK; b++) {
+                long s = srcOffset + j * rowBytes + (long) b * SOURCE_BLOCK_BYTES;
+                long d = dstOffset + b * BLOCK_BYTES;
+                dst.set(I16, d + SCALES + 2L * j, src.get(I16, s));
+                for (int k = 0; k < BLOCK; k++) {
+                    dst.set(ValueLayout.JAVA_BYTE, d + (long) k * ROWS + j, src.get(ValueLayout.JAVA_BYTE, s + 2 + k));
+                }
+            }
+        }
+    }
+
+    @Override
+    public void dot(MemorySegment packed, long offset, int cols, QuantizedInput x, float[] out, int outOff, int rows) {
+        float[] acc = new float[ROWS];
+        float[] t = new float[ROWS];
+        for (int b = 0; b < cols / BLOCK; b++) {
+            long o = offset + b * BLOCK_BYTES;
+            blockDot(packed, o, x.levels(), b * BLOCK, t);
+            addBlock(packed, o + SCALES, x.scale(b), t, acc);
+        }
+        System.arraycopy(acc, 0, out, outOff, rows);
+    }
+
+    /** t[j] = Σ_k q_jk·a[ao + k] over the block's 32 columns, for the 32 rows j. */
+    private static void blockDot(MemorySegment g, long off, short[] a, int ao, float[] t) {
+        IntVector lo = IntVector.zero(I);
+        IntVector hi = lo;
+        for (int k = 0; k < BLOCK; k += 2) {
+            ShortVector pair = widen(g, off + (long) k * ROWS).mul(a[ao + k])
+                    .add(widen(g, off + (long) (k + 1) * ROWS).mul(a[ao + k + 1]));
+            lo = lo.add(pair.convertShape(VectorOperators.S2I, I, 0));
+            hi = hi.add(pair.convertShape(VectorOperators.S2I, I, 1));
+        }
+        ((FloatVector) lo.convert(VectorOperators.I2F, 0)).intoArray(t, 0);
+        ((FloatVector) hi.convert(VectorOperators.I2F, 0)).intoArray(t, 16);
+    }
+
+    private static ShortVector widen(MemorySegment g, long off) {
+        return (ShortVector) ByteVector.fromMemorySegment(B32, g, off, LE).convertShape(VectorOperators.B2S, S, 0);
+    }
+
+    /** acc += d·d_x·t, lanes 0-15 and 16-31. */
+    private static void addBlock(MemorySegment packed, long o, float dx, float[] t, float[] acc) {
+        for (int p = 0; p < ROWS; p += 16) {
+            FloatVector d = InterleavedLanes.f16s(packed, o + 2L * p);
+            FloatVector.fromArray(InterleavedLanes.F, t, p).mul(dx)
+                    .fma(d, FloatVector.fromArray(InterleavedLanes.F, acc, p)).intoArray(acc, p);
+        }
+    }
+}
