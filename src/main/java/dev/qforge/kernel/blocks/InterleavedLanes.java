@@ -100,8 +100,11 @@ final class InterleavedLanes {
         return (FloatVector) v.convertShape(VectorOperators.S2F, F, p);
     }
 
-    /** acc[off .. off+16) += v. */
-    static void addTo(float[] acc, int off, FloatVector v) {
-        FloatVector.fromArray(F, acc, off).add(v).intoArray(acc, off);
+    /** acc[j] += d_j·dx·t[j] for the 32 rows, d_j the f16 scales at scales. */
+    static void addScaled(MemorySegment packed, long scales, float dx, float[] t, float[] acc) {
+        for (int p = 0; p < 32; p += 16) {
+            FloatVector d = f16s(packed, scales + 2L * p);
+            FloatVector.fromArray(F, t, p).mul(dx).fma(d, FloatVector.fromArray(F, acc, p)).intoArray(acc, p);
+        }
     }
 }

@@ -1,6 +1,5 @@
 package dev.qforge.kernel.blocks;
 
-import jdk.incubator.vector.FloatVector;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -52,17 +51,8 @@ final class Q4_0Interleaved implements InterleavedLayout {
         for (int b = 0; b < cols / BLOCK; b++) {
             long o = offset + b * BLOCK_BYTES;
             InterleavedLanes.centeredDot(packed, o, x.levels(), b * BLOCK, x.sum(b), t);
-            addBlock(packed, o + SCALES, x.scale(b), t, acc);
+            InterleavedLanes.addScaled(packed, o + SCALES, x.scale(b), t, acc);
         }
         System.arraycopy(acc, 0, out, outOff, rows);
-    }
-
-    /** acc += d·d_x·t, lanes 0-15 and 16-31. */
-    private static void addBlock(MemorySegment packed, long o, float dx, float[] t, float[] acc) {
-        for (int p = 0; p < ROWS; p += 16) {
-            FloatVector d = InterleavedLanes.f16s(packed, o + 2L * p);
-            FloatVector.fromArray(InterleavedLanes.F, t, p).mul(dx)
-                    .fma(d, FloatVector.fromArray(InterleavedLanes.F, acc, p)).intoArray(acc, p);
-        }
     }
 }

@@ -58,7 +58,7 @@ final class Q8_0Interleaved implements InterleavedLayout {
         for (int b = 0; b < cols / BLOCK; b++) {
             long o = offset + b * BLOCK_BYTES;
             blockDot(packed, o, x.levels(), b * BLOCK, t);
-            addBlock(packed, o + SCALES, x.scale(b), t, acc);
+            InterleavedLanes.addScaled(packed, o + SCALES, x.scale(b), t, acc);
         }
         System.arraycopy(acc, 0, out, outOff, rows);
     }
@@ -79,14 +79,5 @@ final class Q8_0Interleaved implements InterleavedLayout {
 
     private static ShortVector widen(MemorySegment g, long off) {
         return (ShortVector) ByteVector.fromMemorySegment(B32, g, off, LE).convertShape(VectorOperators.B2S, S, 0);
-    }
-
-    /** acc += d·d_x·t, lanes 0-15 and 16-31. */
-    private static void addBlock(MemorySegment packed, long o, float dx, float[] t, float[] acc) {
-        for (int p = 0; p < ROWS; p += 16) {
-            FloatVector d = InterleavedLanes.f16s(packed, o + 2L * p);
-            FloatVector.fromArray(InterleavedLanes.F, t, p).mul(dx)
-                    .fma(d, FloatVector.fromArray(InterleavedLanes.F, acc, p)).intoArray(acc, p);
-        }
     }
 }
