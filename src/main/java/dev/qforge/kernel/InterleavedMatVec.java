@@ -4,7 +4,6 @@ import dev.qforge.kernel.blocks.InterleavedLayout;
 import dev.qforge.kernel.blocks.QuantizedInput;
 import dev.qforge.tensor.WeightMatrix;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.Map;
 import java.util.WeakHashMap;
@@ -76,7 +75,7 @@ final class InterleavedMatVec {
         int rows = w.rows();
         long groupBytes = layout.groupBytes(cols);
         long rowBytes = w.rowBytes();
-        MemorySegment p = Arena.ofAuto().allocate(groups(rows) * groupBytes, 64);
+        MemorySegment p = HugePageMemory.allocate(groups(rows) * groupBytes);
         Parallel.forRange(groups(rows), g -> layout.pack(w.data(), g * InterleavedLayout.ROWS * rowBytes, rowBytes,
                 Math.min(InterleavedLayout.ROWS, rows - g * InterleavedLayout.ROWS), cols, p, g * groupBytes));
         synchronized (PACKED) {
