@@ -19,6 +19,10 @@ final class BlockMatMul {
     }
 
     static void run(WeightMatrix w, float[] x, int n, float[] out) {
+        if (n == 1 && InterleavedMatVec.supports(w)) {
+            InterleavedMatVec.run(w, x, out);
+            return;
+        }
         int rows = w.rows();
         int cols = w.cols();
         long rowBytes = w.rowBytes();
@@ -28,10 +32,6 @@ final class BlockMatMul {
             return;
         }
         int tasks = (rows + ROWS_PER_TASK - 1) / ROWS_PER_TASK;
-        if (n == 1 && InterleavedMatVec.supports(w)) {
-            InterleavedMatVec.run(w, x, out);
-            return;
-        }
         if (n == 1) {
             Parallel.forRange(tasks, t -> {
                 for (int r = t * ROWS_PER_TASK, end = Math.min(rows, r + ROWS_PER_TASK); r < end; r++) {

@@ -13,8 +13,10 @@ import java.util.Optional;
  * Zero-filled native memory for large arrays that kernels stream, backed by transparent huge pages where
  * Linux allows it: anonymous mmap, madvise(MADV_HUGEPAGE) before the first touch (this machine's THP
  * setting is "madvise"), munmap when the segment is no longer reachable. With 4 KiB pages a streaming
- * kernel takes a TLB miss every 4 KiB and the hardware prefetcher stops at each page boundary. Elsewhere,
- * or when a call fails, it falls back to an ordinary allocation.
+ * kernel takes a TLB miss every 4 KiB and the hardware prefetcher stops at each page boundary (measured on
+ * the 1B Q4_0 decode, three paired runs: +27 %, −1 %, +9 %). Elsewhere, or when a call fails, it falls back
+ * to an ordinary allocation. The huge page is taken as 2 MiB (x86-64); where it is larger the madvise hint
+ * still applies, only the alignment is less useful.
  */
 final class HugePageMemory {
     private static final long HUGE_PAGE = 2L << 20;
@@ -66,12 +68,16 @@ final class HugePageMemory {
                 long mapped = size + HUGE_PAGE;
                 MemorySegment base = (MemorySegment) MMAP.invokeExact(MemorySegment.NULL, mapped, PROT_READ_WRITE,
                         MAP_PRIVATE_ANONYMOUS, -1, 0L);
-                if (base.address() != -1L) {
-                    long aligned = (base.address() + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
-                    MemorySegment region = MemorySegment.ofAddress(aligned);
-                    int ignored = (int) MADVISE.invokeExact(region, size, MADV_HUGEPAGE); // a hint: failure is fine
-                    MemorySegment start = base;
-                    return region.reinterpret(bytes, Arena.ofAuto(), s -> unmap(start, mapped));
+                if (base.address() != -1L) { // MAP_FAILED
+                    try {
+                        long aligned = (base.address() + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+                        MemorySegment region = MemorySegment.ofAddress(aligned);
+                        int ignored = (int) MADVISE.invokeExact(region, size, MADV_HUGEPAGE); // a hint: failure is fine
+                        return region.reinterpret(bytes, Arena.ofAuto(), s -> unmap(base, mapped));
+                    } catch (Throwable e) {
+                        unmap(base, mapped);
+                        throw e;
+                    }
                 }
             } catch (Throwable e) {
                 // fall through to an ordinary allocation

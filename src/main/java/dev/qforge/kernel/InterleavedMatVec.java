@@ -3,10 +3,10 @@ package dev.qforge.kernel;
 import dev.qforge.kernel.blocks.InterleavedLayout;
 import dev.qforge.kernel.blocks.QuantizedInput;
 import dev.qforge.tensor.WeightMatrix;
+import jdk.incubator.vector.FloatVector;
 
 import java.lang.foreign.MemorySegment;
-import java.util.Map;
-import java.util.WeakHashMap;
+import java.util.Arrays;
 
 /**
  * Decode (one token) for the block formats that have an {@link InterleavedLayout}: the first time a
@@ -15,20 +15,21 @@ import java.util.WeakHashMap;
  * 32 rows on all threads. Each group is computed whole by one thread, in a fixed order, so results do not
  * depend on the scheduling.
  *
- * <p>The packed copy lives as long as the matrix (a weak map keyed by it) and replaces nothing: the
+ * <p>The packed copy is kept by the matrix object ({@link WeightMatrix#decodeLayout}) and replaces nothing: the
  * format's own bytes, usually a mapped file, still serve prefill, row lookups and export. So a model
  * that decodes holds its quantized weights twice (once in the page cache, once packed); a model that
  * only prefills (perplexity, KL divergence) never packs.
  */
 final class InterleavedMatVec {
-    private static final Map<WeightMatrix, MemorySegment> PACKED = new WeakHashMap<>();
+    /** The layouts' kernels are written for 512-bit vectors (32 short lanes); narrower ones would run them emulated. */
+    private static final boolean WIDE_VECTORS = FloatVector.SPECIES_PREFERRED.vectorBitSize() >= 512;
     private static final ThreadLocal<QuantizedInput> INPUT = ThreadLocal.withInitial(QuantizedInput::new);
 
     private InterleavedMatVec() {
     }
 
     static boolean supports(WeightMatrix w) {
-        return w.format().interleavedLayout() != null && w.cols() % QuantizedInput.BLOCK == 0;
+        return WIDE_VECTORS && w.format().interleavedLayout() != null && w.cols() % QuantizedInput.BLOCK == 0;
     }
 
     static void run(WeightMatrix w, float[] x, float[] out) {
@@ -61,16 +62,15 @@ final class InterleavedMatVec {
             start += Math.max(1, (groups - start) / (2 * threads));
             bounds[++n] = start;
         }
-        return java.util.Arrays.copyOf(bounds, n + 1);    }
+        return Arrays.copyOf(bounds, n + 1);
+    }
 
-    /** The packed rows of w, packing them on first use. */
+    /** The packed rows of w, packed on first use and kept by w. */
     static MemorySegment packed(WeightMatrix w, InterleavedLayout layout) {
-        synchronized (PACKED) {
-            MemorySegment p = PACKED.get(w);
-            if (p != null) {
-                return p;
-            }
-        }
+        return w.decodeLayout(m -> pack(m, layout));
+    }
+
+    private static MemorySegment pack(WeightMatrix w, InterleavedLayout layout) {
         int cols = w.cols();
         int rows = w.rows();
         long groupBytes = layout.groupBytes(cols);
@@ -78,9 +78,7 @@ final class InterleavedMatVec {
         MemorySegment p = HugePageMemory.allocate(groups(rows) * groupBytes);
         Parallel.forRange(groups(rows), g -> layout.pack(w.data(), g * InterleavedLayout.ROWS * rowBytes, rowBytes,
                 Math.min(InterleavedLayout.ROWS, rows - g * InterleavedLayout.ROWS), cols, p, g * groupBytes));
-        synchronized (PACKED) {
-            return PACKED.computeIfAbsent(w, k -> p);
-        }
+        return p;
     }
 
     private static int groups(int rows) {

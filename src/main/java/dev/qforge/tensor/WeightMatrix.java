@@ -4,15 +4,27 @@ import dev.qforge.kernel.blocks.BlockFormat;
 import dev.qforge.kernel.blocks.BlockFormats;
 
 import java.lang.foreign.MemorySegment;
+import java.util.function.Function;
 
 /**
  * A weight matrix [rows, cols] whose rows are stored in one block format of the table (F32, BF16, Q4_K,
  * …), as a view over the bytes of a file. The decoder holds its projections as these, so one model can
  * mix formats tensor by tensor.
+ *
+ * <p>A matrix also carries the decode layout that the runtime derives from its bytes the first time it
+ * decodes a single token with it (see the kernel package's interleaved layouts). It belongs to this object,
+ * not to an equal one: two matrices with the same name over the same address (a file unmapped and another
+ * mapped in its place) must never share it. It is freed with the matrix.
  */
-public record WeightMatrix(String name, BlockFormat format, int rows, int cols, MemorySegment data) {
+public final class WeightMatrix {
+    private final String name;
+    private final BlockFormat format;
+    private final int rows;
+    private final int cols;
+    private final MemorySegment data;
+    private volatile MemorySegment decodeLayout;
 
-    public WeightMatrix {
+    public WeightMatrix(String name, BlockFormat format, int rows, int cols, MemorySegment data) {
         if (cols % format.blockSize() != 0) {
             throw new IllegalArgumentException(name + ": " + cols + " columns is not a multiple of " + format.name()
                     + "'s block of " + format.blockSize());
@@ -21,6 +33,11 @@ public record WeightMatrix(String name, BlockFormat format, int rows, int cols, 
             throw new IllegalArgumentException(name + ": " + data.byteSize() + " bytes, fewer than " + rows + " rows of "
                     + format.name() + " need");
         }
+        this.name = name;
+        this.format = format;
+        this.rows = rows;
+        this.cols = cols;
+        this.data = data;
     }
 
     /** A 2-D F32, F16 or BF16 tensor as a matrix. */
@@ -30,6 +47,42 @@ public record WeightMatrix(String name, BlockFormat format, int rows, int cols, 
         }
         return new WeightMatrix(t.name(), BlockFormats.byName(t.dtype().name()), Math.toIntExact(t.dim(0)),
                 Math.toIntExact(t.dim(1)), t.data());
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public BlockFormat format() {
+        return format;
+    }
+
+    public int rows() {
+        return rows;
+    }
+
+    public int cols() {
+        return cols;
+    }
+
+    /** The rows in the format's own bytes. */
+    public MemorySegment data() {
+        return data;
+    }
+
+    /** The decode layout of this matrix, made by {@code build} on the first call (once, also under races). */
+    public MemorySegment decodeLayout(Function<WeightMatrix, MemorySegment> build) {
+        MemorySegment l = decodeLayout;
+        if (l == null) {
+            synchronized (this) {
+                l = decodeLayout;
+                if (l == null) {
+                    l = build.apply(this);
+                    decodeLayout = l;
+                }
+            }
+        }
+        return l;
     }
 
     public long rowBytes() {
@@ -58,5 +111,10 @@ public record WeightMatrix(String name, BlockFormat format, int rows, int cols, 
     /** Row r as floats into dst[dstOff ..]. */
     public void copyRowTo(int row, float[] dst, int dstOff) {
         format.dequantize(data, row * rowBytes(), cols, dst, dstOff);
+    }
+
+    @Override
+    public String toString() {
+        return "WeightMatrix[" + name + ", " + format.name() + ", " + rows + "×" + cols + "]";
     }
 }

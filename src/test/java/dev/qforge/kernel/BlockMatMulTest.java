@@ -6,6 +6,7 @@ import dev.qforge.tensor.WeightMatrix;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.Random;
 
@@ -62,5 +63,36 @@ class BlockMatMulTest {
         float[] again = new float[rows];
         MatMul.matmul(m, x, 1, again);
         assertArrayEquals(single, again, name + ": a second call gave other bits");
+    }
+
+    /**
+     * The packed decode layout belongs to the matrix object: a matrix with the same name over memory at the
+     * same address, after the first was freed (a model closed, another mapped in its place), gets its own.
+     */
+    @org.junit.jupiter.api.Test
+    void aNewMatrixOverReusedMemoryIsPackedAgain() {
+        BlockFormat f = BlockFormats.byName("Q4_0");
+        int rows = 64;
+        int cols = 256;
+        long bytes = rows * f.rowBytes(cols);
+        float[] x = new float[cols];
+        java.util.Arrays.fill(x, 1f);
+        float[][] results = new float[2][rows];
+        long[] addresses = new long[2];
+        for (int round = 0; round < 2; round++) {
+            try (Arena arena = Arena.ofShared()) {
+                MemorySegment data = arena.allocate(bytes, 64);
+                float[] w = new float[cols];
+                for (int r = 0; r < rows; r++) {
+                    java.util.Arrays.fill(w, round == 0 ? 0.5f : -0.25f);
+                    f.quantize(w, 0, cols, null, data, r * f.rowBytes(cols));
+                }
+                addresses[round] = data.address();
+                MatMul.matmul(new WeightMatrix("blk.0.attn_q.weight", f, rows, cols, data), x, 1, results[round]);
+            }
+        }
+        assertTrue(Math.abs(results[0][0] - 128f) < 1f, "first matrix: " + results[0][0]);
+        assertTrue(Math.abs(results[1][0] + 64f) < 1f, "second matrix (address "
+                + (addresses[0] == addresses[1] ? "reused" : "new") + "): " + results[1][0]);
     }
 }

@@ -8,8 +8,8 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import java.util.Arrays;
 
 /**
  * Vector tools of the {@link InterleavedLayout}s: 32 rows as the lanes of one short vector or of two float
@@ -29,16 +29,31 @@ final class InterleavedLanes {
     static final int NIBBLE_BYTES = 512;
     static final VectorSpecies<Short> S = ShortVector.SPECIES_512;
     static final VectorSpecies<Float> F = FloatVector.SPECIES_512;
-    private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
     private InterleavedLanes() {
+    }
+
+    /** A thread's arrays for a group's partial sums (the dot of a group allocates nothing): acc zeroed. */
+    static Scratch scratch() {
+        Scratch s = SCRATCH.get();
+        Arrays.fill(s.acc, 0f);
+        return s;
+    }
+
+    /** Partial sums of one group: the result being built, a block's sums, a super-block's sums. */
+    static final class Scratch {
+        final float[] acc = new float[32];
+        final float[] t = new float[32];
+        final float[] sums = new float[64];
     }
 
     /** Writes row's 32 levels (each in [0, 16)) into the group at off. */
     static void put(int[] levels, MemorySegment dst, long off, int row) {
         for (int k = 0; k < 8; k++) {
             int s = levels[k] | levels[k + 8] << 4 | levels[k + 16] << 8 | levels[k + 24] << 12;
-            dst.set(I16, off + k * 64L + row * 2L, (short) s);
+            BlockBytes.putU16(dst, off + k * 64L + row * 2L, s);
         }
     }
 
@@ -93,6 +108,12 @@ final class InterleavedLanes {
     static FloatVector bytesAsFloats(MemorySegment s, long off) {
         return (FloatVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_128, s, off, ByteOrder.LITTLE_ENDIAN)
                 .convertShape(VectorOperators.B2F, F, 0);
+    }
+
+    /** The 32 signed bytes at off as 32 short lanes. */
+    static ShortVector widenBytes(MemorySegment s, long off) {
+        return (ShortVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_256, s, off, ByteOrder.LITTLE_ENDIAN)
+                .convertShape(VectorOperators.B2S, S, 0);
     }
 
     /** Lanes p·16 .. p·16+15 of a short vector as floats (call it where the vector was made: it returns one). */

@@ -11,8 +11,9 @@ import java.lang.foreign.MemorySegment;
  * left and the 32 results come out as lanes. With float activations the same loop widened every level
  * to a float and ran at a third of this speed.
  *
- * <p>The packed bytes are the format's own levels and scales rearranged (scales widened to f32 where the
- * kernel wants them), never a dequantized copy; each layout documents its bytes per group.
+ * <p>The packed bytes are the format's own levels and scales rearranged (6-bit scales unpacked to bytes,
+ * levels re-centred or split into nibbles where the kernel wants them), never a dequantized copy; each
+ * layout documents its bytes per group and how its bits per weight compare with the format's.
  */
 public interface InterleavedLayout {
     /** Rows per group: one short lane per row of a 512-bit vector. */

@@ -1,14 +1,10 @@
 package dev.qforge.kernel.blocks;
 
-import jdk.incubator.vector.ByteVector;
+import dev.qforge.tensor.Tensor;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.ShortVector;
-import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
+import java.util.Arrays;
 
 /**
  * Q4_K's decode layout. Per super-block column (256 columns) of a group: for each of the 8 sub-blocks
@@ -32,9 +28,6 @@ final class Q4KInterleaved implements InterleavedLayout {
     private static final int D = 8 * SUB_BLOCK_BYTES;
     private static final int DMIN = D + 2 * ROWS;
     private static final long BLOCK_BYTES = DMIN + 2 * ROWS;
-    private static final VectorSpecies<Byte> B32 = ByteVector.SPECIES_256;
-    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
-    private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     @Override
     public long groupBytes(int cols) {
@@ -49,9 +42,9 @@ final class Q4KInterleaved implements InterleavedLayout {
             for (int b = 0; b < cols / QK; b++) {
                 long s = srcOffset + j * rowBytes + (long) b * SOURCE_BLOCK_BYTES;
                 long d = dstOffset + b * BLOCK_BYTES;
-                dst.set(I16, d + D + 2L * j, src.get(I16, s));
-                dst.set(I16, d + DMIN + 2L * j, src.get(I16, s + 2));
-                long lo = src.get(ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), s + 4);
+                BlockBytes.putU16(dst, d + D + 2L * j, BlockBytes.u16(src, s));
+                BlockBytes.putU16(dst, d + DMIN + 2L * j, BlockBytes.u16(src, s + 2));
+                long lo = src.get(Tensor.I64, s + 4);
                 int hi = BlockBytes.u32(src, s + 12);
                 for (int sub = 0; sub < 8; sub++) {
                     BlockBytes.putU8(dst, d + sub * SUB_BLOCK_BYTES + SCALES + j, PackedScales6.scale(lo, hi, sub));
@@ -72,13 +65,14 @@ final class Q4KInterleaved implements InterleavedLayout {
 
     @Override
     public void dot(MemorySegment packed, long offset, int cols, QuantizedInput x, float[] out, int outOff, int rows) {
-        float[] acc = new float[ROWS];
-        float[] t = new float[ROWS];
+        InterleavedLanes.Scratch scratch = InterleavedLanes.scratch();
+        float[] acc = scratch.acc;
+        float[] t = scratch.t;
         // per super-block: Σ_s sc·d_x·Σ q·x_q in sums[0..32), Σ_s m·d_x·Σ x_q in sums[32..64)
-        float[] sums = new float[2 * ROWS];
+        float[] sums = scratch.sums;
         for (int b = 0; b < cols / QK; b++) {
             long o = offset + b * BLOCK_BYTES;
-            java.util.Arrays.fill(sums, 0f);
+            Arrays.fill(sums, 0f);
             for (int sub = 0; sub < 8; sub++) {
                 int xb = b * 8 + sub;
                 long so = o + sub * (long) SUB_BLOCK_BYTES;

@@ -2,8 +2,6 @@ package dev.qforge.kernel.blocks;
 
 
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
 
 /**
  * Q4_0's decode layout. Per block column b (32 columns) of a group: the 32 rows' levels as
@@ -18,7 +16,6 @@ final class Q4_0Interleaved implements InterleavedLayout {
     /** Levels first, then the scales: the order the kernel reads them. */
     private static final int SCALES = InterleavedLanes.NIBBLE_BYTES;
     private static final long BLOCK_BYTES = SCALES + 2 * ROWS;
-    private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     @Override
     public long groupBytes(int cols) {
@@ -33,7 +30,7 @@ final class Q4_0Interleaved implements InterleavedLayout {
             for (int b = 0; b < cols / BLOCK; b++) {
                 long s = srcOffset + j * rowBytes + (long) b * SOURCE_BLOCK_BYTES;
                 long d = dstOffset + b * BLOCK_BYTES;
-                dst.set(I16, d + SCALES + 2L * j, src.get(I16, s));
+                BlockBytes.putU16(dst, d + SCALES + 2L * j, BlockBytes.u16(src, s));
                 for (int i = 0; i < 16; i++) {
                     int q = BlockBytes.u8(src, s + 2 + i);
                     levels[i] = q & 0xF;
@@ -46,8 +43,9 @@ final class Q4_0Interleaved implements InterleavedLayout {
 
     @Override
     public void dot(MemorySegment packed, long offset, int cols, QuantizedInput x, float[] out, int outOff, int rows) {
-        float[] acc = new float[ROWS];
-        float[] t = new float[ROWS];
+        InterleavedLanes.Scratch scratch = InterleavedLanes.scratch();
+        float[] acc = scratch.acc;
+        float[] t = scratch.t;
         for (int b = 0; b < cols / BLOCK; b++) {
             long o = offset + b * BLOCK_BYTES;
             InterleavedLanes.centeredDot(packed, o, x.levels(), b * BLOCK, x.sum(b), t);

@@ -1,14 +1,12 @@
 package dev.qforge.kernel.blocks;
 
-import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.ShortVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
+import java.util.Arrays;
 
 /**
  * Q6_K's decode layout. Per super-block column (256 columns) of a group: for each of the 16 sub-blocks
@@ -30,10 +28,7 @@ final class Q6KInterleaved implements InterleavedLayout {
     private static final int LEVELS = ROWS;
     private static final int D = 16 * SUB_BLOCK_BYTES;
     private static final long BLOCK_BYTES = D + 2 * ROWS;
-    private static final VectorSpecies<Byte> B32 = ByteVector.SPECIES_256;
     private static final VectorSpecies<Short> S = InterleavedLanes.S;
-    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
-    private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE);
 
     @Override
     public long groupBytes(int cols) {
@@ -47,7 +42,7 @@ final class Q6KInterleaved implements InterleavedLayout {
             for (int b = 0; b < cols / QK; b++) {
                 long s = srcOffset + j * rowBytes + (long) b * SOURCE_BLOCK_BYTES;
                 long d = dstOffset + b * BLOCK_BYTES;
-                dst.set(I16, d + D + 2L * j, src.get(I16, s + 208));
+                BlockBytes.putU16(dst, d + D + 2L * j, BlockBytes.u16(src, s + 208));
                 for (int sub = 0; sub < 16; sub++) {
                     BlockBytes.putU8(dst, d + sub * SUB_BLOCK_BYTES + j, BlockBytes.u8(src, s + 192 + sub));
                 }
@@ -76,11 +71,12 @@ final class Q6KInterleaved implements InterleavedLayout {
 
     @Override
     public void dot(MemorySegment packed, long offset, int cols, QuantizedInput x, float[] out, int outOff, int rows) {
-        float[] acc = new float[ROWS];
-        float[] sums = new float[ROWS]; // per super-block: Σ_s sc·d_x·Σ (q − 32)·x_q
+        InterleavedLanes.Scratch scratch = InterleavedLanes.scratch();
+        float[] acc = scratch.acc;
+        float[] sums = scratch.t; // per super-block: Σ_s sc·d_x·Σ (q − 32)·x_q
         for (int b = 0; b < cols / QK; b++) {
             long o = offset + b * BLOCK_BYTES;
-            java.util.Arrays.fill(sums, 0f);
+            Arrays.fill(sums, 0f);
             for (int sub = 0; sub < 16; sub++) {
                 int col = b * QK + sub * 16;
                 addSubBlock(packed, o, sub, x.levels(), col, x.scale(col / QuantizedInput.BLOCK), sums);
@@ -102,17 +98,13 @@ final class Q6KInterleaved implements InterleavedLayout {
         long lv = so + LEVELS;
         // two sums of 8 products each: |(q − 32)·x_q| ≤ 32·127, so 8 of them fit a short lane
         for (int i = 0; i < 16; i += 2) {
-            even = even.add(widen(packed, lv + i * (long) ROWS).mul(a[col + i]));
-            odd = odd.add(widen(packed, lv + (i + 1) * (long) ROWS).mul(a[col + i + 1]));
+            even = even.add(InterleavedLanes.widenBytes(packed, lv + i * (long) ROWS).mul(a[col + i]));
+            odd = odd.add(InterleavedLanes.widenBytes(packed, lv + (i + 1) * (long) ROWS).mul(a[col + i + 1]));
         }
         for (int p = 0; p < 2; p++) {
             FloatVector sc = InterleavedLanes.bytesAsFloats(packed, so + 16 * p);
             InterleavedLanes.half(even, p).add(InterleavedLanes.half(odd, p)).mul(dx)
                     .fma(sc, FloatVector.fromArray(InterleavedLanes.F, sums, 16 * p)).intoArray(sums, 16 * p);
         }
-    }
-
-    private static ShortVector widen(MemorySegment packed, long off) {
-        return (ShortVector) ByteVector.fromMemorySegment(B32, packed, off, LE).convertShape(VectorOperators.B2S, S, 0);
     }
 }

@@ -1,6 +1,5 @@
 package dev.qforge.kernel.blocks;
 
-import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
@@ -9,14 +8,13 @@ import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
 
 /**
  * Q8_0's decode layout. Per block column b (32 columns) of a group: the 32 rows' levels column by column
  * (32 × 32 signed bytes), then their f16 scales d (64 bytes): 1088 bytes per 32×32 weights, Q8_0's own
  * 8.5 bits per weight.
  *
- * <p>Two int8 × int8 products fit a short lane (2·127² = 32258), so columns are taken in pairs: widen,
+ * <p>Two int8 × int8 products fit a short lane (2·128·127 = 32512, even for a -128 level in a file), so columns are taken in pairs: widen,
  * multiply by the broadcast activation levels, add the pair in shorts, then widen the pair sum into two
  * int accumulators (rows 0-15, 16-31). Row j's dot with x is Σ_b d_j·d_x(b)·Σ q·x_q.
  */
@@ -25,11 +23,8 @@ final class Q8_0Interleaved implements InterleavedLayout {
     private static final int SOURCE_BLOCK_BYTES = 34;
     private static final int SCALES = BLOCK * ROWS;
     private static final long BLOCK_BYTES = SCALES + 2 * ROWS;
-    private static final VectorSpecies<Byte> B32 = ByteVector.SPECIES_256;
     private static final VectorSpecies<Short> S = InterleavedLanes.S;
     private static final VectorSpecies<Integer> I = IntVector.SPECIES_512;
-    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
-    private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE);
 
     @Override
     public long groupBytes(int cols) {
@@ -43,7 +38,7 @@ final class Q8_0Interleaved implements InterleavedLayout {
             for (int b = 0; b < cols / BLOCK; b++) {
                 long s = srcOffset + j * rowBytes + (long) b * SOURCE_BLOCK_BYTES;
                 long d = dstOffset + b * BLOCK_BYTES;
-                dst.set(I16, d + SCALES + 2L * j, src.get(I16, s));
+                BlockBytes.putU16(dst, d + SCALES + 2L * j, BlockBytes.u16(src, s));
                 for (int k = 0; k < BLOCK; k++) {
                     dst.set(ValueLayout.JAVA_BYTE, d + (long) k * ROWS + j, src.get(ValueLayout.JAVA_BYTE, s + 2 + k));
                 }
@@ -53,8 +48,9 @@ final class Q8_0Interleaved implements InterleavedLayout {
 
     @Override
     public void dot(MemorySegment packed, long offset, int cols, QuantizedInput x, float[] out, int outOff, int rows) {
-        float[] acc = new float[ROWS];
-        float[] t = new float[ROWS];
+        InterleavedLanes.Scratch scratch = InterleavedLanes.scratch();
+        float[] acc = scratch.acc;
+        float[] t = scratch.t;
         for (int b = 0; b < cols / BLOCK; b++) {
             long o = offset + b * BLOCK_BYTES;
             blockDot(packed, o, x.levels(), b * BLOCK, t);
@@ -68,16 +64,12 @@ final class Q8_0Interleaved implements InterleavedLayout {
         IntVector lo = IntVector.zero(I);
         IntVector hi = lo;
         for (int k = 0; k < BLOCK; k += 2) {
-            ShortVector pair = widen(g, off + (long) k * ROWS).mul(a[ao + k])
-                    .add(widen(g, off + (long) (k + 1) * ROWS).mul(a[ao + k + 1]));
+            ShortVector pair = InterleavedLanes.widenBytes(g, off + (long) k * ROWS).mul(a[ao + k])
+                    .add(InterleavedLanes.widenBytes(g, off + (long) (k + 1) * ROWS).mul(a[ao + k + 1]));
             lo = lo.add(pair.convertShape(VectorOperators.S2I, I, 0));
             hi = hi.add(pair.convertShape(VectorOperators.S2I, I, 1));
         }
         ((FloatVector) lo.convert(VectorOperators.I2F, 0)).intoArray(t, 0);
         ((FloatVector) hi.convert(VectorOperators.I2F, 0)).intoArray(t, 16);
-    }
-
-    private static ShortVector widen(MemorySegment g, long off) {
-        return (ShortVector) ByteVector.fromMemorySegment(B32, g, off, LE).convertShape(VectorOperators.B2S, S, 0);
     }
 }

@@ -37,7 +37,8 @@ public final class QuantizedInput {
             float id = d != 0 ? 1.0f / d : 0.0f;
             int sum = 0;
             for (int i = 0; i < BLOCK; i++) {
-                int q = roundHalfAway(x[base + i] * id);
+                // clamped: a block with max|x| below ~4e-37 has an infinite 1/d (ggml leaves that undefined)
+                int q = Math.max(-127, Math.min(127, Q8_0Format.roundHalfAway(x[base + i] * id)));
                 levels[b * BLOCK + i] = (short) q;
                 sum += q;
             }
@@ -45,12 +46,6 @@ public final class QuantizedInput {
             sums[b] = sum;
         }
         return this;
-    }
-
-    /** C's roundf: |v| + 0.5 is exact in double for any float below 2^29, so floor gives the right integer. */
-    private static int roundHalfAway(float v) {
-        int r = (int) Math.floor(Math.abs((double) v) + 0.5);
-        return v < 0 ? -r : r;
     }
 
     public int length() {

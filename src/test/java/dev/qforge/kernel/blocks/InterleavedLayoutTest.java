@@ -11,6 +11,7 @@ import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The decode layouts against the dequantized rows: for every format of the table that has one, packing
@@ -124,6 +125,30 @@ class InterleavedLayoutTest {
             assertEquals(sum, q.sum(b), "block sum " + b);
             // ggml stores this scale as f16; it is the same before that rounding
             assertEquals(BlockBytes.f16(ref, b * 34L), q.scale(b), Math.abs(q.scale(b)) * 1e-3);
+        }
+    }
+
+    @Test
+    void activationTiesRoundAwayFromZeroAndTinyBlocksStayInRange() {
+        float[] x = new float[64];
+        x[0] = 127f; // amax 127: d = 1, so levels are x rounded
+        x[1] = 2.5f;
+        x[2] = -2.5f;
+        x[3] = 126.5f;
+        x[4] = 0.49999997f;
+        x[5] = -1.5f;
+        x[32] = 1e-38f; // max|x| of the second block so small that 1/d is infinite
+        x[33] = -3e-39f;
+        QuantizedInput q = new QuantizedInput().set(x, 0, 64);
+        short[] l = q.levels();
+        assertEquals(127, l[0]);
+        assertEquals(3, l[1]);
+        assertEquals(-3, l[2]);
+        assertEquals(127, l[3]);
+        assertEquals(0, l[4]);
+        assertEquals(-2, l[5]);
+        for (int i = 32; i < 64; i++) {
+            assertTrue(l[i] >= -127 && l[i] <= 127, "level " + i + " = " + l[i]);
         }
     }
 }
