@@ -6,9 +6,21 @@ package dev.qforge.kernel.blocks;
  */
 abstract class GgmlBlockFormat implements BlockFormat {
     private final GgmlType type;
+    private final InterleavedLayout interleavedLayout;
 
     GgmlBlockFormat(GgmlType type) {
+        this(type, null);
+    }
+
+    /** A format whose single-token decode runs on the given interleaved layout. */
+    GgmlBlockFormat(GgmlType type, InterleavedLayout interleavedLayout) {
         this.type = type;
+        this.interleavedLayout = interleavedLayout;
+    }
+
+    @Override
+    public final InterleavedLayout interleavedLayout() {
+        return interleavedLayout;
     }
 
     final GgmlType type() {

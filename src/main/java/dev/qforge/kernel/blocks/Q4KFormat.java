@@ -30,14 +30,7 @@ public final class Q4KFormat extends GgmlBlockFormat {
     private static final int QS = ScaleMinSearch.HEAD_BYTES; // quants start after the 16-byte head
 
     public Q4KFormat() {
-        super(TYPE);
-    }
-
-    private static final InterleavedLayout LAYOUT = new Q4KInterleaved();
-
-    @Override
-    public InterleavedLayout interleavedLayout() {
-        return LAYOUT;
+        super(TYPE, new Q4KInterleaved());
     }
 
     @Override

@@ -26,14 +26,7 @@ public final class Q4_0Format extends GgmlBlockFormat {
     private static final int QK = 32;
 
     public Q4_0Format() {
-        super(GgmlType.Q4_0);
-    }
-
-    private static final InterleavedLayout LAYOUT = new Q4_0Interleaved();
-
-    @Override
-    public InterleavedLayout interleavedLayout() {
-        return LAYOUT;
+        super(GgmlType.Q4_0, new Q4_0Interleaved());
     }
 
     @Override

@@ -34,14 +34,7 @@ public final class Q6KFormat extends GgmlBlockFormat {
     private static final int D = 208;
 
     public Q6KFormat() {
-        super(TYPE);
-    }
-
-    private static final InterleavedLayout LAYOUT = new Q6KInterleaved();
-
-    @Override
-    public InterleavedLayout interleavedLayout() {
-        return LAYOUT;
+        super(TYPE, new Q6KInterleaved());
     }
 
     @Override

@@ -19,14 +19,7 @@ public final class Q8_0Format extends GgmlBlockFormat {
     private static final int QK = 32;
 
     public Q8_0Format() {
-        super(GgmlType.Q8_0);
-    }
-
-    private static final InterleavedLayout LAYOUT = new Q8_0Interleaved();
-
-    @Override
-    public InterleavedLayout interleavedLayout() {
-        return LAYOUT;
+        super(GgmlType.Q8_0, new Q8_0Interleaved());
     }
 
     @Override
