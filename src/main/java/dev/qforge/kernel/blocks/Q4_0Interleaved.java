@@ -1,6 +1,5 @@
 package dev.qforge.kernel.blocks;
 
-
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -8,7 +7,8 @@ import java.lang.foreign.MemorySegment;
  * {@link InterleavedLanes} nibbles (512 bytes), then their f16 scales d (64 bytes): 576 bytes per 32×32
  * weights, Q4_0's own 4.5 bits per weight. (Scales widened to f32 cost 11 % more bytes and streamed 14 %
  * slower; converting f16 in the kernel costs less.)
- * Row j's dot with x is Σ_b d_j·d_x(b)·Σ_i (q − 8)·x_q.
+ *
+ * <p>Row j's dot with x is Σ_b d_j·d_x(b)·Σ_i (q − 8)·x_q.
  */
 final class Q4_0Interleaved implements InterleavedLayout {
     private static final int BLOCK = 32;

@@ -6,7 +6,10 @@ package dev.qforge.kernel.blocks;
  * block's level sum, which the formats with offsets or minimums subtract in one step instead of per weight.
  *
  * <p>Levels are held as shorts because the interleaved kernels broadcast one level to 32 short lanes.
- * Rounding is C's roundf (half away from zero), as in ggml, so the levels are ggml's for the same floats.
+ * Rounding is C's roundf (half away from zero), so the levels are those of ggml's reference
+ * quantize_row_q8_0 for the same floats. Where this differs from llama.cpp's decode: its AVX path rounds
+ * ties to even, it stores d as f16 (kept in f32 here), and it pairs the K-quants with Q8_K, one scale per
+ * 256 values instead of per 32.
  */
 public final class QuantizedInput {
     public static final int BLOCK = 32;
