@@ -45,6 +45,7 @@ public record LoadedDecoder(Path source, ModelConfig config, Decoder decoder, Te
 
     @Override
     public void close() {
+        decoder.weights().releaseDecodeLayouts(); // packed copies off the heap: free them now, not at some GC
         weights.close();
     }
 }

@@ -66,6 +66,7 @@ public record QModel(Path directory, ModelConfig config, Tokenizer tokenizer, De
 
     @Override
     public void close() {
+        decoder.weights().releaseDecodeLayouts(); // packed copies off the heap: free them now, not at some GC
         weights.close();
     }
 }

@@ -12,7 +12,7 @@ import java.util.Optional;
 /**
  * Zero-filled native memory for large arrays that kernels stream, backed by transparent huge pages where
  * Linux allows it: anonymous mmap, madvise(MADV_HUGEPAGE) before the first touch (this machine's THP
- * setting is "madvise"), munmap when the segment is no longer reachable. With 4 KiB pages a streaming
+ * setting is "madvise"), munmap when the arena closes. With 4 KiB pages a streaming
  * kernel takes a TLB miss every 4 KiB and the hardware prefetcher stops at each page boundary (measured on
  * the 1B Q4_0 decode, three paired runs: +27 %, −1 %, +9 %). Elsewhere, or when a call fails, it falls back
  * to an ordinary allocation. The huge page is taken as 2 MiB (x86-64); where it is larger the madvise hint
@@ -59,8 +59,8 @@ final class HugePageMemory {
     private HugePageMemory() {
     }
 
-    /** bytes of zeroed memory, 64-byte aligned, freed once the returned segment is unreachable. */
-    static MemorySegment allocate(long bytes) {
+    /** bytes of zeroed memory, 64-byte aligned, freed when arena closes. */
+    static MemorySegment allocate(long bytes, Arena arena) {
         if (MMAP != null && bytes >= HUGE_PAGE && !Boolean.getBoolean("qforge.smallPages")) {
             try {
                 long size = (bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
@@ -73,7 +73,7 @@ final class HugePageMemory {
                         long aligned = (base.address() + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
                         MemorySegment region = MemorySegment.ofAddress(aligned);
                         int ignored = (int) MADVISE.invokeExact(region, size, MADV_HUGEPAGE); // a hint: failure is fine
-                        return region.reinterpret(bytes, Arena.ofAuto(), s -> unmap(base, mapped));
+                        return region.reinterpret(bytes, arena, s -> unmap(base, mapped));
                     } catch (Throwable e) {
                         unmap(base, mapped);
                         throw e;
@@ -83,7 +83,7 @@ final class HugePageMemory {
                 // fall through to an ordinary allocation
             }
         }
-        return Arena.ofAuto().allocate(bytes, 64);
+        return arena.allocate(bytes, 64);
     }
 
     private static void unmap(MemorySegment base, long bytes) {

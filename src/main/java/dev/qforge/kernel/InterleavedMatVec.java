@@ -5,7 +5,9 @@ import dev.qforge.kernel.blocks.QuantizedInput;
 import dev.qforge.tensor.WeightMatrix;
 import jdk.incubator.vector.FloatVector;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.ref.Reference;
 import java.util.Arrays;
 
 /**
@@ -46,6 +48,7 @@ final class InterleavedMatVec {
                         Math.min(InterleavedLayout.ROWS, rows - g * InterleavedLayout.ROWS));
             }
         });
+        Reference.reachabilityFence(w); // w's cleaner frees packed: w must outlive its use
     }
 
     /**
@@ -68,15 +71,15 @@ final class InterleavedMatVec {
 
     /** The packed rows of w, packed on first use and kept by w. */
     static MemorySegment packed(WeightMatrix w, InterleavedLayout layout) {
-        return w.decodeLayout(m -> pack(m, layout));
+        return w.decodeLayout((m, arena) -> pack(m, layout, arena));
     }
 
-    private static MemorySegment pack(WeightMatrix w, InterleavedLayout layout) {
+    private static MemorySegment pack(WeightMatrix w, InterleavedLayout layout, Arena arena) {
         int cols = w.cols();
         int rows = w.rows();
         long groupBytes = layout.groupBytes(cols);
         long rowBytes = w.rowBytes();
-        MemorySegment p = HugePageMemory.allocate(groups(rows) * groupBytes);
+        MemorySegment p = HugePageMemory.allocate(groups(rows) * groupBytes, arena);
         Parallel.forRange(groups(rows), g -> layout.pack(w.data(), g * InterleavedLayout.ROWS * rowBytes, rowBytes,
                 Math.min(InterleavedLayout.ROWS, rows - g * InterleavedLayout.ROWS), cols, p, g * groupBytes));
         return p;

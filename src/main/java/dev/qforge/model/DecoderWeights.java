@@ -14,6 +14,15 @@ import java.util.Arrays;
 public record DecoderWeights(WeightMatrix embedding, LayerWeights[] layers, float[] finalNorm, WeightMatrix lmHead,
                              RopeLayout ropeLayout) {
 
+    /** Frees the decode layouts the runtime packed for single-token products (see WeightMatrix). */
+    public void releaseDecodeLayouts() {
+        embedding.releaseDecodeLayout();
+        lmHead.releaseDecodeLayout();
+        for (LayerWeights l : layers) {
+            l.matrices().forEach(WeightMatrix::releaseDecodeLayout);
+        }
+    }
+
     /** Weights with Hugging Face names and layout. */
     public static DecoderWeights load(ModelConfig c, TensorStore store) {
         return load(c, store, RopeLayout.ROTATE_HALF);

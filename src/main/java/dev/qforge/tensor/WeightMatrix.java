@@ -3,8 +3,10 @@ package dev.qforge.tensor;
 import dev.qforge.kernel.blocks.BlockFormat;
 import dev.qforge.kernel.blocks.BlockFormats;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.util.function.Function;
+import java.lang.ref.Cleaner;
+import java.util.function.BiFunction;
 
 /**
  * A weight matrix [rows, cols] whose rows are stored in one block format of the table (F32, BF16, Q4_K,
@@ -14,7 +16,9 @@ import java.util.function.Function;
  * <p>A matrix also carries the decode layout that the runtime derives from its bytes the first time it
  * decodes a single token with it (see the kernel package's interleaved layouts). It belongs to this object,
  * not to an equal one: two matrices with the same name over the same address (a file unmapped and another
- * mapped in its place) must never share it. It is freed with the matrix.
+ * mapped in its place) must never share it. It is freed by {@link #releaseDecodeLayout} (a model's close
+ * does that), or else once the matrix is unreachable: its memory is outside the Java heap, often
+ * gigabytes, so a process that loads model after model should not wait for a collection to reclaim it.
  */
 public final class WeightMatrix {
     private final String name;
@@ -22,7 +26,11 @@ public final class WeightMatrix {
     private final int rows;
     private final int cols;
     private final MemorySegment data;
+    private static final Cleaner CLEANER = Cleaner.create();
+
     private volatile MemorySegment decodeLayout;
+    /** Frees the decode layout's arena: explicitly, or when this matrix becomes unreachable. */
+    private Cleaner.Cleanable decodeLayoutRelease;
 
     public WeightMatrix(String name, BlockFormat format, int rows, int cols, MemorySegment data) {
         if (cols % format.blockSize() != 0) {
@@ -70,19 +78,38 @@ public final class WeightMatrix {
         return data;
     }
 
-    /** The decode layout of this matrix, made by {@code build} on the first call (once, also under races). */
-    public MemorySegment decodeLayout(Function<WeightMatrix, MemorySegment> build) {
+    /**
+     * The decode layout of this matrix, made by {@code build} in an arena of its own on the first call (once,
+     * also under races).
+     */
+    public MemorySegment decodeLayout(BiFunction<WeightMatrix, Arena, MemorySegment> build) {
         MemorySegment l = decodeLayout;
         if (l == null) {
             synchronized (this) {
                 l = decodeLayout;
                 if (l == null) {
-                    l = build.apply(this);
+                    Arena arena = Arena.ofShared();
+                    try {
+                        l = build.apply(this, arena);
+                    } catch (RuntimeException | Error e) {
+                        arena.close();
+                        throw e;
+                    }
+                    decodeLayoutRelease = CLEANER.register(this, arena::close);
                     decodeLayout = l;
                 }
             }
         }
         return l;
+    }
+
+    /** Frees the decode layout now, if there is one; a later single-token product builds it again. */
+    public synchronized void releaseDecodeLayout() {
+        if (decodeLayoutRelease != null) {
+            decodeLayout = null;
+            decodeLayoutRelease.clean();
+            decodeLayoutRelease = null;
+        }
     }
 
     public long rowBytes() {

@@ -95,4 +95,30 @@ class BlockMatMulTest {
         assertTrue(Math.abs(results[1][0] + 64f) < 1f, "second matrix (address "
                 + (addresses[0] == addresses[1] ? "reused" : "new") + "): " + results[1][0]);
     }
+
+    @org.junit.jupiter.api.Test
+    void aReleasedDecodeLayoutIsBuiltAgainOnTheNextToken() {
+        BlockFormat f = BlockFormats.byName("Q4_K");
+        int rows = 40;
+        int cols = 256;
+        MemorySegment data = MemorySegment.ofArray(new byte[(int) (rows * f.rowBytes(cols))]);
+        float[] w = new float[cols];
+        Random rnd = new Random(4);
+        for (int r = 0; r < rows; r++) {
+            for (int c = 0; c < cols; c++) {
+                w[c] = (float) rnd.nextGaussian();
+            }
+            f.quantize(w, 0, cols, null, data, r * f.rowBytes(cols));
+        }
+        WeightMatrix m = new WeightMatrix("test.release", f, rows, cols, data);
+        float[] x = new float[cols];
+        java.util.Arrays.fill(x, 0.5f);
+        float[] first = new float[rows];
+        MatMul.matmul(m, x, 1, first);
+        m.releaseDecodeLayout();
+        m.releaseDecodeLayout(); // twice is harmless
+        float[] again = new float[rows];
+        MatMul.matmul(m, x, 1, again);
+        assertArrayEquals(first, again);
+    }
 }

@@ -11,7 +11,7 @@ class HugePageMemoryTest {
     @Test
     void largeAndSmallAllocationsAreZeroedWritableAndAligned() {
         for (long bytes : new long[] {100, (3L << 20) + 5}) {
-            MemorySegment s = HugePageMemory.allocate(bytes);
+            MemorySegment s = HugePageMemory.allocate(bytes, java.lang.foreign.Arena.ofAuto());
             assertEquals(bytes, s.byteSize());
             assertEquals(0, s.address() % 64, "aligned to 64");
             for (long o = 0; o < bytes; o += 4093) {
