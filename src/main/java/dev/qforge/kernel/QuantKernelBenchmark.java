@@ -24,42 +24,42 @@ public final class QuantKernelBenchmark {
     private QuantKernelBenchmark() {
     }
 
-    /** G weights/s of format.dot over 64 rows that stay in L2, on the calling thread: the kernel's compute speed. */
+    /** Rows per in-cache measurement: 64 rows of 2048 columns stay in L2. */
+    private static final int CACHED_ROWS = 64;
+
+    /** G weights/s of format.dot over CACHED_ROWS rows, on the calling thread: the kernel's compute speed. */
     private static double cachedDot(BlockFormat f, MemorySegment base, long rowBytes, int cols, float[] x) {
-        int rows = 64;
-        float[] sink = new float[rows];
-        double best = 0;
-        for (int rep = 0; rep < 40; rep++) {
-            long t0 = System.nanoTime();
-            for (int pass = 0; pass < 50; pass++) {
-                for (int r = 0; r < rows; r++) {
-                    sink[r] += f.dot(base, r * rowBytes, cols, x, 0);
-                }
+        float[] sink = new float[CACHED_ROWS];
+        return bestInCache(cols, () -> {
+            for (int r = 0; r < CACHED_ROWS; r++) {
+                sink[r] += f.dot(base, r * rowBytes, cols, x, 0);
             }
-            double gw = 50.0 * rows * cols / (System.nanoTime() - t0);
-            if (rep >= 15) {
-                best = Math.max(best, gw);
-            }
-        }
-        return best;
+        });
     }
 
-    /** G weights/s of the format's interleaved decode kernel over 64 rows that stay in L2, on the calling thread. */
+    /** G weights/s of the format's interleaved decode kernel over CACHED_ROWS rows, on the calling thread. */
     private static double cachedInterleaved(WeightMatrix w, float[] x) {
         InterleavedLayout layout = w.format().interleavedLayout();
         MemorySegment packed = InterleavedMatVec.packed(w, layout);
         int cols = w.cols();
         long groupBytes = layout.groupBytes(cols);
         QuantizedInput q = new QuantizedInput().set(x, 0, cols);
-        float[] out = new float[64];
+        float[] out = new float[CACHED_ROWS];
+        return bestInCache(cols, () -> {
+            layout.dot(packed, 0, cols, q, out, 0, 32);
+            layout.dot(packed, groupBytes, cols, q, out, 32, 32);
+        });
+    }
+
+    /** Best G weights/s of 25 timed repetitions (after 15 warm-up ones) of 50 passes over CACHED_ROWS rows. */
+    private static double bestInCache(int cols, Runnable pass) {
         double best = 0;
         for (int rep = 0; rep < 40; rep++) {
             long t0 = System.nanoTime();
-            for (int pass = 0; pass < 50; pass++) {
-                layout.dot(packed, 0, cols, q, out, 0, 32);
-                layout.dot(packed, groupBytes, cols, q, out, 32, 32);
+            for (int p = 0; p < 50; p++) {
+                pass.run();
             }
-            double gw = 50.0 * 64 * cols / (System.nanoTime() - t0);
+            double gw = 50.0 * CACHED_ROWS * cols / (System.nanoTime() - t0);
             if (rep >= 15) {
                 best = Math.max(best, gw);
             }
