@@ -112,8 +112,10 @@ class ParallelTest {
                     onWorkers.incrementAndGet();
                     throw new RuntimeException("from worker");
                 }
-                long end = System.nanoTime() + 20_000;
-                while (System.nanoTime() < end) {
+                // hold the caller until a worker has run an index: a fixed 20 µs wait per index failed
+                // when a loaded machine woke the worker later than the caller took all 200 indices
+                long end = System.nanoTime() + 10_000_000_000L;
+                while (onWorkers.get() == 0 && System.nanoTime() < end) {
                     Thread.onSpinWait();
                 }
             }));
