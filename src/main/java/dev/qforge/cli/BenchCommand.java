@@ -1,7 +1,7 @@
 package dev.qforge.cli;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.qforge.LoadedDecoder;
+import dev.qforge.runtime.LoadedDecoder;
 import dev.qforge.QforgeException;
 import dev.qforge.eval.DecoderBenchmark;
 import dev.qforge.format.JsonFiles;

@@ -1,6 +1,6 @@
 package dev.qforge.cli;
 
-import dev.qforge.QModel;
+import dev.qforge.runtime.QModel;
 import dev.qforge.QforgeException;
 import dev.qforge.model.Generator;
 import dev.qforge.model.Sampler;

@@ -1,7 +1,7 @@
 package dev.qforge.cli;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.qforge.QModel;
+import dev.qforge.runtime.QModel;
 import dev.qforge.QforgeException;
 import dev.qforge.eval.BaseLogProbs;
 import dev.qforge.eval.KlDivergence;
@@ -9,7 +9,7 @@ import dev.qforge.eval.KlDivergenceRun;
 import dev.qforge.eval.PerplexityProtocol;
 import dev.qforge.eval.PerplexityRun;
 import dev.qforge.format.JsonFiles;
-import dev.qforge.format.ScoredLogitsFile;
+import dev.qforge.eval.ScoredLogitsFile;
 import dev.qforge.format.TextFiles;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;

@@ -1,6 +1,6 @@
 package dev.qforge.cli;
 
-import dev.qforge.QModel;
+import dev.qforge.runtime.QModel;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;

@@ -1,13 +1,13 @@
 package dev.qforge.cli;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.qforge.QModel;
+import dev.qforge.runtime.QModel;
 import dev.qforge.QforgeException;
 import dev.qforge.eval.PerplexityProtocol;
 import dev.qforge.eval.PerplexityResult;
 import dev.qforge.eval.PerplexityRun;
 import dev.qforge.format.JsonFiles;
-import dev.qforge.format.ScoredLogitsFile;
+import dev.qforge.eval.ScoredLogitsFile;
 import dev.qforge.format.TextFiles;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;

@@ -1,17 +1,17 @@
 package dev.qforge.cli;
 
-import dev.qforge.QModel;
+import dev.qforge.runtime.QModel;
 import dev.qforge.QforgeException;
 import dev.qforge.eval.QuantizationCheck;
 import dev.qforge.format.AtomicFile;
-import dev.qforge.format.GgufModelExport;
+import dev.qforge.quant.GgufModelExport;
 import dev.qforge.format.Imatrix;
 import dev.qforge.format.ImatrixFile;
 import dev.qforge.format.TextFiles;
 import dev.qforge.kernel.blocks.GgmlType;
-import dev.qforge.quant.LlamaCppMix;
-import dev.qforge.quant.LlamaFileType;
-import dev.qforge.quant.TensorTypeOverride;
+import dev.qforge.quant.plan.LlamaCppMix;
+import dev.qforge.quant.plan.LlamaFileType;
+import dev.qforge.quant.plan.TensorTypeOverride;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;

@@ -1,7 +1,7 @@
 package dev.qforge.cli;
 
 import dev.qforge.QforgeException;
-import dev.qforge.format.HfConfigFile;
+import dev.qforge.model.HfConfigFile;
 import dev.qforge.model.ModelConfig;
 import dev.qforge.model.SyntheticModel;
 import dev.qforge.model.SyntheticShape;

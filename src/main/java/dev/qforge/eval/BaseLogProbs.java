@@ -1,6 +1,5 @@
 package dev.qforge.eval;
 
-import dev.qforge.format.ScoredLogitsFile;
 import dev.qforge.model.InferenceState;
 
 /**

@@ -1,7 +1,7 @@
 package dev.qforge.eval;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.qforge.QModel;
+import dev.qforge.runtime.QModel;
 import dev.qforge.format.JsonFiles;
 import dev.qforge.model.Generator;
 import dev.qforge.model.Sampler;

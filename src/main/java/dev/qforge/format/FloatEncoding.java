@@ -1,6 +1,6 @@
 package dev.qforge.format;
 
-import dev.qforge.tensor.FloatBits;
+import dev.qforge.numeric.FloatBits;
 
 import java.io.IOException;
 import java.io.OutputStream;

@@ -1,7 +1,7 @@
 package dev.qforge.kernel;
 
 import dev.qforge.tensor.DType;
-import dev.qforge.tensor.FloatBits;
+import dev.qforge.numeric.FloatBits;
 import dev.qforge.tensor.Tensor;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;

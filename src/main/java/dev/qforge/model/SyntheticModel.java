@@ -4,11 +4,10 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.qforge.QforgeException;
 import dev.qforge.format.AtomicFile;
 import dev.qforge.format.FloatEncoding;
-import dev.qforge.format.HfConfigWriter;
 import dev.qforge.format.JsonFiles;
 import dev.qforge.format.SafetensorsCheckpoint;
 import dev.qforge.format.SafetensorsWriter;
-import dev.qforge.format.SyntheticTokenizerFiles;
+import dev.qforge.tokenizer.SyntheticTokenizerFiles;
 import dev.qforge.tensor.DType;
 
 import java.io.IOException;

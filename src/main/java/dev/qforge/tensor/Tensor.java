@@ -1,5 +1,8 @@
 package dev.qforge.tensor;
 
+import dev.qforge.numeric.FloatBits;
+import dev.qforge.numeric.LittleEndian;
+
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -11,11 +14,11 @@ import java.util.Arrays;
  * the file that owns the segment stays open.
  */
 public record Tensor(String name, DType dtype, long[] shape, MemorySegment data) {
-    public static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    public static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    public static final ValueLayout.OfInt I32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    public static final ValueLayout.OfLong I64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    public static final ValueLayout.OfDouble F64 = ValueLayout.JAVA_DOUBLE_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    public static final ValueLayout.OfFloat F32 = LittleEndian.F32;
+    public static final ValueLayout.OfShort I16 = LittleEndian.I16;
+    public static final ValueLayout.OfInt I32 = LittleEndian.I32;
+    public static final ValueLayout.OfLong I64 = LittleEndian.I64;
+    public static final ValueLayout.OfDouble F64 = LittleEndian.F64;
 
     public Tensor {
         shape = shape.clone();

@@ -1,6 +1,5 @@
 package dev.qforge.tokenizer;
 
-import dev.qforge.format.TokenizerJson;
 
 import java.nio.file.Path;
 import java.util.OptionalInt;

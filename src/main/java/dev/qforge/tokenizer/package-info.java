@@ -5,7 +5,7 @@
  * <p>Supported: BPE models in both families used by Llama-type models: SentencePiece-style BPE with byte
  * fallback (Llama 2, TinyLlama; normalizer Prepend/Replace or Metaspace pre-tokenizer) and byte-level BPE
  * (GPT-2, Qwen2, Llama 3; regex Split + ByteLevel). Unigram and WordPiece models, and step types not listed in
- * {@link dev.qforge.format.TokenizerJson}, are refused with a message naming the file and the feature.
+ * {@link dev.qforge.tokenizer.TokenizerJson}, are refused with a message naming the file and the feature.
  *
  * <p>Pipeline ({@link dev.qforge.tokenizer.PipelineTokenizer}): {@link dev.qforge.tokenizer.AddedTokenMatcher}
  * cuts added tokens out of the raw text; {@link dev.qforge.tokenizer.Normalizer} and

@@ -1,6 +1,6 @@
 package dev.qforge.eval;
 
-import dev.qforge.QModel;
+import dev.qforge.runtime.QModel;
 import dev.qforge.SharedData;
 import dev.qforge.format.TextFiles;
 import dev.qforge.model.Decoder;

@@ -1,6 +1,6 @@
 package dev.qforge.eval;
 
-import dev.qforge.format.HfConfigFile;
+import dev.qforge.model.HfConfigFile;
 import dev.qforge.format.SafetensorsCheckpoint;
 import dev.qforge.model.Decoder;
 import dev.qforge.model.DecoderWeights;

@@ -1,9 +1,9 @@
 package dev.qforge.eval;
 
-import dev.qforge.QModel;
+import dev.qforge.runtime.QModel;
 import dev.qforge.SharedData;
 import dev.qforge.format.TextFiles;
-import dev.qforge.format.HfConfigFile;
+import dev.qforge.model.HfConfigFile;
 import dev.qforge.format.SafetensorsCheckpoint;
 import dev.qforge.format.SafetensorsFile;
 import dev.qforge.model.Decoder;

@@ -3,7 +3,7 @@ package dev.qforge.format;
 import dev.qforge.SharedData;
 import dev.qforge.kernel.blocks.GgmlType;
 import dev.qforge.tensor.DType;
-import dev.qforge.tensor.FloatBits;
+import dev.qforge.numeric.FloatBits;
 import dev.qforge.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;

@@ -8,11 +8,11 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The shape every user-facing error must have: one line, starting with the file, saying what is wrong. */
-final class QforgeExceptionAssert {
+public final class QforgeExceptionAssert {
     private QforgeExceptionAssert() {
     }
 
-    static void oneLine(Path file, QforgeException e, String fragment) {
+    public static void oneLine(Path file, QforgeException e, String fragment) {
         String m = e.getMessage();
         assertTrue(m.startsWith(file + ": "), "message names the file: " + m);
         assertTrue(m.contains(fragment), "message '" + m + "' should mention '" + fragment + "'");

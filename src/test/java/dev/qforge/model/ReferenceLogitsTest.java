@@ -1,7 +1,6 @@
 package dev.qforge.model;
 
 import dev.qforge.SharedData;
-import dev.qforge.format.HfConfigFile;
 import dev.qforge.format.SafetensorsCheckpoint;
 import dev.qforge.format.SafetensorsFile;
 import org.junit.jupiter.params.ParameterizedTest;

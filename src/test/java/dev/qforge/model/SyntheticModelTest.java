@@ -1,7 +1,6 @@
 package dev.qforge.model;
 
 import dev.qforge.QforgeException;
-import dev.qforge.format.HfConfigFile;
 import dev.qforge.format.SafetensorsCheckpoint;
 import dev.qforge.tensor.DType;
 import org.junit.jupiter.api.io.TempDir;

@@ -1,7 +1,7 @@
 package dev.qforge.kernel.blocks;
 
-import dev.qforge.tensor.FloatBits;
-import dev.qforge.tensor.Tensor;
+import dev.qforge.numeric.FloatBits;
+import dev.qforge.numeric.LittleEndian;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -16,12 +16,12 @@ final class BlockBytes {
     }
 
     static float f16(MemorySegment s, long off) {
-        return FloatBits.f16ToFloat(s.get(Tensor.I16, off));
+        return FloatBits.f16ToFloat(s.get(LittleEndian.I16, off));
     }
 
     /** Stores v as an IEEE half, rounding to nearest even as ggml's GGML_FP32_TO_FP16 does. */
     static void putF16(MemorySegment s, long off, float v) {
-        s.set(Tensor.I16, off, FloatBits.floatToF16(v));
+        s.set(LittleEndian.I16, off, FloatBits.floatToF16(v));
     }
 
     static int u8(MemorySegment s, long off) {
@@ -33,19 +33,19 @@ final class BlockBytes {
     }
 
     static int u16(MemorySegment s, long off) {
-        return s.get(Tensor.I16, off) & 0xFFFF;
+        return s.get(LittleEndian.I16, off) & 0xFFFF;
     }
 
     static void putU16(MemorySegment s, long off, int v) {
-        s.set(Tensor.I16, off, (short) v);
+        s.set(LittleEndian.I16, off, (short) v);
     }
 
     static int u32(MemorySegment s, long off) {
-        return s.get(Tensor.I32, off);
+        return s.get(LittleEndian.I32, off);
     }
 
     static void putU32(MemorySegment s, long off, int v) {
-        s.set(Tensor.I32, off, v);
+        s.set(LittleEndian.I32, off, v);
     }
 
     /** ggml's sigma2 for importance-weighted quantization: the mean square of the row. */

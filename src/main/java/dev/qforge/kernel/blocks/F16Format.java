@@ -1,9 +1,9 @@
 package dev.qforge.kernel.blocks;
 
-import dev.qforge.kernel.Lanes;
+import dev.qforge.numeric.Lanes;
 
-import dev.qforge.tensor.FloatBits;
-import dev.qforge.tensor.Tensor;
+import dev.qforge.numeric.FloatBits;
+import dev.qforge.numeric.LittleEndian;
 import jdk.incubator.vector.FloatVector;
 
 import java.lang.foreign.MemorySegment;
@@ -20,7 +20,7 @@ public final class F16Format extends GgmlBlockFormat {
     public void quantize(float[] src, int srcOff, int n, float[] importance, MemorySegment dst, long dstOffset) {
         int count = blocks(n);
         for (int i = 0; i < count; i++) {
-            dst.set(Tensor.I16, dstOffset + 2L * i, FloatBits.floatToF16(src[srcOff + i]));
+            dst.set(LittleEndian.I16, dstOffset + 2L * i, FloatBits.floatToF16(src[srcOff + i]));
         }
     }
 
@@ -28,7 +28,7 @@ public final class F16Format extends GgmlBlockFormat {
     public void dequantize(MemorySegment src, long srcOffset, int n, float[] dst, int dstOff) {
         int count = blocks(n);
         for (int i = 0; i < count; i++) {
-            dst[dstOff + i] = FloatBits.f16ToFloat(src.get(Tensor.I16, srcOffset + 2L * i));
+            dst[dstOff + i] = FloatBits.f16ToFloat(src.get(LittleEndian.I16, srcOffset + 2L * i));
         }
     }
 
@@ -42,7 +42,7 @@ public final class F16Format extends GgmlBlockFormat {
         }
         float sum = Lanes.sum(acc);
         for (; i < n; i++) {
-            sum += FloatBits.f16ToFloat(row.get(Tensor.I16, rowOffset + 2L * i)) * x[xOff + i];
+            sum += FloatBits.f16ToFloat(row.get(LittleEndian.I16, rowOffset + 2L * i)) * x[xOff + i];
         }
         return sum;
     }

@@ -1,8 +1,8 @@
 package dev.qforge.kernel.blocks;
 
-import dev.qforge.kernel.Lanes;
+import dev.qforge.numeric.Lanes;
 
-import dev.qforge.tensor.Tensor;
+import dev.qforge.numeric.LittleEndian;
 import jdk.incubator.vector.FloatVector;
 
 import java.lang.foreign.MemorySegment;
@@ -18,12 +18,12 @@ public final class F32Format extends GgmlBlockFormat {
 
     @Override
     public void quantize(float[] src, int srcOff, int n, float[] importance, MemorySegment dst, long dstOffset) {
-        MemorySegment.copy(src, srcOff, dst, Tensor.F32, dstOffset, blocks(n));
+        MemorySegment.copy(src, srcOff, dst, LittleEndian.F32, dstOffset, blocks(n));
     }
 
     @Override
     public void dequantize(MemorySegment src, long srcOffset, int n, float[] dst, int dstOff) {
-        MemorySegment.copy(src, Tensor.F32, srcOffset, dst, dstOff, blocks(n));
+        MemorySegment.copy(src, LittleEndian.F32, srcOffset, dst, dstOff, blocks(n));
     }
 
     @Override
@@ -37,7 +37,7 @@ public final class F32Format extends GgmlBlockFormat {
         }
         float sum = Lanes.sum(acc);
         for (; i < n; i++) {
-            sum += row.get(Tensor.F32, rowOffset + 4L * i) * x[xOff + i];
+            sum += row.get(LittleEndian.F32, rowOffset + 4L * i) * x[xOff + i];
         }
         return sum;
     }

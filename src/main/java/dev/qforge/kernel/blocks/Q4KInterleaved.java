@@ -1,6 +1,6 @@
 package dev.qforge.kernel.blocks;
 
-import dev.qforge.tensor.Tensor;
+import dev.qforge.numeric.LittleEndian;
 import jdk.incubator.vector.FloatVector;
 
 import java.lang.foreign.MemorySegment;
@@ -44,7 +44,7 @@ final class Q4KInterleaved implements InterleavedLayout {
                 long d = dstOffset + b * BLOCK_BYTES;
                 BlockBytes.putU16(dst, d + D + 2L * j, BlockBytes.u16(src, s));
                 BlockBytes.putU16(dst, d + DMIN + 2L * j, BlockBytes.u16(src, s + 2));
-                long lo = src.get(Tensor.I64, s + 4);
+                long lo = src.get(LittleEndian.I64, s + 4);
                 int hi = BlockBytes.u32(src, s + 12);
                 for (int sub = 0; sub < 8; sub++) {
                     BlockBytes.putU8(dst, d + sub * SUB_BLOCK_BYTES + SCALES + j, PackedScales6.scale(lo, hi, sub));

@@ -1,8 +1,8 @@
 package dev.qforge.kernel.blocks;
 
-import dev.qforge.kernel.Lanes;
+import dev.qforge.numeric.Lanes;
 
-import dev.qforge.tensor.Tensor;
+import dev.qforge.numeric.LittleEndian;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
@@ -96,8 +96,8 @@ public final class Q5KFormat extends GgmlBlockFormat {
             int xo = xOff + b * QK;
             float d = BlockBytes.f16(row, off);
             float dmin = -BlockBytes.f16(row, off + 2);
-            long lo = row.get(Tensor.I64, off + 4);
-            int hi = row.get(Tensor.I32, off + 12);
+            long lo = row.get(LittleEndian.I64, off + 4);
+            int hi = row.get(LittleEndian.I32, off + 12);
             long sc = PackedScales6.scales(lo, hi);
             long mn = PackedScales6.mins(lo, hi);
             for (int r = 0; r < 4; r++) {

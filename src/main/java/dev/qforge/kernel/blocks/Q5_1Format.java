@@ -1,6 +1,6 @@
 package dev.qforge.kernel.blocks;
 
-import dev.qforge.kernel.Lanes;
+import dev.qforge.numeric.Lanes;
 
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;

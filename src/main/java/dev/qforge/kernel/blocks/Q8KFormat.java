@@ -1,8 +1,8 @@
 package dev.qforge.kernel.blocks;
 
-import dev.qforge.kernel.Lanes;
+import dev.qforge.numeric.Lanes;
 
-import dev.qforge.tensor.Tensor;
+import dev.qforge.numeric.LittleEndian;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
@@ -90,7 +90,7 @@ public final class Q8KFormat extends GgmlBlockFormat {
         float sum = 0;
         for (int b = 0; b < n / QK; b++) {
             long off = rowOffset + (long) b * TYPE.bytesPerBlock();
-            sum += row.get(Tensor.F32, off) * quantDot(row, off + QS, x, xOff + b * QK);
+            sum += row.get(LittleEndian.F32, off) * quantDot(row, off + QS, x, xOff + b * QK);
         }
         return sum;
     }

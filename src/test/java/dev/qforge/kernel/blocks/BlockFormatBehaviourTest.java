@@ -1,7 +1,7 @@
 package dev.qforge.kernel.blocks;
 
 import dev.qforge.QforgeException;
-import dev.qforge.tensor.FloatBits;
+import dev.qforge.numeric.FloatBits;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;

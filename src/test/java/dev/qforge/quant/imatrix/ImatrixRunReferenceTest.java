@@ -1,6 +1,6 @@
 package dev.qforge.quant.imatrix;
 
-import dev.qforge.QModel;
+import dev.qforge.runtime.QModel;
 import dev.qforge.SharedData;
 import dev.qforge.format.Imatrix;
 import dev.qforge.format.ImatrixFile;

@@ -1,16 +1,8 @@
-package dev.qforge.format;
+package dev.qforge.tokenizer;
 
+import dev.qforge.format.GgufMetadata;
+import dev.qforge.format.GgufFile;
 import dev.qforge.QforgeException;
-import dev.qforge.tokenizer.AddedToken;
-import dev.qforge.tokenizer.BpeModel;
-import dev.qforge.tokenizer.Decoder;
-import dev.qforge.tokenizer.Normalizer;
-import dev.qforge.tokenizer.PipelineTokenizer;
-import dev.qforge.tokenizer.PostProcessor;
-import dev.qforge.tokenizer.PreTokenizer;
-import dev.qforge.tokenizer.SpecialTokens;
-import dev.qforge.tokenizer.SplitBehavior;
-import dev.qforge.tokenizer.Tokenizer;
 
 import java.util.ArrayList;
 import java.util.Comparator;

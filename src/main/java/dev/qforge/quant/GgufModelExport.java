@@ -1,5 +1,14 @@
-package dev.qforge.format;
+package dev.qforge.quant;
 
+import dev.qforge.format.AtomicFile;
+import dev.qforge.format.Imatrix;
+import dev.qforge.format.JsonFiles;
+import dev.qforge.format.GgufTensorInfo;
+import dev.qforge.format.GgufTensorNames;
+import dev.qforge.format.SafetensorsCheckpoint;
+import dev.qforge.format.GgufWriter;
+import dev.qforge.model.HfConfigFile;
+import dev.qforge.tokenizer.GgufTokenizerMetadata;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.qforge.QforgeException;
 import dev.qforge.kernel.Parallel;
@@ -10,9 +19,9 @@ import dev.qforge.model.ModelConfig;
 import dev.qforge.model.ModelFamily;
 import dev.qforge.model.RopeScaling;
 import dev.qforge.model.TensorLayout;
-import dev.qforge.quant.LlamaCppMix;
-import dev.qforge.quant.LlamaFileType;
-import dev.qforge.quant.TensorTypeOverride;
+import dev.qforge.quant.plan.LlamaCppMix;
+import dev.qforge.quant.plan.LlamaFileType;
+import dev.qforge.quant.plan.TensorTypeOverride;
 import dev.qforge.tensor.Tensor;
 import dev.qforge.tokenizer.Tokenizer;
 

@@ -1,10 +1,8 @@
-package dev.qforge.format;
+package dev.qforge.model;
 
+import dev.qforge.format.JsonFiles;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.qforge.QforgeException;
-import dev.qforge.model.ModelConfig;
-import dev.qforge.model.ModelFamily;
-import dev.qforge.model.RopeScaling;
 
 import java.nio.file.Path;
 

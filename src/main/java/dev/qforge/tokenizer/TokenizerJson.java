@@ -1,4 +1,4 @@
-package dev.qforge.format;
+package dev.qforge.tokenizer;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonProcessingException;
@@ -6,16 +6,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import dev.qforge.QforgeException;
-import dev.qforge.tokenizer.AddedToken;
-import dev.qforge.tokenizer.BpeModel;
-import dev.qforge.tokenizer.Decoder;
-import dev.qforge.tokenizer.Normalizer;
-import dev.qforge.tokenizer.PipelineTokenizer;
-import dev.qforge.tokenizer.PostProcessor;
-import dev.qforge.tokenizer.PreTokenizer;
-import dev.qforge.tokenizer.SpecialTokens;
-import dev.qforge.tokenizer.SplitBehavior;
-import dev.qforge.tokenizer.Tokenizer;
 
 import java.io.IOException;
 import java.nio.file.Files;

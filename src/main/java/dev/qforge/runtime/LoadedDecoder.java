@@ -1,7 +1,8 @@
-package dev.qforge;
+package dev.qforge.runtime;
 
-import dev.qforge.format.GgufCheckpoint;
-import dev.qforge.format.HfConfigFile;
+import dev.qforge.QforgeException;
+import dev.qforge.model.GgufCheckpoint;
+import dev.qforge.model.HfConfigFile;
 import dev.qforge.format.SafetensorsCheckpoint;
 import dev.qforge.model.Decoder;
 import dev.qforge.model.DecoderWeights;

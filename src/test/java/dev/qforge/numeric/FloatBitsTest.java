@@ -1,4 +1,4 @@
-package dev.qforge.tensor;
+package dev.qforge.numeric;
 
 import org.junit.jupiter.api.Test;
 

@@ -1,4 +1,4 @@
-package dev.qforge.tensor;
+package dev.qforge.numeric;
 
 /** Conversions between float32 and the narrower float encodings that model files use. */
 public final class FloatBits {

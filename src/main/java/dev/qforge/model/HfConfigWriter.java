@@ -1,9 +1,8 @@
-package dev.qforge.format;
+package dev.qforge.model;
 
+import dev.qforge.format.JsonFiles;
+import dev.qforge.format.AtomicFile;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.qforge.model.ModelConfig;
-import dev.qforge.model.ModelFamily;
-import dev.qforge.model.RopeScaling;
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;

@@ -1,4 +1,4 @@
-package dev.qforge.quant;
+package dev.qforge.quant.plan;
 
 import dev.qforge.QforgeException;
 import dev.qforge.SharedData;

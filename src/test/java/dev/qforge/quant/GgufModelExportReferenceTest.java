@@ -1,7 +1,12 @@
-package dev.qforge.format;
+package dev.qforge.quant;
 
+import dev.qforge.format.GgufValue;
+import dev.qforge.format.ImatrixFile;
+import dev.qforge.format.Imatrix;
+import dev.qforge.format.GgufTensorInfo;
+import dev.qforge.format.GgufFile;
 import dev.qforge.SharedData;
-import dev.qforge.quant.LlamaFileType;
+import dev.qforge.quant.plan.LlamaFileType;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;

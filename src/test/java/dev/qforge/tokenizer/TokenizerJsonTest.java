@@ -1,7 +1,6 @@
-package dev.qforge.format;
+package dev.qforge.tokenizer;
 
 import dev.qforge.QforgeException;
-import dev.qforge.tokenizer.Tokenizer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

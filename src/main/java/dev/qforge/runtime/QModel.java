@@ -1,7 +1,8 @@
-package dev.qforge;
+package dev.qforge.runtime;
 
-import dev.qforge.format.GgufCheckpoint;
-import dev.qforge.format.GgufTokenizer;
+import dev.qforge.QforgeException;
+import dev.qforge.model.GgufCheckpoint;
+import dev.qforge.tokenizer.GgufTokenizer;
 import dev.qforge.model.Decoder;
 import dev.qforge.model.ModelConfig;
 import dev.qforge.tensor.TensorStore;

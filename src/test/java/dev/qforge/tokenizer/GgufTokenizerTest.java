@@ -1,7 +1,8 @@
-package dev.qforge.format;
+package dev.qforge.tokenizer;
 
+import dev.qforge.format.GgufFile;
+import dev.qforge.format.TextFiles;
 import dev.qforge.SharedData;
-import dev.qforge.tokenizer.Tokenizer;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 

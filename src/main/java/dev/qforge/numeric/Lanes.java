@@ -1,4 +1,4 @@
-package dev.qforge.kernel;
+package dev.qforge.numeric;
 
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;

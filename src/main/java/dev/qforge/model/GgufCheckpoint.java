@@ -1,12 +1,12 @@
-package dev.qforge.format;
+package dev.qforge.model;
 
+import dev.qforge.format.GgufFile;
+import dev.qforge.format.GgufTensorInfo;
+import dev.qforge.format.GgufTensorNames;
+import dev.qforge.format.GgufMetadata;
 import dev.qforge.QforgeException;
 import dev.qforge.kernel.blocks.BlockFormat;
 import dev.qforge.kernel.blocks.BlockFormats;
-import dev.qforge.model.ModelConfig;
-import dev.qforge.model.ModelFamily;
-import dev.qforge.model.RopeLayout;
-import dev.qforge.model.RopeScaling;
 import dev.qforge.tensor.Tensor;
 import dev.qforge.tensor.TensorStore;
 import dev.qforge.tensor.WeightMatrix;

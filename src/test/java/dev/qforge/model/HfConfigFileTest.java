@@ -1,9 +1,6 @@
-package dev.qforge.format;
+package dev.qforge.model;
 
 import dev.qforge.QforgeException;
-import dev.qforge.model.ModelConfig;
-import dev.qforge.model.ModelFamily;
-import dev.qforge.model.RopeScaling;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
