@@ -54,4 +54,12 @@ public interface BlockFormat {
     default InterleavedLayout interleavedLayout() {
         return null;
     }
+
+    /**
+     * The grid of values this format can give each weight once a block's scales are chosen, for quantizers
+     * that round weight by weight (GPTQ); null where the format offers none (the plain floats).
+     */
+    default LevelGrid levelGrid() {
+        return null;
+    }
 }

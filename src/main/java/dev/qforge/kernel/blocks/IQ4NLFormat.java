@@ -71,4 +71,9 @@ public final class IQ4NLFormat extends GgmlBlockFormat {
         }
         return Lanes.sum(total);
     }
+
+    @Override
+    public LevelGrid levelGrid() {
+        return LevelGrids.IQ4_NL;
+    }
 }

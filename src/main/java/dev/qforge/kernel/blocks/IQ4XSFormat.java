@@ -55,7 +55,7 @@ public final class IQ4XSFormat extends GgmlBlockFormat {
         }
     }
 
-    private static int code(MemorySegment s, long o, int ib) {
+    static int code(MemorySegment s, long o, int ib) {
         int low = (u8(s, o + 4 + ib / 2) >>> (4 * (ib % 2))) & 0xF;
         int high = (u16(s, o + 2) >>> (2 * ib)) & 3;
         return low | (high << 4);
@@ -96,5 +96,10 @@ public final class IQ4XSFormat extends GgmlBlockFormat {
             }
         }
         return Lanes.sum(total);
+    }
+
+    @Override
+    public LevelGrid levelGrid() {
+        return LevelGrids.IQ4_XS;
     }
 }

@@ -224,4 +224,9 @@ public final class Q2KFormat extends GgmlBlockFormat {
         }
         return Lanes.sum(acc);
     }
+
+    @Override
+    public LevelGrid levelGrid() {
+        return LevelGrids.Q2_K;
+    }
 }

@@ -142,7 +142,7 @@ public final class Q3KFormat extends GgmlBlockFormat {
     }
 
     /** The 6-bit scale (0..63, 32 meaning zero) of sub-block k from the 12 scale bytes at off. */
-    private static int scale(byte[] b, int off, int k) {
+    static int scale(byte[] b, int off, int k) {
         int low = k < 8 ? b[off + k] & 0xF : (b[off + k - 8] & 0xFF) >> 4;
         return low | ((b[off + 8 + k % 4] & 0xFF) >> (2 * (k / 4)) & 3) << 4;
     }
@@ -208,5 +208,10 @@ public final class Q3KFormat extends GgmlBlockFormat {
             }
         }
         return Lanes.sum(acc);
+    }
+
+    @Override
+    public LevelGrid levelGrid() {
+        return LevelGrids.Q3_K;
     }
 }

@@ -115,4 +115,9 @@ public final class Q4KFormat extends GgmlBlockFormat {
         }
         return Lanes.sum(acc0.add(acc1).add(acc2.add(acc3)));
     }
+
+    @Override
+    public LevelGrid levelGrid() {
+        return LevelGrids.Q4_K;
+    }
 }

@@ -104,4 +104,9 @@ public final class Q4_0Format extends GgmlBlockFormat {
         }
         return Lanes.sum(total);
     }
+
+    @Override
+    public LevelGrid levelGrid() {
+        return LevelGrids.Q4_0;
+    }
 }

@@ -135,4 +135,9 @@ public final class Q5KFormat extends GgmlBlockFormat {
         }
         return Lanes.sum(acc0.add(acc1).add(acc2.add(acc3)));
     }
+
+    @Override
+    public LevelGrid levelGrid() {
+        return LevelGrids.Q5_K;
+    }
 }

@@ -163,4 +163,9 @@ public final class Q6KFormat extends GgmlBlockFormat {
         }
         return Lanes.sum(acc1.add(acc2).add(acc3.add(acc4)));
     }
+
+    @Override
+    public LevelGrid levelGrid() {
+        return LevelGrids.Q6_K;
+    }
 }

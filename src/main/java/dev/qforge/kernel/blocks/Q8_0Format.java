@@ -74,4 +74,9 @@ public final class Q8_0Format extends GgmlBlockFormat {
         }
         return Lanes.sum(total);
     }
+
+    @Override
+    public LevelGrid levelGrid() {
+        return LevelGrids.Q8_0;
+    }
 }
