@@ -51,10 +51,22 @@ public final class Decoder {
         if (logitRows < 0 || logitRows > count) {
             throw new IllegalArgumentException("logitRows " + logitRows + " not in [0, " + count + "]");
         }
+        embed(state, tokens, from, count);
+        for (int layer = 0; layer < config.numLayers(); layer++) {
+            runLayer(state, layer, count);
+        }
+        state.length += count;
+        return head(state, count, logitRows);
+    }
+
+    /**
+     * Puts the embeddings of {@code count} tokens from {@code tokens[from..]} into the state's residual stream,
+     * for positions from {@code state.length()} on (the first step of {@link #forward}).
+     */
+    public void embed(InferenceState state, int[] tokens, int from, int count) {
         ModelConfig c = config;
         int d = c.hiddenSize();
         state.ensureBatch(c, count);
-        rope.ensurePositions(state.length + count);
         for (int t = 0; t < count; t++) {
             int token = tokens[from + t];
             if (token < 0 || token >= c.vocabSize()) {
@@ -62,18 +74,41 @@ public final class Decoder {
             }
             weights.embedding().copyRowTo(token, state.x, t * d);
         }
-        for (int layer = 0; layer < c.numLayers(); layer++) {
-            attentionBlock(state, layer, count);
-            mlpBlock(state, layer, count);
+    }
+
+    /**
+     * Runs decoder layer {@code layer} on the {@code count} rows of the residual stream, as tokens at positions
+     * {@code state.length()} on; it writes that layer's KV cache and leaves the length as it was. Calibration
+     * steps a model layer by layer with it: the residual stream is set with {@link InferenceState#setResidual}.
+     */
+    public void runLayer(InferenceState state, int layer, int count) {
+        if (count > state.batch) {
+            throw new IllegalArgumentException("the residual stream holds " + state.batch + " rows, not " + count);
         }
-        state.length += count;
+        if (state.length + count > state.capacity) {
+            throw new IllegalArgumentException("context full: " + state.length + " + " + count + " > " + state.capacity);
+        }
+        rope.ensurePositions(state.length + count);
+        attentionBlock(state, layer, count);
+        mlpBlock(state, layer, count);
+    }
+
+    /** The final norm of the last {@code logitRows} of {@code count} residual rows, and their logits. */
+    public float[] head(InferenceState state, int count, int logitRows) {
         if (logitRows == 0) {
             return new float[0];
         }
-        normRows(state.x, (count - logitRows) * d, weights.finalNorm(), state.normed, logitRows, d);
-        float[] logits = new float[logitRows * c.vocabSize()];
-        linear(weights.lmHead(), state.normed, logitRows, logits);
+        float[] normed = finalNorm(state, count, logitRows);
+        float[] logits = new float[logitRows * config.vocabSize()];
+        linear(weights.lmHead(), normed, logitRows, logits);
         return logits;
+    }
+
+    /** The final RMSNorm of the last {@code rows} of {@code count} residual rows (the LM head's input), in the state's buffer. */
+    public float[] finalNorm(InferenceState state, int count, int rows) {
+        int d = config.hiddenSize();
+        normRows(state.x, (count - rows) * d, weights.finalNorm(), state.normed, rows, d);
+        return state.normed;
     }
 
     private void attentionBlock(InferenceState s, int layer, int n) {

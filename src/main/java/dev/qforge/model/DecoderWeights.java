@@ -23,6 +23,11 @@ public record DecoderWeights(WeightMatrix embedding, LayerWeights[] layers, floa
         }
     }
 
+    /** Puts {@code layer} in place of layer i (calibration replaces each layer by its quantized self in turn). */
+    public void replaceLayer(int i, LayerWeights layer) {
+        layers[i] = layer;
+    }
+
     /** Weights with Hugging Face names and layout. */
     public static DecoderWeights load(ModelConfig c, TensorStore store) {
         return load(c, store, RopeLayout.ROTATE_HALF);

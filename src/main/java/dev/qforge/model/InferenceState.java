@@ -59,6 +59,17 @@ public final class InferenceState {
         return capacity;
     }
 
+    /** Sets the residual stream to {@code count} rows of the model's width from src[srcOff ..] (for layer-by-layer runs). */
+    public void setResidual(ModelConfig c, float[] src, int srcOff, int count) {
+        ensureBatch(c, count);
+        System.arraycopy(src, srcOff, x, 0, count * c.hiddenSize());
+    }
+
+    /** Copies the first {@code count} rows of the residual stream to dst[dstOff ..]. */
+    public void copyResidual(ModelConfig c, float[] dst, int dstOff, int count) {
+        System.arraycopy(x, 0, dst, dstOff, count * c.hiddenSize());
+    }
+
     /** Forgets the sequence; the buffers are kept for the next one. */
     public void reset() {
         length = 0;

@@ -15,6 +15,12 @@ public record LayerWeights(
         float[] mlpNorm,
         WeightMatrix wGate, WeightMatrix wUp, WeightMatrix wDown) {
 
+    /** This layer with each projection matrix replaced by {@code replace.apply(matrix)}; norms and biases kept. */
+    public LayerWeights withMatrices(java.util.function.UnaryOperator<WeightMatrix> replace) {
+        return new LayerWeights(attentionNorm, replace.apply(wq), replace.apply(wk), replace.apply(wv), replace.apply(wo),
+                bq, bk, bv, qNorm, kNorm, mlpNorm, replace.apply(wGate), replace.apply(wUp), replace.apply(wDown));
+    }
+
     /** The seven projection matrices, in the order of the forward pass. */
     public java.util.List<WeightMatrix> matrices() {
         return java.util.List.of(wq, wk, wv, wo, wGate, wUp, wDown);

@@ -1,0 +1,168 @@
+package dev.qforge.quant.gptq;
+
+import dev.qforge.kernel.blocks.BlockFormat;
+import dev.qforge.kernel.blocks.BlockFormats;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * GPTQ must keep a layer's output on its calibration inputs closer than rounding to nearest with the same
+ * importance does, on inputs whose columns are correlated and unequal in scale as real activations are.
+ */
+class GptqQuantizerTest {
+    private static final int ROWS = 48;
+    private static final int COLS = 512;
+    private static final int TOKENS = 2048;
+
+    /** Inputs with a few shared latent directions (correlated columns) and a few loud columns. */
+    private static float[] inputs(Random r) {
+        int latent = 24;
+        float[] mix = new float[latent * COLS];
+        for (int i = 0; i < mix.length; i++) {
+            mix[i] = (float) r.nextGaussian();
+        }
+        float[] x = new float[TOKENS * COLS];
+        float[] z = new float[latent];
+        for (int t = 0; t < TOKENS; t++) {
+            for (int l = 0; l < latent; l++) {
+                z[l] = (float) r.nextGaussian();
+            }
+            for (int c = 0; c < COLS; c++) {
+                float v = 0.3f * (float) r.nextGaussian();
+                for (int l = 0; l < latent; l++) {
+                    v += z[l] * mix[l * COLS + c] * 0.2f;
+                }
+                x[t * COLS + c] = v * (c % 61 == 0 ? 8 : 1);
+            }
+        }
+        return x;
+    }
+
+    private static float[] weights(Random r) {
+        float[] w = new float[ROWS * COLS];
+        for (int i = 0; i < w.length; i++) {
+            w[i] = (float) (r.nextGaussian() * 0.05);
+        }
+        return w;
+    }
+
+    /** Σ over tokens and rows of (x·w − x·q)². */
+    private static double outputError(float[] x, float[] w, float[] q) {
+        double err = 0;
+        for (int t = 0; t < TOKENS; t++) {
+            for (int r = 0; r < ROWS; r++) {
+                double a = 0;
+                for (int c = 0; c < COLS; c++) {
+                    a += (double) x[t * COLS + c] * (w[r * COLS + c] - q[r * COLS + c]);
+                }
+                err += a * a;
+            }
+        }
+        return err;
+    }
+
+    private static float[] dequantize(BlockFormat f, byte[] bytes) {
+        float[] q = new float[ROWS * COLS];
+        for (int r = 0; r < ROWS; r++) {
+            f.dequantize(MemorySegment.ofArray(bytes), r * f.rowBytes(COLS), COLS, q, r * COLS);
+        }
+        return q;
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"Q4_0", "Q8_0", "IQ4_NL", "IQ4_XS", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"})
+    void gptqKeepsTheOutputCloserThanRoundToNearest(String name) {
+        BlockFormat f = BlockFormats.byName(name);
+        Random r = new Random(11);
+        float[] x = inputs(r);
+        float[] w = weights(r);
+        Hessian h = new Hessian(COLS);
+        for (int t0 = 0; t0 < TOKENS; t0 += 512) {
+            float[] part = new float[512 * COLS];
+            System.arraycopy(x, t0 * COLS, part, 0, part.length);
+            h.add(part, 512);
+        }
+        float[] importance = h.meanSquares();
+        byte[] rtn = new byte[(int) (ROWS * f.rowBytes(COLS))];
+        for (int row = 0; row < ROWS; row++) {
+            f.quantize(w, row * COLS, COLS, importance, MemorySegment.ofArray(rtn), row * f.rowBytes(COLS));
+        }
+        byte[] gptq = new byte[rtn.length];
+        List<String> warnings = new ArrayList<>();
+        GptqQuantizer.quantize("test", w.clone(), ROWS, COLS, h, f, MemorySegment.ofArray(gptq),
+                GptqQuantizer.Settings.DEFAULT, warnings::add);
+        double eRtn = outputError(x, w, dequantize(f, rtn));
+        double eGptq = outputError(x, w, dequantize(f, gptq));
+        assertTrue(warnings.isEmpty(), warnings.toString());
+        assertTrue(eGptq < 0.8 * eRtn, name + ": GPTQ output error " + eGptq + " vs round-to-nearest " + eRtn);
+    }
+
+    @Test
+    void hessianIsTheSumOfOuterProducts() {
+        Random r = new Random(5);
+        int cols = 40;
+        int rows = 37;
+        float[] x = new float[rows * cols];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) r.nextGaussian();
+        }
+        Hessian h = new Hessian(cols);
+        h.add(x, rows);
+        float[] expected = new float[cols * cols];
+        for (int t = 0; t < rows; t++) {
+            for (int i = 0; i < cols; i++) {
+                for (int j = 0; j < cols; j++) {
+                    expected[i * cols + j] += x[t * cols + i] * x[t * cols + j];
+                }
+            }
+        }
+        assertArrayEquals(expected, h.sum(), 1e-3f);
+        assertEquals(rows, h.tokens());
+    }
+
+    @Test
+    void inverseCholeskyFactorsTheInverse() {
+        Random r = new Random(9);
+        int n = 30;
+        float[] a = new float[n * n];
+        float[] m = new float[n * n];
+        for (int i = 0; i < m.length; i++) {
+            m[i] = (float) r.nextGaussian();
+        }
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < n; j++) {
+                float s = 0;
+                for (int k = 0; k < n; k++) {
+                    s += m[i * n + k] * m[j * n + k];
+                }
+                a[i * n + j] = s;
+            }
+        }
+        float[] u = InverseCholesky.of(a, n, 0.1);
+        // (A + 0.1 I) · UᵀU = I
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < n; j++) {
+                double s = 0;
+                for (int k = 0; k < n; k++) {
+                    double inv = 0;
+                    for (int l = 0; l < n; l++) {
+                        inv += (double) u[l * n + k] * u[l * n + j];
+                    }
+                    s += (a[i * n + k] + (i == k ? 0.1 : 0)) * inv;
+                }
+                assertEquals(i == j ? 1 : 0, s, 1e-3, "(" + i + "," + j + ")");
+            }
+        }
+        assertEquals(null, InverseCholesky.of(new float[n * n], n, 0), "a zero matrix has no factor");
+    }
+}
