@@ -17,6 +17,9 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
+import dev.qforge.pipeline.CalibrationSamples;
+import dev.qforge.quant.CalibratedQuantization;
+import dev.qforge.quant.gptq.GptqQuantizer;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -56,6 +59,32 @@ public final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--tensor-type", paramLabel = "PATTERN=TYPE",
             description = "Give tensors whose GGUF name matches the regex PATTERN the block type TYPE (repeatable; first match wins), e.g. 'attn_v=Q8_0'.")
     List<String> tensorTypes = new ArrayList<>();
+
+    @Option(names = "--calib", paramLabel = "FILE",
+            description = "Calibration text (UTF-8): quantize layer by layer on it with --method (default gptq), instead of round-to-nearest.")
+    Path calib;
+
+    @Option(names = "--calib-samples", defaultValue = "0", paramLabel = "N",
+            description = "Calibration sequences drawn from --calib (default: as many as the text holds, at most " + CalibrationSamples.DEFAULT_SAMPLES + ").")
+    int calibSamples;
+
+    @Option(names = "--calib-ctx", defaultValue = "" + CalibrationSamples.DEFAULT_CTX, paramLabel = "L",
+            description = "Tokens per calibration sequence (default: ${DEFAULT-VALUE}).")
+    int calibCtx;
+
+    @Option(names = "--seed", defaultValue = "0", description = "Seed of the calibration draw (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--method", paramLabel = "METHOD",
+            description = "With --calib: gptq (error feedback onto each format's grid; the default) or rtn (round to nearest with the calibration's importance).")
+    String method;
+
+    @Option(names = "--damp", defaultValue = "0.01",
+            description = "GPTQ damping, a fraction of the Hessian's mean diagonal (default: ${DEFAULT-VALUE}; raised by itself when needed).")
+    double damp;
+
+    @Option(names = "--fp-inputs", description = "Calibrate each layer on the full-precision model's activations instead of the quantized layers' before it.")
+    boolean fpInputs;
 
     @Option(names = "--name", description = "general.name of the file (default: the model directory's name).")
     String name;
@@ -108,9 +137,24 @@ public final class QuantizeCommand implements Callable<Integer> {
             throw new QforgeException(imatrix + ": the imatrix has no entries");
         }
 
+        if (calib != null && im != null) {
+            throw new QforgeException("--calib and --imatrix are alternatives: the calibration text gives the importance itself");
+        }
+        if (method != null && calib == null) {
+            throw new QforgeException("--method " + method + " needs a calibration text (--calib FILE)");
+        }
+        CalibratedQuantization.Method m = method == null ? CalibratedQuantization.Method.GPTQ : CalibratedQuantization.Method.parse(method);
+        GptqQuantizer.Settings gptq = new GptqQuantizer.Settings(damp, GptqQuantizer.Settings.DEFAULT.dampRaises());
+        if (calib != null && !Files.isRegularFile(calib)) {
+            throw new QforgeException(calib + ": no such file (--calib)");
+        }
+
         GgufModelExport.Options options = GgufModelExport.Options.of(ftype)
                 .withImatrix(im, imatrix == null ? null : imatrix.getFileName().toString())
                 .withOverrides(overrides).withName(name);
+        if (calib != null) {
+            options = options.withCalibrated(calibrate(options, m, gptq, err));
+        }
         ProgressBar[] bars = {null};
         GgufModelExport.Result r = GgufModelExport.write(model, out, options, (done, total, choice, bytes) -> {
             if (bars[0] == null) {
@@ -130,6 +174,29 @@ public final class QuantizeCommand implements Callable<Integer> {
         stdout.println("check written to " + json);
         warnIfBroken(err, report);
         return 0;
+    }
+
+    /** Runs the layer-by-layer calibration and returns the quantized tensors for the writer. */
+    private GgufModelExport.Calibrated calibrate(GgufModelExport.Options options, CalibratedQuantization.Method m,
+                                                 GptqQuantizer.Settings settings, PrintWriter err) {
+        List<LlamaCppMix.Choice> plan = GgufModelExport.plan(model, options);
+        try (QModel source = QModel.load(model)) {
+            CalibrationSamples samples = CalibrationSamples.of(calib, TextFiles.readUtf8(calib), source.tokenizer(),
+                    source.bosToken(), calibSamples, calibCtx, seed);
+            err.printf(Locale.ROOT, "calibration: %d samples of %d tokens from %s (%d available, seed %d), method %s%s%n",
+                    samples.count(), samples.ctx(), calib, samples.available(), seed, m.label(),
+                    fpInputs ? ", full-precision inputs" : "");
+            CalibratedQuantization q = new CalibratedQuantization(plan, m, settings,
+                    w -> err.println("qforge: warning: " + w), null);
+            ProgressBar bar = new ProgressBar(err, "calibrate " + m.label(), source.config().numLayers());
+            long t0 = System.nanoTime();
+            q.run(source.decoder(), samples, fpInputs, (layer, layers, seconds) -> {
+                double elapsed = (System.nanoTime() - t0) / 1e9;
+                double eta = elapsed / (layer + 1) * (layers - layer - 1);
+                bar.update(layer + 1, String.format(Locale.ROOT, "layer %d/%d %.1f s, ETA %.0f s", layer + 1, layers, seconds, eta));
+            });
+            return new GgufModelExport.Calibrated(q.tensors(), m.label(), calib.getFileName().toString(), samples.count(), samples.ctx());
+        }
     }
 
     /** The loud warning for a result that looks broken (nothing when it does not). */

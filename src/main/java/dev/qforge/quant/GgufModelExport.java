@@ -50,26 +50,38 @@ public final class GgufModelExport {
      * {@code name} is general.name (null: the model directory's name).
      */
     public record Options(LlamaFileType type, Imatrix imatrix, String imatrixName, List<TensorTypeOverride> overrides,
-                          String name) {
+                          String name, Calibrated calibrated) {
         public Options {
             overrides = List.copyOf(overrides);
         }
 
         public static Options of(LlamaFileType type) {
-            return new Options(type, null, null, List.of(), null);
+            return new Options(type, null, null, List.of(), null, null);
         }
 
         public Options withImatrix(Imatrix imatrix, String imatrixName) {
-            return new Options(type, imatrix, imatrixName, overrides, name);
+            return new Options(type, imatrix, imatrixName, overrides, name, calibrated);
         }
 
         public Options withOverrides(List<TensorTypeOverride> overrides) {
-            return new Options(type, imatrix, imatrixName, overrides, name);
+            return new Options(type, imatrix, imatrixName, overrides, name, calibrated);
         }
 
         public Options withName(String name) {
-            return new Options(type, imatrix, imatrixName, overrides, name);
+            return new Options(type, imatrix, imatrixName, overrides, name, calibrated);
         }
+
+        public Options withCalibrated(Calibrated calibrated) {
+            return new Options(type, imatrix, imatrixName, overrides, name, calibrated);
+        }
+    }
+
+    /**
+     * Tensors a calibrated method has already quantized, by Hugging Face name, in the planned type, rows in the
+     * checkpoint's order (the writer applies the q/k row permutation to whole rows); {@code method} and
+     * {@code dataset} are recorded in the file's metadata.
+     */
+    public record Calibrated(java.util.Map<String, byte[]> tensors, String method, String dataset, int samples, int ctx) {
     }
 
     /** Told after each tensor is written. */
@@ -115,37 +127,55 @@ public final class GgufModelExport {
         return new GgufModelExport(modelDir).run(target, options, listener);
     }
 
+    /** The type llama.cpp's mix (with the options' overrides) gives each tensor, by GGUF name, in file order. */
+    public static List<LlamaCppMix.Choice> plan(Path modelDir, Options options) {
+        GgufModelExport export = new GgufModelExport(modelDir);
+        try (SafetensorsCheckpoint checkpoint = SafetensorsCheckpoint.open(modelDir)) {
+            return export.plan(checkpoint, options, new LinkedHashMap<>(), new long[1]);
+        }
+    }
+
+    private List<LlamaCppMix.Choice> plan(SafetensorsCheckpoint checkpoint, Options options,
+                                          Map<String, TensorLayout.Spec> byGguf, long[] weightCount) {
+        List<LlamaCppMix.TensorShape> shapes = new ArrayList<>();
+        long weights = 0;
+        for (TensorLayout.Spec s : TensorLayout.of(config)) {
+            String g = GgufTensorNames.toGguf(s.name());
+            if (g == null) {
+                throw new IllegalStateException("no GGUF name for " + s.name());
+            }
+            Tensor t = checkpoint.tensor(s.name());
+            if (!java.util.Arrays.equals(t.shape(), s.shape())) {
+                throw new QforgeException(checkpoint.source() + ": tensor '" + s.name() + "' has shape "
+                        + java.util.Arrays.toString(t.shape()) + ", config.json implies " + java.util.Arrays.toString(s.shape()));
+            }
+            if (!t.dtype().isFloatingPoint()) {
+                throw new QforgeException(checkpoint.source() + ": tensor '" + s.name() + "' is " + t.dtype() + ", not floating point");
+            }
+            byGguf.put(g, s);
+            shapes.add(new LlamaCppMix.TensorShape(g, ggmlDims(s.shape())));
+            weights += t.elementCount();
+        }
+        float[] ropeFreqs = ropeFreqs();
+        if (ropeFreqs != null) {
+            shapes.add(new LlamaCppMix.TensorShape("rope_freqs.weight", new long[]{ropeFreqs.length}));
+        }
+        weightCount[0] = weights;
+        LlamaCppMix mix = new LlamaCppMix(options.type(), new LlamaCppMix.Hparams(arch, config.numLayers(),
+                config.numHeads(), config.numKvHeads(), 0), options.imatrix() != null || options.calibrated() != null,
+                options.overrides());
+        return mix.plan(shapes);
+    }
+
     private Result run(Path target, Options options, Listener listener) {
         long t0 = System.nanoTime();
         Tokenizer tokenizer = Tokenizer.load(modelDir);
         try (SafetensorsCheckpoint checkpoint = SafetensorsCheckpoint.open(modelDir)) {
             Map<String, TensorLayout.Spec> byGguf = new LinkedHashMap<>();
-            List<LlamaCppMix.TensorShape> shapes = new ArrayList<>();
-            long weights = 0;
-            for (TensorLayout.Spec s : TensorLayout.of(config)) {
-                String g = GgufTensorNames.toGguf(s.name());
-                if (g == null) {
-                    throw new IllegalStateException("no GGUF name for " + s.name());
-                }
-                Tensor t = checkpoint.tensor(s.name());
-                if (!java.util.Arrays.equals(t.shape(), s.shape())) {
-                    throw new QforgeException(checkpoint.source() + ": tensor '" + s.name() + "' has shape "
-                            + java.util.Arrays.toString(t.shape()) + ", config.json implies " + java.util.Arrays.toString(s.shape()));
-                }
-                if (!t.dtype().isFloatingPoint()) {
-                    throw new QforgeException(checkpoint.source() + ": tensor '" + s.name() + "' is " + t.dtype() + ", not floating point");
-                }
-                byGguf.put(g, s);
-                shapes.add(new LlamaCppMix.TensorShape(g, ggmlDims(s.shape())));
-                weights += t.elementCount();
-            }
+            long[] weightCount = new long[1];
+            List<LlamaCppMix.Choice> plan = plan(checkpoint, options, byGguf, weightCount);
+            long weights = weightCount[0];
             float[] ropeFreqs = ropeFreqs();
-            if (ropeFreqs != null) {
-                shapes.add(new LlamaCppMix.TensorShape("rope_freqs.weight", new long[]{ropeFreqs.length}));
-            }
-            LlamaCppMix mix = new LlamaCppMix(options.type(), new LlamaCppMix.Hparams(arch, config.numLayers(),
-                    config.numHeads(), config.numKvHeads(), 0), options.imatrix() != null, options.overrides());
-            List<LlamaCppMix.Choice> plan = mix.plan(shapes);
 
             GgufWriter w = new GgufWriter();
             metadata(w, tokenizer, weights, options);
@@ -164,13 +194,15 @@ public final class GgufModelExport {
                     if (options.imatrix() != null && c.quantized() && !c.name().equals("token_embd.weight")) {
                         importance = options.imatrix().importance(c.name(), c.ne()[0]);
                     }
-                    if (importance == null && options.type() == LlamaFileType.Q2_K_S && c.type() == GgmlType.Q2_K
+                    if (importance == null && options.calibrated() == null && options.type() == LlamaFileType.Q2_K_S && c.type() == GgmlType.Q2_K
                             && !c.name().equals("token_embd.weight")) {
                         throw new QforgeException(c.name() + ": Q2_K_S needs importance for every Q2_K tensor (as llama-quantize); "
                                 + (options.imatrix() == null ? "give an --imatrix" : "the imatrix has no entry for it"));
                     }
                     float[] imp = importance;
-                    body = out -> writeTensor(out, t, c, permutation(c.name()), imp);
+                    byte[] ready = options.calibrated() == null ? null : options.calibrated().tensors().get(spec.name());
+                    body = ready != null ? out -> writeRows(out, ready, c, permutation(c.name()))
+                            : out -> writeTensor(out, t, c, permutation(c.name()), imp);
                 }
                 AtomicFile.Producer inner = body;
                 w.addTensor(c.name(), c.type(), c.ne(), out -> {
@@ -239,6 +271,11 @@ public final class GgufModelExport {
             }
             w.putInt32("quantize.imatrix.entries_count", im.entries().size());
             w.putInt32("quantize.imatrix.chunks_count", im.chunkCount());
+        }
+        if (options.calibrated() != null) {
+            Calibrated cal = options.calibrated();
+            w.putString("quantize.qforge.method", cal.method());
+            w.putString("quantize.qforge.calibration", cal.dataset() + " (" + cal.samples() + " x " + cal.ctx() + " tokens)");
         }
     }
 
@@ -320,6 +357,22 @@ public final class GgufModelExport {
             src[r] = head * perHead + (within % 2) * half + within / 2;
         }
         return src;
+    }
+
+    /** Writes rows already quantized (in checkpoint order), each row moved to its place under the permutation. */
+    private static void writeRows(OutputStream out, byte[] rows, LlamaCppMix.Choice c, int[] perm) throws IOException {
+        long expected = GgufTensorInfo.byteSize(c.type(), c.ne());
+        if (rows.length != expected) {
+            throw new IllegalStateException(c.name() + ": " + rows.length + " quantized bytes, " + c.type() + " needs " + expected);
+        }
+        if (perm == null) {
+            out.write(rows);
+            return;
+        }
+        int rowBytes = rows.length / perm.length;
+        for (int src : perm) {
+            out.write(rows, src * rowBytes, rowBytes);
+        }
     }
 
     private static void writeFloats(OutputStream out, float[] values) throws IOException {

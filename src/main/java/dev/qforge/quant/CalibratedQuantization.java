@@ -1,0 +1,122 @@
+package dev.qforge.quant;
+
+import dev.qforge.QforgeException;
+import dev.qforge.format.GgufTensorNames;
+import dev.qforge.kernel.Parallel;
+import dev.qforge.kernel.blocks.BlockFormat;
+import dev.qforge.kernel.blocks.BlockFormats;
+import dev.qforge.model.Decoder;
+import dev.qforge.pipeline.CalibrationSamples;
+import dev.qforge.pipeline.LayerwiseCalibration;
+import dev.qforge.pipeline.MatrixQuantizer;
+import dev.qforge.quant.gptq.GptqQuantizer;
+import dev.qforge.quant.gptq.Hessian;
+import dev.qforge.quant.plan.LlamaCppMix;
+import dev.qforge.tensor.WeightMatrix;
+
+import java.lang.foreign.MemorySegment;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.function.Consumer;
+
+/**
+ * The calibrated methods as the layer-by-layer loop calls them: each projection matrix is quantized to the
+ * type the plan gave its GGUF tensor, by GPTQ (error feedback onto the format's grid) or by rounding to
+ * nearest with the calibration's mean squared inputs as importance (an imatrix made on the fly). The bytes
+ * are kept, by Hugging Face name, for the GGUF writer.
+ */
+public final class CalibratedQuantization implements MatrixQuantizer {
+    /** How a matrix is turned into blocks. */
+    public enum Method {
+        /** Round to nearest, block scales chosen with the calibration's importance (llama.cpp with an imatrix). */
+        RTN,
+        /** GPTQ's error feedback onto the block format's grid. */
+        GPTQ;
+
+        public static Method parse(String s) {
+            for (Method m : values()) {
+                if (m.name().equalsIgnoreCase(s)) {
+                    return m;
+                }
+            }
+            throw new QforgeException("unknown method '" + s + "'; known: rtn, gptq");
+        }
+
+        public String label() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+    }
+
+    /** Told after each matrix. */
+    public interface Listener {
+        void matrixDone(int layer, String role, String tensor, String type, double relativeLoss);
+    }
+
+    private final Map<String, LlamaCppMix.Choice> planByGguf;
+    private final Method method;
+    private final GptqQuantizer.Settings settings;
+    private final Consumer<String> warnings;
+    private final Listener listener;
+    private final Map<String, byte[]> tensors = new LinkedHashMap<>();
+
+    public CalibratedQuantization(List<LlamaCppMix.Choice> plan, Method method, GptqQuantizer.Settings settings,
+                                  Consumer<String> warnings, Listener listener) {
+        this.planByGguf = new HashMap<>();
+        plan.forEach(c -> planByGguf.put(c.name(), c));
+        this.method = method;
+        this.settings = settings;
+        this.warnings = warnings;
+        this.listener = listener;
+    }
+
+    /** The quantized tensors so far, by Hugging Face name, rows in checkpoint order. */
+    public Map<String, byte[]> tensors() {
+        return tensors;
+    }
+
+    @Override
+    public WeightMatrix quantize(int layer, String role, WeightMatrix source, Hessian inputs) {
+        String gguf = GgufTensorNames.toGguf(source.name());
+        LlamaCppMix.Choice choice = gguf == null ? null : planByGguf.get(gguf);
+        if (choice == null) {
+            throw new IllegalStateException("no planned type for " + source.name());
+        }
+        BlockFormat format = BlockFormats.byGgmlType(choice.type().id());
+        if (format == null) {
+            throw new QforgeException(gguf + ": qforge cannot write " + choice.type() + " tensors");
+        }
+        int rows = source.rows();
+        int cols = source.cols();
+        float[] w = new float[Math.multiplyExact(rows, cols)];
+        Parallel.forRange(rows, r -> source.copyRowTo(r, w, r * cols));
+        long rowBytes = format.rowBytes(cols);
+        byte[] bytes = new byte[Math.toIntExact(rows * rowBytes)];
+        MemorySegment out = MemorySegment.ofArray(bytes);
+        double relativeLoss = Double.NaN;
+        if (method == Method.GPTQ && format.levelGrid() != null) {
+            double energy = 0;
+            for (float v : w) {
+                energy += (double) v * v;
+            }
+            GptqQuantizer.Result r = GptqQuantizer.quantize(gguf, w, rows, cols, inputs, format, out, settings, warnings);
+            relativeLoss = r.loss() / Math.max(energy, Double.MIN_NORMAL);
+        } else {
+            float[] importance = inputs.meanSquares();
+            Parallel.forRange(rows, r -> format.quantize(w, r * cols, cols, importance, out, r * rowBytes));
+        }
+        tensors.put(source.name(), bytes);
+        if (listener != null) {
+            listener.matrixDone(layer, role, gguf, choice.type().toString(), relativeLoss);
+        }
+        return new WeightMatrix(source.name(), format, rows, cols, out);
+    }
+
+    /** Runs the loop over {@code decoder} (the full-precision model, whose layers it replaces as it goes). */
+    public void run(Decoder decoder, CalibrationSamples samples, boolean fullPrecisionOutputs,
+                    LayerwiseCalibration.Listener progress) {
+        new LayerwiseCalibration(decoder, fullPrecisionOutputs).run(samples, this, progress);
+    }
+}
