@@ -2,6 +2,7 @@ package dev.qforge.cli;
 
 import dev.qforge.runtime.QModel;
 import dev.qforge.QforgeException;
+import dev.qforge.format.OutputPaths;
 import dev.qforge.format.Imatrix;
 import dev.qforge.format.ImatrixFile;
 import dev.qforge.format.TextFiles;
@@ -61,6 +62,7 @@ public final class ImatrixCommand implements Callable<Integer> {
         if (Files.isDirectory(out)) {
             throw new QforgeException(out + ": is a directory; --out names the imatrix file");
         }
+        OutputPaths.refuseInputs(out, "-o", java.util.Arrays.asList(model.dir, model.tokenizer, text));
         boolean gguf = out.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".gguf");
         PrintWriter err = spec.commandLine().getErr();
         String content = TextFiles.readUtf8(text);

@@ -1,6 +1,7 @@
 package dev.qforge.cli;
 
 import dev.qforge.QforgeException;
+import dev.qforge.kernel.Parallel;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -39,6 +40,12 @@ public final class Main implements Runnable {
     public static int run(String[] args, PrintWriter out, PrintWriter err) {
         List<String> rest = new ArrayList<>(Arrays.asList(args));
         boolean debug = rest.remove("--debug");
+        String envThreads = System.getProperty("qforge.threads");
+        if (envThreads != null && !envThreads.isBlank() && !Parallel.isThreadCount(envThreads)) {
+            err.println("qforge: QFORGE_THREADS must be a whole number of threads (at least 1), not '" + envThreads + "'");
+            err.flush();
+            return 1;
+        }
         CommandLine cli = new CommandLine(new Main());
         cli.setOut(out);
         cli.setErr(err);
@@ -50,7 +57,17 @@ public final class Main implements Runnable {
             err.flush();
             return e instanceof QforgeException || e instanceof IllegalArgumentException ? 1 : 3;
         });
-        return cli.execute(rest.toArray(String[]::new));
+        try {
+            return cli.execute(rest.toArray(String[]::new));
+        } catch (OutOfMemoryError e) {
+            // picocli hands only exceptions to the handler above; an Error reaches here
+            if (debug) {
+                e.printStackTrace(err);
+            }
+            err.println("qforge: " + oneLine(e));
+            err.flush();
+            return 1;
+        }
     }
 
     private static String oneLine(Throwable e) {
@@ -59,9 +76,21 @@ public final class Main implements Runnable {
             return m == null ? e.getClass().getSimpleName() : m.lines().findFirst().orElse("");
         }
         if (e instanceof OutOfMemoryError) {
-            return "out of memory (" + e.getMessage() + "); give Java more with QFORGE_JAVA_OPTS=-Xmx...";
+            long max = Runtime.getRuntime().maxMemory() >> 20;
+            return "out of memory (" + e.getMessage() + ", Java may use " + max + " MiB); give it more with QFORGE_JAVA_OPTS=-Xmx<size>, e.g. -Xmx"
+                    + Math.max(2, 2 * max / 1024 + 1) + "g";
         }
         return "internal error: " + e + " (run with --debug for the stack trace; please report it)";
+    }
+
+    /** Applies to every command (picocli copies it to each); the kernels use this many threads. */
+    @CommandLine.Option(names = "--threads", paramLabel = "N", scope = CommandLine.ScopeType.INHERIT,
+            description = "Threads for the computation (default: QFORGE_THREADS, else all cores).")
+    void setThreads(int n) {
+        if (n < 1) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--threads must be at least 1, not " + n);
+        }
+        Parallel.setThreads(n);
     }
 
     @Override

@@ -3,6 +3,7 @@ package dev.qforge.cli;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.qforge.runtime.QModel;
 import dev.qforge.QforgeException;
+import dev.qforge.format.OutputPaths;
 import dev.qforge.eval.PerplexityProtocol;
 import dev.qforge.eval.PerplexityResult;
 import dev.qforge.eval.PerplexityRun;
@@ -57,6 +58,7 @@ public final class PerplexityCommand implements Callable<Integer> {
         if (chunks < 0) {
             throw new QforgeException("--chunks must be >= 0");
         }
+        OutputPaths.refuseInputs(saveLogits, "--save-logits", java.util.Arrays.asList(model.dir, model.tokenizer, text));
         int context = ctx != null ? ctx : p.defaultContext();
         PrintWriter err = spec.commandLine().getErr();
         try (QModel m = model.load()) {

@@ -2,6 +2,7 @@ package dev.qforge.cli;
 
 import dev.qforge.runtime.QModel;
 import dev.qforge.QforgeException;
+import dev.qforge.format.OutputPaths;
 import dev.qforge.eval.QuantizationCheck;
 import dev.qforge.format.AtomicFile;
 import dev.qforge.quant.GgufModelExport;
@@ -129,6 +130,8 @@ public final class QuantizeCommand implements Callable<Integer> {
         if (Files.isDirectory(out)) {
             throw new QforgeException(out + ": is a directory; --out names the GGUF file to write");
         }
+        OutputPaths.refuseInputs(out, "-o", java.util.Arrays.asList(model, imatrix, calib, checkText));
+        OutputPaths.refuseInputs(checkFile(out), "-o (its .check.json)", java.util.Arrays.asList(model, imatrix, calib, checkText));
         if (checkText != null && !Files.isRegularFile(checkText)) {
             throw new QforgeException(checkText + ": no such file (--check-text)");
         }

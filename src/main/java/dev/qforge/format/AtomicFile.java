@@ -17,7 +17,7 @@ import java.nio.file.StandardOpenOption;
  * A file that either appears complete or not at all: bytes go to a temporary name in the same directory,
  * are forced to disk, and the file is renamed into place only on {@link #commit()}. Closing without a
  * commit (a full disk, an exception in the producer) deletes the temporary file and leaves whatever was
- * at the target untouched.
+ * at the target untouched; so does a stopped process, and a killed one's is swept later ({@link PartialFiles}).
  */
 public final class AtomicFile implements AutoCloseable {
     @FunctionalInterface
@@ -42,9 +42,10 @@ public final class AtomicFile implements AutoCloseable {
     public static AtomicFile create(Path target) {
         Path absolute = target.toAbsolutePath();
         Path dir = absolute.getParent();
-        Path temp = dir.resolve("." + absolute.getFileName() + ".partial-" + ProcessHandle.current().pid());
+        Path temp = PartialFiles.partialPath(absolute);
         try {
             Files.createDirectories(dir);
+            PartialFiles.begin(temp);
             FileChannel channel = FileChannel.open(temp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
                     StandardOpenOption.WRITE);
             return new AtomicFile(absolute, temp, channel);
@@ -81,6 +82,7 @@ public final class AtomicFile implements AutoCloseable {
                 Files.move(temp, target, StandardCopyOption.REPLACE_EXISTING);
             }
             committed = true;
+            PartialFiles.end(temp);
         } catch (IOException e) {
             throw new QforgeException(target + ": cannot write: " + describe(e), e);
         }
@@ -101,6 +103,7 @@ public final class AtomicFile implements AutoCloseable {
         } catch (IOException ignored) {
             // The original failure is what the user needs to see.
         }
+        PartialFiles.end(temp);
     }
 
     private static String describe(IOException e) {

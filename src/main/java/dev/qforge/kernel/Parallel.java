@@ -16,12 +16,13 @@ import java.util.function.IntConsumer;
  * indices sequentially on the calling thread.
  */
 public final class Parallel {
-    private static final int THREADS = configuredThreads();
+    /** Threads that take part in jobs (the caller and active − 1 workers); at most workers.length + 1. */
+    private static volatile int active = configuredThreads();
     /** How long an idle worker spins before it parks, in nanoseconds. */
     private static final long SPIN_NANOS = 200_000;
 
     private static final ReentrantLock LOCK = new ReentrantLock();
-    private static final Worker[] WORKERS = startWorkers();
+    private static volatile Worker[] workers = startWorkers(0, active - 1, new Worker[0]);
     /** The most recently published job; workers run each new one they see. */
     private static volatile Job current;
 
@@ -29,7 +30,35 @@ public final class Parallel {
     }
 
     public static int threads() {
-        return THREADS;
+        return active;
+    }
+
+    /**
+     * Uses {@code n} threads from now on (the caller counts as one): workers are started when there are
+     * too few, and the ones beyond n sit out. Waits for a running job to finish first.
+     */
+    public static void setThreads(int n) {
+        if (n < 1) {
+            throw new IllegalArgumentException("threads must be at least 1, not " + n);
+        }
+        LOCK.lock();
+        try {
+            if (n - 1 > workers.length) {
+                workers = startWorkers(workers.length, n - 1, workers);
+            }
+            active = n;
+        } finally {
+            LOCK.unlock();
+        }
+    }
+
+    /** Whether {@code s} is a thread count (a whole number ≥ 1): the launcher's QFORGE_THREADS is checked with it. */
+    public static boolean isThreadCount(String s) {
+        try {
+            return Integer.parseInt(s.trim()) >= 1;
+        } catch (NumberFormatException e) {
+            return false;
+        }
     }
 
     /**
@@ -41,7 +70,7 @@ public final class Parallel {
         if (count <= 0) {
             return;
         }
-        if (count == 1 || WORKERS.length == 0 || Thread.currentThread() instanceof Worker
+        if (count == 1 || active == 1 || Thread.currentThread() instanceof Worker
                 || LOCK.isHeldByCurrentThread()) {
             for (int i = 0; i < count; i++) {
                 body.accept(i);
@@ -52,7 +81,9 @@ public final class Parallel {
         try {
             Job job = new Job(body, count);
             current = job;
-            for (Worker w : WORKERS) {
+            Worker[] ws = workers;
+            for (int i = 0; i < active - 1; i++) {
+                Worker w = ws[i];
                 if (w.parked) {
                     LockSupport.unpark(w);
                 }
@@ -78,22 +109,22 @@ public final class Parallel {
         String prop = System.getProperty("qforge.threads");
         int n = Runtime.getRuntime().availableProcessors();
         if (prop != null && !prop.isBlank()) {
-            try {
+            // An invalid value is reported by the command line before any kernel runs; a library user gets all cores.
+            if (isThreadCount(prop)) {
                 n = Integer.parseInt(prop.trim());
-            } catch (NumberFormatException e) {
-                throw new IllegalArgumentException("qforge.threads must be a positive integer, not '" + prop + "'");
             }
         }
         return Math.max(1, n);
     }
 
-    private static Worker[] startWorkers() {
-        Worker[] workers = new Worker[THREADS - 1];
-        for (int i = 0; i < workers.length; i++) {
-            workers[i] = new Worker(i + 1);
-            workers[i].start();
+    /** The workers {@code old} holds, plus new ones up to {@code count}. */
+    private static Worker[] startWorkers(int from, int count, Worker[] old) {
+        Worker[] ws = java.util.Arrays.copyOf(old, count);
+        for (int i = from; i < count; i++) {
+            ws[i] = new Worker(i + 1);
+            ws[i].start();
         }
-        return workers;
+        return ws;
     }
 
     private static final class Job {
@@ -161,9 +192,11 @@ public final class Parallel {
 
     private static final class Worker extends Thread {
         volatile boolean parked;
+        private final int index;
 
         Worker(int index) {
             super("qforge-worker-" + index);
+            this.index = index;
             setDaemon(true);
         }
 
@@ -173,7 +206,9 @@ public final class Parallel {
             while (true) {
                 Job job = awaitNewJob(last);
                 last = job;
-                job.work();
+                if (index < active) {
+                    job.work();
+                }
             }
         }
 

@@ -2,6 +2,7 @@ package dev.qforge.model;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.qforge.QforgeException;
+import dev.qforge.format.PartialFiles;
 import dev.qforge.format.AtomicFile;
 import dev.qforge.format.FloatEncoding;
 import dev.qforge.format.JsonFiles;
@@ -43,17 +44,20 @@ public final class SyntheticModel {
         if (Files.exists(target)) {
             throw new QforgeException(target + ": already exists; choose another --out or remove it");
         }
-        Path partial = target.resolveSibling("." + target.getFileName() + ".partial-" + ProcessHandle.current().pid());
+        Path partial = PartialFiles.partialPath(target);
         try {
+            PartialFiles.begin(partial);
             Files.createDirectories(partial);
             writeContents(config, dtype, seed, maxShardBytes, partial, progress);
             Files.move(partial, target);
         } catch (IOException e) {
-            deleteTree(partial);
+            PartialFiles.deleteTree(partial);
             throw new QforgeException(target + ": cannot write: " + e.getMessage(), e);
         } catch (RuntimeException e) {
-            deleteTree(partial);
+            PartialFiles.deleteTree(partial);
             throw e;
+        } finally {
+            PartialFiles.end(partial);
         }
     }
 
@@ -163,14 +167,4 @@ public final class SyntheticModel {
         AtomicFile.write(file, out -> out.write(bytes));
     }
 
-    private static void deleteTree(Path dir) {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        try (var walk = Files.walk(dir)) {
-            walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        } catch (IOException ignored) {
-            // Best effort: the original failure is what matters.
-        }
-    }
 }

@@ -83,6 +83,21 @@ class MainTest {
 
     @Test
     void userMistakesAreOneLineErrors() throws Exception {
+        String saved = System.getProperty("qforge.threads");
+        try {
+            System.setProperty("qforge.threads", "abc");
+            assertOneLineError(CliRun.of("generate", "--model", tmp.resolve("nope").toString(), "--prompt", "x"),
+                    "QFORGE_THREADS must be a whole number of threads");
+        } finally {
+            if (saved == null) {
+                System.clearProperty("qforge.threads");
+            } else {
+                System.setProperty("qforge.threads", saved);
+            }
+        }
+        CliRun zero = CliRun.of("generate", "--threads", "0", "--model", tmp.resolve("nope").toString(), "--prompt", "x");
+        assertEquals(2, zero.exit());
+        assertTrue(zero.err().contains("--threads must be at least 1"), zero.err());
         assertOneLineError(CliRun.of("generate", "--model", tmp.resolve("nope").toString(), "--prompt", "x"), "not a model directory");
         assertOneLineError(CliRun.of("inspect", tmp.resolve("nope").toString()), "no such file");
         assertOneLineError(CliRun.of("synth", "--shape", "huge", "--out", tmp.resolve("x").toString()), "unknown shape 'huge'");

@@ -106,4 +106,66 @@ class QuantizeCommandTest {
         assertFalse(Files.exists(Path.of(out)));
     }
 
+    @Test
+    void anOutputThatNamesAnInputIsRefusedAndTheInputKept() throws Exception {
+        Path model = synth();
+        Path weights;
+        try (var files = Files.list(model)) {
+            weights = files.filter(f -> f.toString().endsWith(".safetensors")).findFirst().orElseThrow();
+        }
+        byte[] before = Files.readAllBytes(weights);
+        assertOneLineError(CliRun.of("quantize", "-m", model.toString(), "-t", "Q4_0", "-o", weights.toString(), "--no-check"),
+                "names an input of this run");
+        Path config = model.resolve("config.json");
+        assertOneLineError(CliRun.of("quantize", "-m", model.toString(), "-t", "Q4_0", "-o",
+                model.resolve(".").resolve("config.json").toString(), "--no-check"), "names an input of this run");
+        Path text = tmp.resolve("calib.txt");
+        Files.writeString(text, "some words ".repeat(400));
+        assertOneLineError(CliRun.of("quantize", "-m", model.toString(), "-t", "Q4_0", "-o", text.toString(), "--calib",
+                text.toString(), "--no-check"), "names an input of this run");
+        assertTrue(java.util.Arrays.equals(before, Files.readAllBytes(weights)), "the weights are untouched");
+        assertTrue(Files.size(config) > 0);
+        try (var files = Files.list(model)) {
+            assertTrue(files.noneMatch(f -> f.getFileName().toString().contains(".partial-")), "no partial files left");
+        }
+    }
+
+    @Test
+    void calibratedQuantizationWritesAGgufThatRecordsItsMethod() throws Exception {
+        Path model = synth();
+        Path text = tmp.resolve("calib.txt");
+        Files.writeString(text, "The quick brown fox jumps over the lazy dog. ".repeat(300));
+        Path out = tmp.resolve("gptq.gguf");
+        CliRun r = CliRun.of("quantize", "-m", model.toString(), "-t", "Q4_K_M", "-o", out.toString(), "--calib",
+                text.toString(), "--calib-samples", "4", "--calib-ctx", "64", "--no-check");
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.err().contains("calibration: 4 samples of 64 tokens"), r.err());
+        try (GgufFile f = GgufFile.open(out)) {
+            assertEquals("gptq", f.metadata().getString("quantize.qforge.method"));
+        }
+        Path rtn = tmp.resolve("rtn.gguf");
+        r = CliRun.of("quantize", "-m", model.toString(), "-t", "Q4_K_M", "-o", rtn.toString(), "--calib",
+                text.toString(), "--calib-samples", "4", "--calib-ctx", "64", "--method", "rtn", "--no-check");
+        assertEquals(0, r.exit(), r.err());
+        assertEquals(Files.size(out), Files.size(rtn), "the method changes the blocks, not the file's size");
+    }
+
+    @Test
+    void calibrationMistakesAreOneLineErrors() throws Exception {
+        Path model = synth();
+        Path text = tmp.resolve("calib.txt");
+        Files.writeString(text, "short text ".repeat(40));
+        String out = tmp.resolve("x.gguf").toString();
+        assertOneLineError(CliRun.of("quantize", "-m", model.toString(), "-t", "Q4_0", "-o", out, "--calib", text.toString(),
+                "--method", "magic"), "unknown method 'magic'");
+        assertOneLineError(CliRun.of("quantize", "-m", model.toString(), "-t", "Q4_0", "-o", out, "--method", "gptq"),
+                "needs a calibration text");
+        assertOneLineError(CliRun.of("quantize", "-m", model.toString(), "-t", "Q4_0", "-o", out, "--calib", text.toString(),
+                "--calib-samples", "50", "--calib-ctx", "64"), "fewer than the 50 asked for");
+        assertOneLineError(CliRun.of("quantize", "-m", model.toString(), "-t", "Q4_0", "-o", out, "--calib",
+                tmp.resolve("nothing.txt").toString()), "nothing.txt: no such file");
+        assertOneLineError(CliRun.of("quantize", "-m", model.toString(), "-t", "Q4_0", "-o", out, "--calib", text.toString(),
+                "--damp", "-1"), "damping");
+        assertFalse(Files.exists(Path.of(out)));
+    }
 }

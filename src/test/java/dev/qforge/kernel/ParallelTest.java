@@ -127,4 +127,26 @@ class ParallelTest {
         Parallel.forRange(100, sum::addAndGet);
         assertEquals(4950, sum.get());
     }
+
+    @Test
+    void theThreadCountCanChangeBetweenJobs() {
+        int before = Parallel.threads();
+        try {
+            for (int threads : new int[]{1, 3, 2}) {
+                Parallel.setThreads(threads);
+                assertEquals(threads, Parallel.threads());
+                java.util.concurrent.atomic.AtomicLong sum = new java.util.concurrent.atomic.AtomicLong();
+                java.util.Set<String> names = java.util.concurrent.ConcurrentHashMap.newKeySet();
+                Parallel.forRange(10_000, i -> {
+                    sum.addAndGet(i);
+                    names.add(Thread.currentThread().getName());
+                });
+                assertEquals(10_000L * 9_999 / 2, sum.get(), threads + " threads");
+                assertTrue(names.size() <= threads, "at most " + threads + " threads ran: " + names);
+            }
+            assertThrows(IllegalArgumentException.class, () -> Parallel.setThreads(0));
+        } finally {
+            Parallel.setThreads(before);
+        }
+    }
 }
