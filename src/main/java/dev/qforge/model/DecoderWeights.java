@@ -35,6 +35,7 @@ public record DecoderWeights(WeightMatrix embedding, LayerWeights[] layers, floa
 
     /** Weights with Hugging Face names whose q/k rows are laid out for the given rotary pairing. */
     public static DecoderWeights load(ModelConfig c, TensorStore store, RopeLayout ropeLayout) {
+        TensorLayout.requireNoExtraLayers(c, store);
         Loader l = new Loader(store);
         int d = c.hiddenSize();
         WeightMatrix embedding = l.matrix(TensorLayout.EMBEDDING, c.vocabSize(), d);

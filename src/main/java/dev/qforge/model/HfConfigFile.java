@@ -84,10 +84,13 @@ public final class HfConfigFile {
         if (rs == null || rs.isNull()) {
             return RopeScaling.NONE;
         }
+        if (!rs.isObject()) {
+            throw fail("rope_scaling must be an object (e.g. {\"rope_type\": \"linear\", \"factor\": 2.0}) or null, not " + rs);
+        }
         String type = rs.hasNonNull("rope_type") ? rs.get("rope_type").asText() : rs.path("type").asText("");
         return switch (type) {
             case "default", "" -> RopeScaling.NONE;
-            case "linear" -> RopeScaling.linear(rs.path("factor").asDouble(1));
+            case "linear" -> RopeScaling.linear(ropeNumber(rs, "factor"));
             case "llama3" -> RopeScaling.llama3(
                     rs.path("factor").asDouble(8),
                     rs.path("low_freq_factor").asDouble(1),
@@ -95,6 +98,15 @@ public final class HfConfigFile {
                     rs.path("original_max_position_embeddings").asInt(8192));
             default -> throw fail("rope_scaling type '" + type + "' is not supported (supported: linear, llama3)");
         };
+    }
+
+    /** A required number of rope_scaling (transformers refuses a config without it, so does qforge). */
+    private double ropeNumber(JsonNode rs, String key) {
+        JsonNode n = rs.get(key);
+        if (n == null || !n.isNumber()) {
+            throw fail("rope_scaling." + key + " must be a number, not " + (n == null ? "missing" : n.toString()));
+        }
+        return n.asDouble();
     }
 
     private Integer optionalId(String key) {

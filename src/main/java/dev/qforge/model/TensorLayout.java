@@ -25,6 +25,25 @@ public final class TensorLayout {
         return "model.layers." + index + "." + suffix;
     }
 
+    /**
+     * Throws if the checkpoint holds tensors of a layer the configuration does not have (config.json's
+     * num_hidden_layers smaller than the checkpoint's): running it would silently drop those layers.
+     */
+    public static void requireNoExtraLayers(ModelConfig c, dev.qforge.tensor.TensorStore store) {
+        java.util.regex.Pattern p = java.util.regex.Pattern.compile("^model\\.layers\\.(\\d+)\\.");
+        int highest = -1;
+        for (String name : store.names()) {
+            java.util.regex.Matcher m = p.matcher(name);
+            if (m.find()) {
+                highest = Math.max(highest, Integer.parseInt(m.group(1)));
+            }
+        }
+        if (highest >= c.numLayers()) {
+            throw new dev.qforge.QforgeException(store.source() + ": holds tensors of layer " + highest + " but config.json's "
+                    + "num_hidden_layers is " + c.numLayers() + "; the config does not describe this checkpoint");
+        }
+    }
+
     public static List<Spec> of(ModelConfig c) {
         List<Spec> specs = new ArrayList<>();
         long d = c.hiddenSize();

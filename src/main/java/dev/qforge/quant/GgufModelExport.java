@@ -137,6 +137,7 @@ public final class GgufModelExport {
 
     private List<LlamaCppMix.Choice> plan(SafetensorsCheckpoint checkpoint, Options options,
                                           Map<String, TensorLayout.Spec> byGguf, long[] weightCount) {
+        TensorLayout.requireNoExtraLayers(config, checkpoint);
         List<LlamaCppMix.TensorShape> shapes = new ArrayList<>();
         long weights = 0;
         for (TensorLayout.Spec s : TensorLayout.of(config)) {

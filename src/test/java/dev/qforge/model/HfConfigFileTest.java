@@ -106,6 +106,16 @@ class HfConfigFileTest {
         assertRejected("[]", "expected a JSON object");
     }
 
+    @Test
+    void ropeScalingThatIsNotAnObjectOrLacksItsFactorIsRefused() throws IOException {
+        assertRejected(base("\"num_attention_heads\": 4, \"rope_scaling\": \"yes\""), "rope_scaling must be an object");
+        assertRejected(base("\"num_attention_heads\": 4, \"rope_scaling\": true"), "rope_scaling must be an object");
+        assertRejected(base("\"num_attention_heads\": 4, \"rope_scaling\": {\"rope_type\": \"linear\"}"),
+                "rope_scaling.factor must be a number");
+        assertEquals(RopeScaling.Type.LINEAR, read(base("\"num_attention_heads\": 4, \"rope_scaling\": {\"type\": \"linear\", \"factor\": 2}"))
+                .ropeScaling().type());
+    }
+
     private static String base(String extra) {
         return "{\"model_type\": \"llama\", \"hidden_size\": 64, \"intermediate_size\": 128, \"num_hidden_layers\": 2,"
                 + " \"vocab_size\": 100, " + extra + "}";

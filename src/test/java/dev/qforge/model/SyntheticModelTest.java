@@ -118,4 +118,16 @@ class SyntheticModelTest {
         }
         assertTrue(max < 1e-4, what + ": max |Δ| = " + max);
     }
+
+    @Test
+    void aConfigWithFewerLayersThanTheCheckpointIsRefused() throws IOException {
+        Path dir = synth(SyntheticShape.TINY_LLAMA, DType.F32, Long.MAX_VALUE);
+        Path config = dir.resolve("config.json");
+        int layers = SyntheticShape.TINY_LLAMA.config().numLayers();
+        String json = Files.readString(config);
+        Files.writeString(config, json.replaceFirst("\"num_hidden_layers\"\\s*:\\s*" + layers, "\"num_hidden_layers\": " + (layers - 1)));
+        QforgeException e = assertThrows(QforgeException.class, () -> dev.qforge.runtime.QModel.load(dir).close());
+        assertTrue(e.getMessage().contains("holds tensors of layer " + (layers - 1)) && e.getMessage().contains("num_hidden_layers is " + (layers - 1)),
+                e.getMessage());
+    }
 }
