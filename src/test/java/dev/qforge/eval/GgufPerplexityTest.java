@@ -3,6 +3,7 @@ package dev.qforge.eval;
 import dev.qforge.runtime.QModel;
 import dev.qforge.SharedData;
 import dev.qforge.format.TextFiles;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -16,6 +17,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  * not identical: llama.cpp quantizes the activations to Q8_0/Q8_K for its integer dot products, qforge
  * keeps them in F32.
  */
+@Tag("slow")
 class GgufPerplexityTest {
     @ParameterizedTest(name = "{0} {1} on {3}")
     @CsvSource({

@@ -9,6 +9,7 @@ import dev.qforge.format.SafetensorsFile;
 import dev.qforge.model.Decoder;
 import dev.qforge.model.DecoderWeights;
 import dev.qforge.model.ModelConfig;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Path;
@@ -16,6 +17,7 @@ import java.nio.file.Path;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /** WikiText-2 perplexity with llama.cpp's protocol against llama.cpp's own F32 figures (reference/README.md). */
+@Tag("slow")
 class ReferencePerplexityTest {
     @Test
     void stories260KWikiTextMatchesLlamaCpp() {

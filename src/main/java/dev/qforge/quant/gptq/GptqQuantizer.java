@@ -68,37 +68,15 @@ public final class GptqQuantizer {
         if (cols % bs != 0) {
             throw new IllegalArgumentException(name + ": " + cols + " columns is not a multiple of " + format.name() + "'s block");
         }
-        float[] hessian = h.sum().clone();
-        float[] importance = h.meanSquares();
-        double meanDiag = 0;
+        Hessian.Factor f = h.factor(settings.dampFraction(), settings.dampRaises(), name, warnings);
+        float[] u = f.u();
+        float[] importance = f.importance();
         for (int i = 0; i < cols; i++) {
-            float d = hessian[i * cols + i];
-            if (d == 0) {
-                // A column no calibration token ever fed: its weights cannot matter, GPTQ zeroes them.
-                hessian[i * cols + i] = 1;
+            if (f.dead()[i]) {
                 for (int r = 0; r < rows; r++) {
                     w[r * cols + i] = 0;
                 }
             }
-            meanDiag += hessian[i * cols + i];
-        }
-        meanDiag /= cols;
-        double fraction = settings.dampFraction();
-        float[] u = null;
-        for (int attempt = 0; attempt <= settings.dampRaises(); attempt++) {
-            u = InverseCholesky.of(hessian, cols, fraction * meanDiag);
-            if (u != null) {
-                break;
-            }
-            if (attempt < settings.dampRaises()) {
-                warnings.accept(name + ": Hessian + " + fraction + "·mean(diag) is not positive definite; damping raised to "
-                        + fraction * 10);
-                fraction *= 10;
-            }
-        }
-        if (u == null) {
-            throw new QforgeException(name + ": the Hessian stays singular with damping " + fraction
-                    + "·mean(diag); the calibration inputs may be degenerate (too few tokens?)");
         }
         float[][] blockImportance = new float[cols / bs][bs];
         for (int b = 0; b < cols / bs; b++) {
@@ -109,70 +87,107 @@ public final class GptqQuantizer {
         DoubleAdder loss = new DoubleAdder();
         float[] factor = u;
         int bands = (rows + BAND - 1) / BAND;
-        Parallel.forRange(bands, band -> {
-            int r0 = band * BAND;
-            int n = Math.min(BAND, rows - r0);
-            loss.add(sweep(w, r0, n, cols, factor, format, grid, blockImportance, batch, out, rowBytes));
-        });
-        return new Result(loss.sum(), fraction * meanDiag, fraction);
+        float[] err = new float[rows * batch];
+        for (int j0 = 0; j0 < cols; j0 += batch) {
+            int j1 = Math.min(j0 + batch, cols);
+            int from = j0;
+            Parallel.forRange(bands, band -> {
+                int r0 = band * BAND;
+                int n = Math.min(BAND, rows - r0);
+                loss.add(sweep(w, r0, n, cols, factor, from, j1, format, grid, blockImportance, err, batch, out, rowBytes));
+            });
+            if (j1 < cols) {
+                feedForward(w, rows, cols, factor, j0, j1, err, batch);
+            }
+        }
+        return new Result(loss.sum(), f.lambda(), f.dampFraction());
     }
 
-    /** The column sweep over rows [r0, r0 + n); returns their loss. */
-    private static double sweep(float[] w, int r0, int n, int cols, float[] u, BlockFormat format, LevelGrid grid,
-                                float[][] blockImportance, int batch, MemorySegment out, long rowBytes) {
+    /** Rows per matrix product of the lazy update (bounds its temporary to ROW_CHUNK × cols floats). */
+    private static final int ROW_CHUNK = 1024;
+
+    /**
+     * The lazy update after a batch of columns [j0, j1): W[:, j1:] −= E · U[j0:j1, j1:], a matrix product
+     * on the runtime's GEMM (E holds each row's scaled errors of the batch).
+     */
+    private static void feedForward(float[] w, int rows, int cols, float[] u, int j0, int j1, float[] err, int batch) {
+        int width = j1 - j0;
+        int tail = cols - j1;
+        // The product's "weight" is U's block transposed: [tail × width].
+        float[] ut = new float[tail * width];
+        for (int k = 0; k < width; k++) {
+            int uRow = (j0 + k) * cols + j1;
+            for (int c = 0; c < tail; c++) {
+                ut[c * width + k] = u[uRow + c];
+            }
+        }
+        dev.qforge.tensor.Tensor weight = new dev.qforge.tensor.Tensor("gptq update", dev.qforge.tensor.DType.F32,
+                new long[]{tail, width}, MemorySegment.ofArray(ut));
+        float[] e = new float[Math.min(ROW_CHUNK, rows) * width];
+        float[] delta = new float[Math.min(ROW_CHUNK, rows) * tail];
+        for (int r0 = 0; r0 < rows; r0 += ROW_CHUNK) {
+            int n = Math.min(ROW_CHUNK, rows - r0);
+            for (int r = 0; r < n; r++) {
+                System.arraycopy(err, (r0 + r) * batch, e, r * width, width);
+            }
+            dev.qforge.kernel.MatMul.matmul(weight, e, n, delta);
+            int start = r0;
+            Parallel.forRange(n, r -> {
+                int wr = (start + r) * cols + j1;
+                for (int c = 0; c < tail; c++) {
+                    w[wr + c] -= delta[r * tail + c];
+                }
+            });
+        }
+    }
+
+    /**
+     * The columns [j0, j1) of rows [r0, r0 + n): each weight rounded onto its block's grid, its scaled error
+     * kept in err and applied at once to the batch's later columns. Returns the rows' loss.
+     */
+    private static double sweep(float[] w, int r0, int n, int cols, float[] u, int j0, int j1, BlockFormat format,
+                                LevelGrid grid, float[][] blockImportance, float[] err, int batch, MemorySegment out,
+                                long rowBytes) {
         int bs = format.blockSize();
         int bpb = format.bytesPerBlock();
         float[] codebook = grid.codebook();
-        float[] err = new float[n * batch];
         float[] scale = new float[n * bs];
         float[] offset = new float[n * bs];
         int[] levels = new int[n * bs];
         float[] blockScale = new float[bs];
         float[] blockOffset = new float[bs];
         double loss = 0;
-        for (int j0 = 0; j0 < cols; j0 += batch) {
-            int j1 = Math.min(j0 + batch, cols);
-            for (int j = j0; j < j1; j++) {
-                int inBlock = j % bs;
-                if (inBlock == 0) {
-                    for (int r = 0; r < n; r++) {
-                        long at = (long) (r0 + r) * rowBytes + (long) (j / bs) * bpb;
-                        format.quantize(w, (r0 + r) * cols + j, bs, blockImportance[j / bs], out, at);
-                        grid.grid(out, at, bs, blockScale, blockOffset);
-                        System.arraycopy(blockScale, 0, scale, r * bs, bs);
-                        System.arraycopy(blockOffset, 0, offset, r * bs, bs);
-                    }
-                }
-                float d = u[j * cols + j];
-                int rest = j1 - j - 1;
+        for (int j = j0; j < j1; j++) {
+            int inBlock = j % bs;
+            if (inBlock == 0) {
                 for (int r = 0; r < n; r++) {
-                    int wi = (r0 + r) * cols + j;
-                    float x = w[wi];
-                    int g = r * bs + inBlock;
-                    int k = grid.nearest(x, scale[g], offset[g]);
-                    levels[g] = k;
-                    float q = scale[g] * codebook[k] + offset[g];
-                    float e = (x - q) / d;
-                    loss += (double) e * e;
-                    err[r * batch + (j - j0)] = e;
-                    if (rest > 0) {
-                        VectorMath.axpy(-e, u, j * cols + j + 1, w, wi + 1, rest);
-                    }
-                }
-                if (inBlock == bs - 1) {
-                    for (int r = 0; r < n; r++) {
-                        long at = (long) (r0 + r) * rowBytes + (long) (j / bs) * bpb;
-                        grid.setLevels(out, at, bs, levels, r * bs);
-                    }
+                    long at = (long) (r0 + r) * rowBytes + (long) (j / bs) * bpb;
+                    format.quantize(w, (r0 + r) * cols + j, bs, blockImportance[j / bs], out, at);
+                    grid.grid(out, at, bs, blockScale, blockOffset);
+                    System.arraycopy(blockScale, 0, scale, r * bs, bs);
+                    System.arraycopy(blockOffset, 0, offset, r * bs, bs);
                 }
             }
-            int tail = cols - j1;
-            if (tail > 0) {
+            float d = u[j * cols + j];
+            int rest = j1 - j - 1;
+            for (int r = 0; r < n; r++) {
+                int wi = (r0 + r) * cols + j;
+                float x = w[wi];
+                int g = r * bs + inBlock;
+                int k = grid.nearest(x, scale[g], offset[g]);
+                levels[g] = k;
+                float q = scale[g] * codebook[k] + offset[g];
+                float e = (x - q) / d;
+                loss += (double) e * e;
+                err[(r0 + r) * batch + (j - j0)] = e;
+                if (rest > 0) {
+                    VectorMath.axpy(-e, u, j * cols + j + 1, w, wi + 1, rest);
+                }
+            }
+            if (inBlock == bs - 1) {
                 for (int r = 0; r < n; r++) {
-                    int wr = (r0 + r) * cols + j1;
-                    for (int k = 0; k < j1 - j0; k++) {
-                        VectorMath.axpy(-err[r * batch + k], u, (j0 + k) * cols + j1, w, wr, tail);
-                    }
+                    long at = (long) (r0 + r) * rowBytes + (long) (j / bs) * bpb;
+                    grid.setLevels(out, at, bs, levels, r * bs);
                 }
             }
         }

@@ -14,7 +14,10 @@ import java.lang.foreign.MemorySegment;
  */
 public final class Hessian {
     private final int cols;
-    private final float[] sum;
+    private float[] sum;
+    /** The diagonal of the sum, kept when the sum itself is consumed by {@link #factor}. */
+    private float[] diagonal;
+    private Factor factor;
     private long tokens;
     private float[] transposed = new float[0];
     private float[] product = new float[0];
@@ -60,8 +63,11 @@ public final class Hessian {
         tokens += rows;
     }
 
-    /** The accumulated Σ x xᵀ, [cols × cols], row-major (the array itself: callers copy before changing it). */
+    /** The accumulated Σ x xᵀ, [cols × cols], row-major (the array itself); gone once {@link #factor} consumed it. */
     public float[] sum() {
+        if (sum == null) {
+            throw new IllegalStateException("the Hessian was consumed by its factorization");
+        }
         return sum;
     }
 
@@ -69,8 +75,93 @@ public final class Hessian {
     public float[] meanSquares() {
         float[] d = new float[cols];
         for (int i = 0; i < cols; i++) {
-            d[i] = tokens == 0 ? 0 : (float) (sum[i * cols + i] / tokens);
+            float s = sum != null ? sum[i * cols + i] : diagonal[i];
+            d[i] = tokens == 0 ? 0 : (float) (s / tokens);
         }
         return d;
+    }
+
+    /**
+     * What GPTQ needs of this Hessian, computed once for all the linears that share it (q, k, v): the
+     * inverse factor U of the damped Hessian, the columns no token fed, the importance and the damping used.
+     * The sum is consumed to save memory (it is the factorization's working array); a copy is kept only for
+     * the rare retry with more damping, exact for widths up to 4096 and in bfloat16 above.
+     */
+    public synchronized Factor factor(double dampFraction, int dampRaises, String name, java.util.function.Consumer<String> warnings) {
+        if (factor != null && factor.requestedFraction == dampFraction) {
+            return factor;
+        }
+        float[] h = sum();
+        float[] importance = meanSquares();
+        boolean[] dead = new boolean[cols];
+        double meanDiag = 0;
+        for (int i = 0; i < cols; i++) {
+            if (h[i * cols + i] == 0) {
+                // A column no calibration token ever fed: its weights cannot matter, GPTQ zeroes them.
+                dead[i] = true;
+                h[i * cols + i] = 1;
+            }
+            meanDiag += h[i * cols + i];
+        }
+        meanDiag /= cols;
+        diagonal = new float[cols];
+        for (int i = 0; i < cols; i++) {
+            diagonal[i] = dead[i] ? 0 : h[i * cols + i];
+        }
+        Backup backup = new Backup(h, cols);
+        double fraction = dampFraction;
+        float[] u = null;
+        for (int attempt = 0; ; attempt++) {
+            float[] work = attempt == 0 ? h : backup.restore();
+            u = InverseCholesky.ofConsuming(work, cols, fraction * meanDiag);
+            if (u != null || attempt == dampRaises) {
+                break;
+            }
+            warnings.accept(name + ": Hessian + " + fraction + "·mean(diag) is not positive definite; damping raised to "
+                    + fraction * 10);
+            fraction *= 10;
+        }
+        sum = null;
+        if (u == null) {
+            throw new dev.qforge.QforgeException(name + ": the Hessian stays singular with damping " + fraction
+                    + "·mean(diag); the calibration inputs may be degenerate (too few tokens?)");
+        }
+        factor = new Factor(u, dead, importance, fraction * meanDiag, fraction, dampFraction);
+        return factor;
+    }
+
+    /** GPTQ's view of a Hessian: U with (H + λI)⁻¹ = UᵀU, the dead columns, mean squares as importance. */
+    public record Factor(float[] u, boolean[] dead, float[] importance, double lambda, double dampFraction,
+                         double requestedFraction) {
+    }
+
+    /** A copy of H for a retry: exact floats for small widths, bfloat16 for large ones (half the memory). */
+    private static final class Backup {
+        private final float[] exact;
+        private final short[] bf16;
+
+        Backup(float[] h, int cols) {
+            if (cols <= 4096) {
+                exact = h.clone();
+                bf16 = null;
+            } else {
+                exact = null;
+                bf16 = new short[h.length];
+                for (int i = 0; i < h.length; i++) {
+                    bf16[i] = dev.qforge.numeric.FloatBits.floatToBf16(h[i]);
+                }
+            }
+        }
+
+        float[] restore() {
+            if (exact != null) {
+                return exact.clone();
+            }
+            float[] h = new float[bf16.length];
+            for (int i = 0; i < h.length; i++) {
+                h[i] = dev.qforge.numeric.FloatBits.bf16ToFloat(bf16[i]);
+            }
+            return h;
+        }
     }
 }

@@ -1,104 +1,185 @@
 package dev.qforge.quant.gptq;
 
+import dev.qforge.kernel.MatMul;
+import dev.qforge.tensor.DType;
+import dev.qforge.tensor.Tensor;
+
+import java.lang.foreign.MemorySegment;
+
 /**
  * The factor GPTQ's error feedback runs on: U, upper triangular, with (H + λI)⁻¹ = UᵀU. Row j of U says how
- * the rounding error of column j spreads to the columns after it, and U[j][j] scales that error. Computed in
- * double: the three cubic steps (Cholesky of H, triangular inverse, Cholesky of the inverse) lose precision
- * on the ill-conditioned Hessians of real activations, which a float version turns into NaN.
+ * the rounding error of column j spreads to the columns after it, and U[j][j] scales that error.
+ *
+ * <p>No inverse of H is formed. With J the reversal permutation, chol(JHJ) = L gives H = (JLJ)(JLJ)ᵀ with
+ * JLJ upper triangular, so U = (JLJ)⁻¹ = J·L⁻¹·J; and JHJ of a row-major matrix is its flat array reversed.
+ * So: reverse, factor L and L⁻¹ together, reverse L⁻¹ — in the Hessian's own array plus one more of its
+ * size. The factorization recurses on halves (L₂₁ = A₂₁·L₁₁⁻ᵀ, A₂₂ −= L₂₁L₂₁ᵀ, L⁻¹₂₁ = −L₂₂⁻¹·L₂₁·L₁₁⁻¹) so
+ * that almost all of its n³·2/3 multiply-adds are matrix products on the runtime's GEMM and all threads;
+ * blocks of up to {@link #BASE} are factored directly in double.
  */
 public final class InverseCholesky {
+    static final int BASE = 128;
+
     private InverseCholesky() {
     }
 
-    /** U as floats [n × n] row-major (zeros below the diagonal), or null when H + λI is not positive definite. */
+    /**
+     * U as floats [n × n] row-major (zeros below the diagonal) for H + λI, or null when that is not positive
+     * definite. {@code h} is left as it was.
+     */
     public static float[] of(float[] h, int n, double lambda) {
-        double[] a = new double[n * n];
-        for (int i = 0; i < n * n; i++) {
-            a[i] = h[i];
-        }
-        for (int i = 0; i < n; i++) {
-            a[i * n + i] += lambda;
-        }
-        if (!choleskyLowerInPlace(a, n)) {
-            return null;
-        }
-        double[] inv = lowerInverse(a, n);
-        // (LLᵀ)⁻¹ = L⁻ᵀ L⁻¹: entry (i, j) = Σ_k≥max(i,j) inv[k][i]·inv[k][j]
-        double[] hinv = new double[n * n];
-        for (int k = 0; k < n; k++) {
-            int rk = k * n;
-            for (int i = 0; i <= k; i++) {
-                double v = inv[rk + i];
-                if (v == 0) {
-                    continue;
-                }
-                int ri = i * n;
-                for (int j = 0; j <= i; j++) {
-                    hinv[ri + j] += v * inv[rk + j];
-                }
-            }
-        }
-        for (int i = 0; i < n; i++) {
-            for (int j = i + 1; j < n; j++) {
-                hinv[i * n + j] = hinv[j * n + i];
-            }
-        }
-        if (!choleskyLowerInPlace(hinv, n)) {
-            return null;
-        }
-        float[] u = new float[n * n];
-        for (int i = 0; i < n; i++) {
-            for (int j = i; j < n; j++) {
-                u[i * n + j] = (float) hinv[j * n + i];
-            }
-        }
-        return u;
+        float[] a = h.clone();
+        return ofConsuming(a, n, lambda);
     }
 
-    /** a = L·Lᵀ, L written into the lower triangle (upper triangle zeroed); false if a pivot is not positive. */
-    static boolean choleskyLowerInPlace(double[] a, int n) {
-        for (int j = 0; j < n; j++) {
-            int rj = j * n;
-            double d = a[rj + j];
+    /** As {@link #of}, but {@code a} (H, row-major) is used as working memory and destroyed. */
+    public static float[] ofConsuming(float[] a, int n, double lambda) {
+        for (int i = 0; i < n; i++) {
+            a[i * n + i] += (float) lambda;
+        }
+        reverse(a, n * n);
+        float[] inv = new float[n * n];
+        if (!factor(a, inv, n, 0, n)) {
+            return null;
+        }
+        reverse(inv, n * n);
+        return inv;
+    }
+
+    private static void reverse(float[] a, int len) {
+        for (int i = 0, j = len - 1; i < j; i++, j--) {
+            float t = a[i];
+            a[i] = a[j];
+            a[j] = t;
+        }
+    }
+
+    /**
+     * Factors the diagonal block [o, o+m) of the symmetric a (stride n): L into its lower triangle, L⁻¹ into
+     * the same block of inv. False if a pivot is not positive.
+     */
+    private static boolean factor(float[] a, float[] inv, int n, int o, int m) {
+        if (m <= BASE) {
+            return factorDirect(a, inv, n, o, m);
+        }
+        int h = m / 2;
+        int m2 = m - h;
+        if (!factor(a, inv, n, o, h)) {
+            return false;
+        }
+        float[] l11inv = copy(inv, n, o, o, h, h);
+        float[] a21 = copy(a, n, o + h, o, m2, h);
+        // L21 = A21 · L11⁻ᵀ: each row of A21 times the rows of L11⁻¹
+        float[] l21 = product(l11inv, h, a21, m2);
+        a21 = null;
+        paste(l21, a, n, o + h, o, m2, h, 1);
+        // A22 −= L21 · L21ᵀ
+        float[] s = product(l21, m2, l21, m2);
+        paste(s, a, n, o + h, o + h, m2, m2, -1, true);
+        s = null;
+        if (!factor(a, inv, n, o + h, m2)) {
+            return false;
+        }
+        // L⁻¹21 = −L22⁻¹ · (L21 · L11⁻¹)
+        float[] t = product(transpose(l11inv, h, h), h, l21, m2);          // L21 · L11⁻¹   [m2 × h]
+        l21 = null;
+        l11inv = null;
+        float[] l22inv = copy(inv, n, o + h, o + h, m2, m2);
+        float[] x = product(transpose(t, m2, h), h, l22inv, m2);           // L22⁻¹ · T    [m2 × h]
+        paste(x, inv, n, o + h, o, m2, h, -1);
+        return true;
+    }
+
+    /** out [xRows × wRows] = x · wᵀ, where w is [wRows × k] and x is [xRows × k], both row-major. */
+    private static float[] product(float[] w, int wRows, float[] x, int xRows) {
+        int k = w.length / wRows;
+        float[] out = new float[xRows * wRows];
+        Tensor weight = new Tensor("inverse-cholesky block", DType.F32, new long[]{wRows, k}, MemorySegment.ofArray(w));
+        MatMul.matmul(weight, x, xRows, out);
+        return out;
+    }
+
+    private static float[] transpose(float[] m, int rows, int cols) {
+        float[] t = new float[rows * cols];
+        for (int r = 0; r < rows; r++) {
+            for (int c = 0; c < cols; c++) {
+                t[c * rows + r] = m[r * cols + c];
+            }
+        }
+        return t;
+    }
+
+    private static float[] copy(float[] a, int n, int row, int col, int rows, int cols) {
+        float[] b = new float[rows * cols];
+        for (int r = 0; r < rows; r++) {
+            System.arraycopy(a, (row + r) * n + col, b, r * cols, cols);
+        }
+        return b;
+    }
+
+    /** a[block] = sign · b. */
+    private static void paste(float[] b, float[] a, int n, int row, int col, int rows, int cols, int sign) {
+        for (int r = 0; r < rows; r++) {
+            int ar = (row + r) * n + col;
+            for (int c = 0; c < cols; c++) {
+                a[ar + c] = sign * b[r * cols + c];
+            }
+        }
+    }
+
+    /** a[block] += sign · b (accumulate). */
+    private static void paste(float[] b, float[] a, int n, int row, int col, int rows, int cols, int sign, boolean add) {
+        for (int r = 0; r < rows; r++) {
+            int ar = (row + r) * n + col;
+            for (int c = 0; c < cols; c++) {
+                a[ar + c] += sign * b[r * cols + c];
+            }
+        }
+    }
+
+    /** The base case in double: Cholesky of the block and the inverse of its factor. */
+    private static boolean factorDirect(float[] a, float[] inv, int n, int o, int m) {
+        double[] l = new double[m * m];
+        for (int i = 0; i < m; i++) {
+            for (int j = 0; j <= i; j++) {
+                l[i * m + j] = a[(o + i) * n + o + j];
+            }
+        }
+        for (int j = 0; j < m; j++) {
+            double d = l[j * m + j];
             for (int k = 0; k < j; k++) {
-                d -= a[rj + k] * a[rj + k];
+                d -= l[j * m + k] * l[j * m + k];
             }
             if (!(d > 0)) {
                 return false;
             }
             double ljj = Math.sqrt(d);
-            a[rj + j] = ljj;
-            for (int i = j + 1; i < n; i++) {
-                int ri = i * n;
-                double s = a[ri + j];
+            l[j * m + j] = ljj;
+            for (int i = j + 1; i < m; i++) {
+                double s = l[i * m + j];
                 for (int k = 0; k < j; k++) {
-                    s -= a[ri + k] * a[rj + k];
+                    s -= l[i * m + k] * l[j * m + k];
                 }
-                a[ri + j] = s / ljj;
+                l[i * m + j] = s / ljj;
             }
         }
-        for (int i = 0; i < n; i++) {
-            for (int j = i + 1; j < n; j++) {
-                a[i * n + j] = 0;
+        double[] li = new double[m * m];
+        for (int j = 0; j < m; j++) {
+            li[j * m + j] = 1 / l[j * m + j];
+            for (int i = j + 1; i < m; i++) {
+                double s = 0;
+                for (int k = j; k < i; k++) {
+                    s += l[i * m + k] * li[k * m + j];
+                }
+                li[i * m + j] = -s / l[i * m + i];
+            }
+        }
+        for (int i = 0; i < m; i++) {
+            for (int j = 0; j < m; j++) {
+                a[(o + i) * n + o + j] = j <= i ? (float) l[i * m + j] : 0f;
+                inv[(o + i) * n + o + j] = j <= i ? (float) li[i * m + j] : 0f;
             }
         }
         return true;
-    }
-
-    /** The inverse of the lower-triangular l. */
-    static double[] lowerInverse(double[] l, int n) {
-        double[] inv = new double[n * n];
-        for (int j = 0; j < n; j++) {
-            inv[j * n + j] = 1 / l[j * n + j];
-            for (int i = j + 1; i < n; i++) {
-                int ri = i * n;
-                double s = 0;
-                for (int k = j; k < i; k++) {
-                    s += l[ri + k] * inv[k * n + j];
-                }
-                inv[ri + j] = -s / l[ri + i];
-            }
-        }
-        return inv;
     }
 }

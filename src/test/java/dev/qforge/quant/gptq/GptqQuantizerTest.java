@@ -13,6 +13,7 @@ import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -108,6 +109,38 @@ class GptqQuantizerTest {
     }
 
     @Test
+    void anIndefiniteHessianRaisesTheDampingWithAWarningOrFailsInOneLine() {
+        int cols = 32;
+        float[] w = new float[2 * cols];
+        for (int i = 0; i < w.length; i++) {
+            w[i] = (i % 7 - 3) * 0.01f;
+        }
+        Hessian h = new Hessian(cols);
+        float[] x = new float[cols];
+        java.util.Arrays.fill(x, 1f);
+        h.add(x, 1);
+        // Σ x xᵀ of one all-ones input, made indefinite: eigenvalue −1 along (1, −1, 0, …)
+        h.sum()[1] = 2;
+        h.sum()[cols] = 2;
+        List<String> warnings = new ArrayList<>();
+        BlockFormat f = BlockFormats.byName("Q8_0");
+        GptqQuantizer.Result r = GptqQuantizer.quantize("blk.0.attn_q.weight", w.clone(), 2, cols, h, f,
+                MemorySegment.ofArray(new byte[(int) (2 * f.rowBytes(cols))]), GptqQuantizer.Settings.DEFAULT, warnings::add);
+        assertFalse(warnings.isEmpty(), "the damping was raised");
+        assertTrue(warnings.getFirst().startsWith("blk.0.attn_q.weight: Hessian"), warnings.getFirst());
+        assertTrue(r.dampFraction() > 0.01, "used " + r.dampFraction());
+
+        Hessian g = new Hessian(cols);
+        g.add(x, 1);
+        g.sum()[1] = 2;
+        g.sum()[cols] = 2;
+        dev.qforge.QforgeException e = org.junit.jupiter.api.Assertions.assertThrows(dev.qforge.QforgeException.class,
+                () -> GptqQuantizer.quantize("blk.0.attn_q.weight", w.clone(), 2, cols, g, f,
+                        MemorySegment.ofArray(new byte[(int) (2 * f.rowBytes(cols))]), new GptqQuantizer.Settings(0.01, 0), s -> { }));
+        assertTrue(e.getMessage().startsWith("blk.0.attn_q.weight: the Hessian stays singular"), e.getMessage());
+    }
+
+    @Test
     void hessianIsTheSumOfOuterProducts() {
         Random r = new Random(5);
         int cols = 40;
@@ -130,39 +163,56 @@ class GptqQuantizerTest {
         assertEquals(rows, h.tokens());
     }
 
-    @Test
-    void inverseCholeskyFactorsTheInverse() {
+    @ParameterizedTest
+    @ValueSource(ints = {30, 128, 300, 517})
+    void inverseCholeskyFactorsTheInverse(int n) {
         Random r = new Random(9);
-        int n = 30;
-        float[] a = new float[n * n];
         float[] m = new float[n * n];
         for (int i = 0; i < m.length; i++) {
             m[i] = (float) r.nextGaussian();
         }
-        for (int i = 0; i < n; i++) {
-            for (int j = 0; j < n; j++) {
-                float s = 0;
-                for (int k = 0; k < n; k++) {
-                    s += m[i * n + k] * m[j * n + k];
-                }
-                a[i * n + j] = s;
-            }
-        }
-        float[] u = InverseCholesky.of(a, n, 0.1);
-        // (A + 0.1 I) · UᵀU = I
+        // A = M·Mᵀ/n + a few loud directions: symmetric positive definite, condition like real Hessians
+        float[] a = new float[n * n];
         for (int i = 0; i < n; i++) {
             for (int j = 0; j < n; j++) {
                 double s = 0;
                 for (int k = 0; k < n; k++) {
-                    double inv = 0;
-                    for (int l = 0; l < n; l++) {
-                        inv += (double) u[l * n + k] * u[l * n + j];
-                    }
-                    s += (a[i * n + k] + (i == k ? 0.1 : 0)) * inv;
+                    s += (double) m[i * n + k] * m[j * n + k];
                 }
-                assertEquals(i == j ? 1 : 0, s, 1e-3, "(" + i + "," + j + ")");
+                a[i * n + j] = (float) (s / n * (i % 13 == 0 && j % 13 == 0 ? 4 : 1));
             }
         }
+        double lambda = 0.05;
+        float[] u = InverseCholesky.of(a, n, lambda);
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < i; j++) {
+                assertEquals(0f, u[i * n + j], "U is upper triangular");
+            }
+        }
+        // P = UᵀU, then (A + λI)·P must be I
+        double[] p = new double[n * n];
+        for (int l = 0; l < n; l++) {
+            for (int k = 0; k < n; k++) {
+                double ulk = u[l * n + k];
+                if (ulk == 0) {
+                    continue;
+                }
+                for (int j = 0; j < n; j++) {
+                    p[k * n + j] += ulk * u[l * n + j];
+                }
+            }
+        }
+        double worst = 0;
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < n; j++) {
+                double s = 0;
+                for (int k = 0; k < n; k++) {
+                    s += (a[i * n + k] + (i == k ? lambda : 0)) * p[k * n + j];
+                }
+                worst = Math.max(worst, Math.abs(s - (i == j ? 1 : 0)));
+            }
+        }
+        assertTrue(worst < 2e-3, n + ": (A + λI)·UᵀU differs from I by " + worst);
         assertEquals(null, InverseCholesky.of(new float[n * n], n, 0), "a zero matrix has no factor");
     }
 }
