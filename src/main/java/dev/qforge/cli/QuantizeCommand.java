@@ -182,7 +182,7 @@ public final class QuantizeCommand implements Callable<Integer> {
     /** Runs the layer-by-layer calibration and returns the quantized tensors for the writer. */
     private GgufModelExport.Calibrated calibrate(GgufModelExport.Options options, CalibratedQuantization.Method m,
                                                  GptqQuantizer.Settings settings, PrintWriter err) {
-        List<LlamaCppMix.Choice> plan = GgufModelExport.plan(model, options);
+        List<LlamaCppMix.Choice> plan = GgufModelExport.plan(model, options, true);
         try (QModel source = QModel.load(model)) {
             CalibrationSamples samples = CalibrationSamples.of(calib, TextFiles.readUtf8(calib), source.tokenizer(),
                     source.bosToken(), calibSamples, calibCtx, seed);

@@ -127,15 +127,18 @@ public final class GgufModelExport {
         return new GgufModelExport(modelDir).run(target, options, listener);
     }
 
-    /** The type llama.cpp's mix (with the options' overrides) gives each tensor, by GGUF name, in file order. */
-    public static List<LlamaCppMix.Choice> plan(Path modelDir, Options options) {
+    /**
+     * The type llama.cpp's mix (with the options' overrides) gives each tensor, by GGUF name, in file order,
+     * when the tensors are quantized with importance (an imatrix or a calibration) or without.
+     */
+    public static List<LlamaCppMix.Choice> plan(Path modelDir, Options options, boolean withImportance) {
         GgufModelExport export = new GgufModelExport(modelDir);
         try (SafetensorsCheckpoint checkpoint = SafetensorsCheckpoint.open(modelDir)) {
-            return export.plan(checkpoint, options, new LinkedHashMap<>(), new long[1]);
+            return export.plan(checkpoint, options, withImportance, new LinkedHashMap<>(), new long[1]);
         }
     }
 
-    private List<LlamaCppMix.Choice> plan(SafetensorsCheckpoint checkpoint, Options options,
+    private List<LlamaCppMix.Choice> plan(SafetensorsCheckpoint checkpoint, Options options, boolean withImportance,
                                           Map<String, TensorLayout.Spec> byGguf, long[] weightCount) {
         TensorLayout.requireNoExtraLayers(config, checkpoint);
         List<LlamaCppMix.TensorShape> shapes = new ArrayList<>();
@@ -163,8 +166,7 @@ public final class GgufModelExport {
         }
         weightCount[0] = weights;
         LlamaCppMix mix = new LlamaCppMix(options.type(), new LlamaCppMix.Hparams(arch, config.numLayers(),
-                config.numHeads(), config.numKvHeads(), 0), options.imatrix() != null || options.calibrated() != null,
-                options.overrides());
+                config.numHeads(), config.numKvHeads(), 0), withImportance, options.overrides());
         return mix.plan(shapes);
     }
 
@@ -174,7 +176,8 @@ public final class GgufModelExport {
         try (SafetensorsCheckpoint checkpoint = SafetensorsCheckpoint.open(modelDir)) {
             Map<String, TensorLayout.Spec> byGguf = new LinkedHashMap<>();
             long[] weightCount = new long[1];
-            List<LlamaCppMix.Choice> plan = plan(checkpoint, options, byGguf, weightCount);
+            List<LlamaCppMix.Choice> plan = plan(checkpoint, options,
+                    options.imatrix() != null || options.calibrated() != null, byGguf, weightCount);
             long weights = weightCount[0];
             float[] ropeFreqs = ropeFreqs();
 
