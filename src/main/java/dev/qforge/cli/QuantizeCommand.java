@@ -20,6 +20,7 @@ import picocli.CommandLine.Spec;
 
 import dev.qforge.pipeline.CalibrationSamples;
 import dev.qforge.quant.CalibratedQuantization;
+import dev.qforge.quant.SpilledTensors;
 import dev.qforge.quant.gptq.GptqQuantizer;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
@@ -155,16 +156,19 @@ public final class QuantizeCommand implements Callable<Integer> {
         GgufModelExport.Options options = GgufModelExport.Options.of(ftype)
                 .withImatrix(im, imatrix == null ? null : imatrix.getFileName().toString())
                 .withOverrides(overrides).withName(name);
-        if (calib != null) {
-            options = options.withCalibrated(calibrate(options, m, gptq, err));
-        }
-        ProgressBar[] bars = {null};
-        GgufModelExport.Result r = GgufModelExport.write(model, out, options, (done, total, choice, bytes) -> {
-            if (bars[0] == null) {
-                bars[0] = new ProgressBar(err, "quantize " + ftype, total);
+        GgufModelExport.Result r;
+        try (SpilledTensors spilled = calib == null ? null : new SpilledTensors(out)) {
+            if (calib != null) {
+                options = options.withCalibrated(calibrate(options, m, gptq, spilled, err));
             }
-            bars[0].update(done, String.format(Locale.ROOT, "%-28s %-6s", choice.name(), choice.type()));
-        });
+            ProgressBar[] bars = {null};
+            r = GgufModelExport.write(model, out, options, (done, total, choice, bytes) -> {
+                if (bars[0] == null) {
+                    bars[0] = new ProgressBar(err, "quantize " + ftype, total);
+                }
+                bars[0].update(done, String.format(Locale.ROOT, "%-28s %-6s", choice.name(), choice.type()));
+            });
+        }
         summary(stdout, err, r, im);
 
         if (noCheck) {
@@ -181,7 +185,7 @@ public final class QuantizeCommand implements Callable<Integer> {
 
     /** Runs the layer-by-layer calibration and returns the quantized tensors for the writer. */
     private GgufModelExport.Calibrated calibrate(GgufModelExport.Options options, CalibratedQuantization.Method m,
-                                                 GptqQuantizer.Settings settings, PrintWriter err) {
+                                                 GptqQuantizer.Settings settings, SpilledTensors spilled, PrintWriter err) {
         List<LlamaCppMix.Choice> plan = GgufModelExport.plan(model, options, true);
         try (QModel source = QModel.load(model)) {
             CalibrationSamples samples = CalibrationSamples.of(calib, TextFiles.readUtf8(calib), source.tokenizer(),
@@ -189,7 +193,7 @@ public final class QuantizeCommand implements Callable<Integer> {
             err.printf(Locale.ROOT, "calibration: %d samples of %d tokens from %s (%d available, seed %d), method %s%s%n",
                     samples.count(), samples.ctx(), calib, samples.available(), seed, m.label(),
                     fpInputs ? ", full-precision inputs" : "");
-            CalibratedQuantization q = new CalibratedQuantization(plan, m, settings,
+            CalibratedQuantization q = new CalibratedQuantization(plan, m, settings, spilled,
                     w -> err.println("qforge: warning: " + w), null);
             ProgressBar bar = new ProgressBar(err, "calibrate " + m.label(), source.config().numLayers());
             long t0 = System.nanoTime();

@@ -16,7 +16,6 @@ import dev.qforge.tensor.WeightMatrix;
 
 import java.lang.foreign.MemorySegment;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -60,10 +59,14 @@ public final class CalibratedQuantization implements MatrixQuantizer {
     private final GptqQuantizer.Settings settings;
     private final Consumer<String> warnings;
     private final Listener listener;
-    private final Map<String, byte[]> tensors = new LinkedHashMap<>();
+    private final SpilledTensors tensors;
 
+    /**
+     * @param tensors where the quantized tensors go (they are read back from there by the decoder and the writer)
+     */
     public CalibratedQuantization(List<LlamaCppMix.Choice> plan, Method method, GptqQuantizer.Settings settings,
-                                  Consumer<String> warnings, Listener listener) {
+                                  SpilledTensors tensors, Consumer<String> warnings, Listener listener) {
+        this.tensors = tensors;
         this.planByGguf = new HashMap<>();
         plan.forEach(c -> planByGguf.put(c.name(), c));
         this.method = method;
@@ -73,8 +76,8 @@ public final class CalibratedQuantization implements MatrixQuantizer {
     }
 
     /** The quantized tensors so far, by Hugging Face name, rows in checkpoint order. */
-    public Map<String, byte[]> tensors() {
-        return tensors;
+    public Map<String, MemorySegment> tensors() {
+        return tensors.tensors();
     }
 
     @Override
@@ -107,11 +110,11 @@ public final class CalibratedQuantization implements MatrixQuantizer {
             float[] importance = inputs.meanSquares();
             Parallel.forRange(rows, r -> format.quantize(w, r * cols, cols, importance, out, r * rowBytes));
         }
-        tensors.put(source.name(), bytes);
+        MemorySegment stored = tensors.put(source.name(), bytes);
         if (listener != null) {
             listener.matrixDone(layer, role, gguf, choice.type().toString(), relativeLoss);
         }
-        return new WeightMatrix(source.name(), format, rows, cols, out);
+        return new WeightMatrix(source.name(), format, rows, cols, stored);
     }
 
     /** Runs the loop over {@code decoder} (the full-precision model, whose layers it replaces as it goes). */

@@ -81,7 +81,7 @@ public final class GgufModelExport {
      * checkpoint's order (the writer applies the q/k row permutation to whole rows); {@code method} and
      * {@code dataset} are recorded in the file's metadata.
      */
-    public record Calibrated(java.util.Map<String, byte[]> tensors, String method, String dataset, int samples, int ctx) {
+    public record Calibrated(java.util.Map<String, MemorySegment> tensors, String method, String dataset, int samples, int ctx) {
     }
 
     /** Told after each tensor is written. */
@@ -204,7 +204,7 @@ public final class GgufModelExport {
                                 + (options.imatrix() == null ? "give an --imatrix" : "the imatrix has no entry for it"));
                     }
                     float[] imp = importance;
-                    byte[] ready = options.calibrated() == null ? null : options.calibrated().tensors().get(spec.name());
+                    MemorySegment ready = options.calibrated() == null ? null : options.calibrated().tensors().get(spec.name());
                     body = ready != null ? out -> writeRows(out, ready, c, permutation(c.name()))
                             : out -> writeTensor(out, t, c, permutation(c.name()), imp);
                 }
@@ -364,18 +364,18 @@ public final class GgufModelExport {
     }
 
     /** Writes rows already quantized (in checkpoint order), each row moved to its place under the permutation. */
-    private static void writeRows(OutputStream out, byte[] rows, LlamaCppMix.Choice c, int[] perm) throws IOException {
+    private static void writeRows(OutputStream out, MemorySegment rows, LlamaCppMix.Choice c, int[] perm) throws IOException {
         long expected = GgufTensorInfo.byteSize(c.type(), c.ne());
-        if (rows.length != expected) {
-            throw new IllegalStateException(c.name() + ": " + rows.length + " quantized bytes, " + c.type() + " needs " + expected);
+        if (rows.byteSize() != expected) {
+            throw new IllegalStateException(c.name() + ": " + rows.byteSize() + " quantized bytes, " + c.type() + " needs " + expected);
         }
-        if (perm == null) {
-            out.write(rows);
-            return;
-        }
-        int rowBytes = rows.length / perm.length;
-        for (int src : perm) {
-            out.write(rows, src * rowBytes, rowBytes);
+        long rowCount = perm == null ? Math.max(1, c.ne().length > 1 ? c.ne()[1] : 1) : perm.length;
+        int rowBytes = Math.toIntExact(rows.byteSize() / rowCount);
+        byte[] row = new byte[rowBytes];
+        for (long r = 0; r < rowCount; r++) {
+            long src = perm == null ? r : perm[(int) r];
+            MemorySegment.copy(rows, java.lang.foreign.ValueLayout.JAVA_BYTE, src * rowBytes, row, 0, rowBytes);
+            out.write(row);
         }
     }
 

@@ -148,6 +148,10 @@ class QuantizeCommandTest {
                 text.toString(), "--calib-samples", "4", "--calib-ctx", "64", "--method", "rtn", "--no-check");
         assertEquals(0, r.exit(), r.err());
         assertEquals(Files.size(out), Files.size(rtn), "the method changes the blocks, not the file's size");
+        try (var files = Files.list(tmp)) {
+            assertTrue(files.noneMatch(f -> f.getFileName().toString().contains(".partial-")),
+                    "the spilled tensors and temporary files are gone");
+        }
     }
 
     @Test
