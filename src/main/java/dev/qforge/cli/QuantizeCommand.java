@@ -22,6 +22,9 @@ import dev.qforge.pipeline.CalibrationSamples;
 import dev.qforge.quant.CalibratedQuantization;
 import dev.qforge.quant.SpilledTensors;
 import dev.qforge.quant.gptq.GptqQuantizer;
+import dev.qforge.quant.gptq.GptqWork;
+import dev.qforge.kernel.FmaPeak;
+import dev.qforge.kernel.Parallel;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -196,12 +199,15 @@ public final class QuantizeCommand implements Callable<Integer> {
             CalibratedQuantization q = new CalibratedQuantization(plan, m, settings, spilled,
                     w -> err.println("qforge: warning: " + w), null);
             ProgressBar bar = new ProgressBar(err, "calibrate " + m.label(), source.config().numLayers());
+            GptqWork.TOTAL.reset();
             long t0 = System.nanoTime();
             q.run(source.decoder(), samples, fpInputs, (layer, layers, seconds) -> {
                 double elapsed = (System.nanoTime() - t0) / 1e9;
                 double eta = elapsed / (layer + 1) * (layers - layer - 1);
                 bar.update(layer + 1, String.format(Locale.ROOT, "layer %d/%d %.1f s, ETA %.0f s", layer + 1, layers, seconds, eta));
             });
+            err.printf(Locale.ROOT, "calibration: %.1f s; %s; FMA peak measured now: %.0f GFLOP/s (%d threads)%n",
+                    (System.nanoTime() - t0) / 1e9, GptqWork.TOTAL.summary(), FmaPeak.measureGflops(), Parallel.threads());
             return new GgufModelExport.Calibrated(q.tensors(), m.label(), calib.getFileName().toString(), samples.count(), samples.ctx());
         }
     }

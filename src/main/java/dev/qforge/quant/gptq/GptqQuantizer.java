@@ -88,6 +88,7 @@ public final class GptqQuantizer {
         float[] factor = u;
         int bands = (rows + BAND - 1) / BAND;
         float[] err = new float[rows * batch];
+        long t0 = System.nanoTime();
         for (int j0 = 0; j0 < cols; j0 += batch) {
             int j1 = Math.min(j0 + batch, cols);
             int from = j0;
@@ -100,6 +101,7 @@ public final class GptqQuantizer {
                 feedForward(w, rows, cols, factor, j0, j1, err, batch);
             }
         }
+        GptqWork.TOTAL.sweep(System.nanoTime() - t0, rows, cols);
         return new Result(loss.sum(), f.lambda(), f.dampFraction());
     }
 

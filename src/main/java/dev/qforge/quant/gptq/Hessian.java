@@ -41,6 +41,7 @@ public final class Hessian {
         if (rows == 0) {
             return;
         }
+        long t0 = System.nanoTime();
         int n = rows;
         if (transposed.length < n * cols) {
             transposed = new float[n * cols];
@@ -61,6 +62,7 @@ public final class Hessian {
             sum[i] += product[i];
         }
         tokens += rows;
+        GptqWork.TOTAL.hessian(System.nanoTime() - t0, rows, cols);
     }
 
     /** The accumulated Σ x xᵀ, [cols × cols], row-major (the array itself); gone once {@link #factor} consumed it. */
@@ -113,7 +115,9 @@ public final class Hessian {
         float[] u = null;
         for (int attempt = 0; ; attempt++) {
             float[] work = attempt == 0 ? h : backup.restore();
+            long t0 = System.nanoTime();
             u = InverseCholesky.ofConsuming(work, cols, fraction * meanDiag);
+            GptqWork.TOTAL.factor(System.nanoTime() - t0, cols);
             if (u != null || attempt == dampRaises) {
                 break;
             }
