@@ -20,7 +20,7 @@ import picocli.CommandLine.Spec;
 
 import dev.qforge.pipeline.CalibrationSamples;
 import dev.qforge.quant.CalibratedQuantization;
-import dev.qforge.quant.SpilledTensors;
+import dev.qforge.quant.CalibrationState;
 import dev.qforge.quant.gptq.GptqQuantizer;
 import dev.qforge.quant.gptq.GptqWork;
 import dev.qforge.kernel.FmaPeak;
@@ -87,6 +87,9 @@ public final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--damp", defaultValue = "0.01",
             description = "GPTQ damping, a fraction of the Hessian's mean diagonal (default: ${DEFAULT-VALUE}; raised by itself when needed).")
     double damp;
+
+    @Option(names = "--resume", description = "Continue an interrupted calibrated run from its last finished layer (its state is in OUT.resume).")
+    boolean resume;
 
     @Option(names = "--fp-inputs", description = "Calibrate each layer on the full-precision model's activations instead of the quantized layers' before it.")
     boolean fpInputs;
@@ -159,10 +162,18 @@ public final class QuantizeCommand implements Callable<Integer> {
         GgufModelExport.Options options = GgufModelExport.Options.of(ftype)
                 .withImatrix(im, imatrix == null ? null : imatrix.getFileName().toString())
                 .withOverrides(overrides).withName(name);
+        if (resume && calib == null) {
+            throw new QforgeException("--resume continues a calibrated run: give the same --calib and options as the interrupted run");
+        }
         GgufModelExport.Result r;
-        try (SpilledTensors spilled = calib == null ? null : new SpilledTensors(out)) {
-            if (calib != null) {
-                options = options.withCalibrated(calibrate(options, m, gptq, spilled, err));
+        CalibrationState state = null;
+        if (calib != null) {
+            String settings = settings(ftype, m, overrides);
+            state = resume ? CalibrationState.resume(out, settings) : CalibrationState.start(out, settings);
+        }
+        try {
+            if (state != null) {
+                options = options.withCalibrated(calibrate(options, m, gptq, state, err));
             }
             ProgressBar[] bars = {null};
             r = GgufModelExport.write(model, out, options, (done, total, choice, bytes) -> {
@@ -171,6 +182,17 @@ public final class QuantizeCommand implements Callable<Integer> {
                 }
                 bars[0].update(done, String.format(Locale.ROOT, "%-28s %-6s", choice.name(), choice.type()));
             });
+        } catch (RuntimeException | Error e) {
+            if (state != null && state.layersDone() == 0) {
+                state.finish();
+            } else if (state != null) {
+                state.close();
+                err.println("qforge: the finished layers are kept in " + state.folder() + "; --resume continues from there");
+            }
+            throw e;
+        }
+        if (state != null) {
+            state.finish();
         }
         summary(stdout, err, r, im);
 
@@ -186,9 +208,30 @@ public final class QuantizeCommand implements Callable<Integer> {
         return 0;
     }
 
+    /** What the run is asked, as text: a resumed run must be asked the same. */
+    private String settings(LlamaFileType ftype, CalibratedQuantization.Method m, List<TensorTypeOverride> overrides) {
+        long weights = 0;
+        try (var files = Files.list(model)) {
+            for (Path f : files.filter(f -> f.toString().endsWith(".safetensors")).sorted().toList()) {
+                weights += Files.size(f);
+            }
+        } catch (java.io.IOException e) {
+            throw new QforgeException(model + ": cannot list: " + e.getMessage(), e);
+        }
+        long calibBytes;
+        try {
+            calibBytes = Files.size(calib);
+        } catch (java.io.IOException e) {
+            throw new QforgeException(calib + ": cannot read: " + e.getMessage(), e);
+        }
+        return String.format(Locale.ROOT, "model %s (%d bytes of weights), type %s, overrides %s, calib %s (%d bytes), samples %d, ctx %d, seed %d, method %s, damp %s, fp-inputs %s",
+                model.toAbsolutePath().normalize(), weights, ftype, tensorTypes, calib.toAbsolutePath().normalize(), calibBytes,
+                calibSamples, calibCtx, seed, m.label(), damp, fpInputs);
+    }
+
     /** Runs the layer-by-layer calibration and returns the quantized tensors for the writer. */
     private GgufModelExport.Calibrated calibrate(GgufModelExport.Options options, CalibratedQuantization.Method m,
-                                                 GptqQuantizer.Settings settings, SpilledTensors spilled, PrintWriter err) {
+                                                 GptqQuantizer.Settings settings, CalibrationState spilled, PrintWriter err) {
         List<LlamaCppMix.Choice> plan = GgufModelExport.plan(model, options, true);
         try (QModel source = QModel.load(model)) {
             CalibrationSamples samples = CalibrationSamples.of(calib, TextFiles.readUtf8(calib), source.tokenizer(),
@@ -198,6 +241,13 @@ public final class QuantizeCommand implements Callable<Integer> {
                     fpInputs ? ", full-precision inputs" : "");
             CalibratedQuantization q = new CalibratedQuantization(plan, m, settings, spilled,
                     w -> err.println("qforge: warning: " + w), null);
+            if (spilled.layersDone() > 0) {
+                err.printf(Locale.ROOT, "resuming: %d of %d layers were quantized by the interrupted run%n",
+                        Math.min(spilled.layersDone(), source.config().numLayers()), source.config().numLayers());
+            }
+            Thread notice = new Thread(() -> System.err.println("\nqforge: interrupted; the finished layers are kept in "
+                    + spilled.folder() + ": run again with --resume to continue"));
+            Runtime.getRuntime().addShutdownHook(notice);
             ProgressBar bar = new ProgressBar(err, "calibrate " + m.label(), source.config().numLayers());
             GptqWork.TOTAL.reset();
             long t0 = System.nanoTime();
@@ -208,6 +258,7 @@ public final class QuantizeCommand implements Callable<Integer> {
             });
             err.printf(Locale.ROOT, "calibration: %.1f s; %s; FMA peak measured now: %.0f GFLOP/s (%d threads)%n",
                     (System.nanoTime() - t0) / 1e9, GptqWork.TOTAL.summary(), FmaPeak.measureGflops(), Parallel.threads());
+            Runtime.getRuntime().removeShutdownHook(notice);
             return new GgufModelExport.Calibrated(q.tensors(), m.label(), calib.getFileName().toString(), samples.count(), samples.ctx());
         }
     }

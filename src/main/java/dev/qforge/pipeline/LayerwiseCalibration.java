@@ -59,6 +59,21 @@ public final class LayerwiseCalibration {
         for (int layer = 0; layer < c.numLayers(); layer++) {
             long t0 = System.nanoTime();
             LayerWeights lw = weights.layers()[layer];
+            LayerWeights replay = restored(method, layer, lw);
+            if (replay != null) {
+                // Quantized by an interrupted run: only the streams need to advance through it.
+                if (fullPrecisionOutputs) {
+                    runLayer(layer, streams, streams, state, null);
+                    weights.replaceLayer(layer, replay);
+                } else {
+                    weights.replaceLayer(layer, replay);
+                    runLayer(layer, streams, streams, state, null);
+                }
+                if (listener != null) {
+                    listener.layerDone(layer, c.numLayers(), (System.nanoTime() - t0) / 1e9);
+                }
+                continue;
+            }
             Hessian attnIn = new Hessian(d);
             Hessian oIn = new Hessian(c.qDim());
             Hessian mlpIn = new Hessian(d);
@@ -99,13 +114,14 @@ public final class LayerwiseCalibration {
                 streams = next;
                 next = t;
             } else {
-                runLayer(layer, streams, null, state, null);
+                runLayer(layer, streams, streams, state, null);
             }
+            method.layerDone(layer);
             if (listener != null) {
                 listener.layerDone(layer, c.numLayers(), (System.nanoTime() - t0) / 1e9);
             }
         }
-        if (weights.lmHead() != weights.embedding()) {
+        if (weights.lmHead() != weights.embedding() && method.restored(-1, "output", weights.lmHead()) == null) {
             Hessian headIn = new Hessian(d);
             for (float[] stream : streams) {
                 state.reset();
@@ -114,11 +130,28 @@ public final class LayerwiseCalibration {
             }
             method.quantize(-1, "output", weights.lmHead(), headIn);
         }
+        method.layerDone(c.numLayers());
+    }
+
+    private static final String[] ROLES = {"q", "k", "v", "o", "gate", "up", "down"};
+
+    /** The layer as an earlier run quantized it, when all seven of its matrices were stored; else null. */
+    private static LayerWeights restored(MatrixQuantizer method, int layer, LayerWeights lw) {
+        java.util.List<WeightMatrix> source = lw.matrices();
+        Map<WeightMatrix, WeightMatrix> done = new IdentityHashMap<>();
+        for (int i = 0; i < source.size(); i++) {
+            WeightMatrix m = method.restored(layer, ROLES[i], source.get(i));
+            if (m == null) {
+                return null;
+            }
+            done.put(source.get(i), m);
+        }
+        return lw.withMatrices(done::get);
     }
 
     /**
-     * Runs layer {@code layer} over every stream with {@code observer} watching; the outputs replace the
-     * streams, or go to {@code outputs} when given.
+     * Runs layer {@code layer} over every stream with {@code observer} watching; the outputs go to
+     * {@code outputs} (which may be the streams themselves), or nowhere when it is null.
      */
     private void runLayer(int layer, float[][] streams, float[][] outputs, InferenceState state, ActivationObserver observer) {
         ModelConfig c = decoder.config();
@@ -129,7 +162,9 @@ public final class LayerwiseCalibration {
                 state.reset();
                 state.setResidual(c, streams[s], 0, ctx);
                 decoder.runLayer(state, layer, ctx);
-                state.copyResidual(c, outputs != null ? outputs[s] : streams[s], 0, ctx);
+                if (outputs != null) {
+                    state.copyResidual(c, outputs[s], 0, ctx);
+                }
             }
         } finally {
             decoder.setActivationObserver(null);

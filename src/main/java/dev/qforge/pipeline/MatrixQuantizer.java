@@ -8,11 +8,19 @@ import dev.qforge.tensor.WeightMatrix;
  * inputs (collected on the calibration data as it reaches this layer), turned into its quantized self. The
  * loop runs the next layers on what this returns, so a method sees the inputs the quantized model will give.
  */
-@FunctionalInterface
 public interface MatrixQuantizer {
     /**
      * @param layer the decoder layer (−1 for the LM head)
      * @param role  which projection: q, k, v, o, gate, up, down, or output
      */
     WeightMatrix quantize(int layer, String role, WeightMatrix source, Hessian inputs);
+
+    /** The matrix an earlier, interrupted run already quantized (a resumed run replays it), or null. */
+    default WeightMatrix restored(int layer, String role, WeightMatrix source) {
+        return null;
+    }
+
+    /** Layers [0, layer] are quantized (layer = the layer count once the LM head is too). */
+    default void layerDone(int layer) {
+    }
 }

@@ -59,13 +59,13 @@ public final class CalibratedQuantization implements MatrixQuantizer {
     private final GptqQuantizer.Settings settings;
     private final Consumer<String> warnings;
     private final Listener listener;
-    private final SpilledTensors tensors;
+    private final CalibrationState tensors;
 
     /**
      * @param tensors where the quantized tensors go (they are read back from there by the decoder and the writer)
      */
     public CalibratedQuantization(List<LlamaCppMix.Choice> plan, Method method, GptqQuantizer.Settings settings,
-                                  SpilledTensors tensors, Consumer<String> warnings, Listener listener) {
+                                  CalibrationState tensors, Consumer<String> warnings, Listener listener) {
         this.tensors = tensors;
         this.planByGguf = new HashMap<>();
         plan.forEach(c -> planByGguf.put(c.name(), c));
@@ -80,17 +80,44 @@ public final class CalibratedQuantization implements MatrixQuantizer {
         return tensors.tensors();
     }
 
-    @Override
-    public WeightMatrix quantize(int layer, String role, WeightMatrix source, Hessian inputs) {
+    private LlamaCppMix.Choice choice(WeightMatrix source) {
         String gguf = GgufTensorNames.toGguf(source.name());
         LlamaCppMix.Choice choice = gguf == null ? null : planByGguf.get(gguf);
         if (choice == null) {
             throw new IllegalStateException("no planned type for " + source.name());
         }
+        return choice;
+    }
+
+    private static BlockFormat format(LlamaCppMix.Choice choice) {
         BlockFormat format = BlockFormats.byGgmlType(choice.type().id());
         if (format == null) {
-            throw new QforgeException(gguf + ": qforge cannot write " + choice.type() + " tensors");
+            throw new QforgeException(choice.name() + ": qforge cannot write " + choice.type() + " tensors");
         }
+        return format;
+    }
+
+    @Override
+    public WeightMatrix restored(int layer, String role, WeightMatrix source) {
+        boolean done = layer < 0 ? tensors.layersDone() > 0 && tensors.get(source.name()) != null : layer < tensors.layersDone();
+        MemorySegment stored = done ? tensors.get(source.name()) : null;
+        if (stored == null) {
+            return null;
+        }
+        BlockFormat format = format(choice(source));
+        return new WeightMatrix(source.name(), format, source.rows(), source.cols(), stored);
+    }
+
+    @Override
+    public void layerDone(int layer) {
+        tensors.layerDone(layer);
+    }
+
+    @Override
+    public WeightMatrix quantize(int layer, String role, WeightMatrix source, Hessian inputs) {
+        LlamaCppMix.Choice choice = choice(source);
+        String gguf = choice.name();
+        BlockFormat format = format(choice);
         int rows = source.rows();
         int cols = source.cols();
         float[] w = new float[Math.multiplyExact(rows, cols)];
