@@ -170,6 +170,12 @@ class QuantizeCommandTest {
                 tmp.resolve("nothing.txt").toString()), "nothing.txt: no such file");
         assertOneLineError(CliRun.of("quantize", "-m", model.toString(), "-t", "Q4_0", "-o", out, "--calib", text.toString(),
                 "--damp", "-1"), "damping");
+        assertOneLineError(CliRun.of("quantize", "-m", model.toString(), "-t", "Q4_0", "-o", out, "--resume"),
+                "--resume continues a calibrated run");
+        Path longer = tmp.resolve("longer.txt");
+        Files.writeString(longer, "The quick brown fox jumps over the lazy dog. ".repeat(300));
+        assertOneLineError(CliRun.of("quantize", "-m", model.toString(), "-t", "Q4_0", "-o", out, "--calib", longer.toString(),
+                "--resume"), "no state of an interrupted run");
         assertFalse(Files.exists(Path.of(out)));
     }
 }
