@@ -5,7 +5,7 @@ import dev.qforge.QforgeException;
 import dev.qforge.format.OutputPaths;
 import dev.qforge.eval.QuantizationCheck;
 import dev.qforge.format.AtomicFile;
-import dev.qforge.quant.GgufModelExport;
+import dev.qforge.quant.write.GgufModelWriter;
 import dev.qforge.format.Imatrix;
 import dev.qforge.format.ImatrixFile;
 import dev.qforge.format.TextFiles;
@@ -159,13 +159,13 @@ public final class QuantizeCommand implements Callable<Integer> {
             throw new QforgeException(calib + ": no such file (--calib)");
         }
 
-        GgufModelExport.Options options = GgufModelExport.Options.of(ftype)
+        GgufModelWriter.Options options = GgufModelWriter.Options.of(ftype)
                 .withImatrix(im, imatrix == null ? null : imatrix.getFileName().toString())
                 .withOverrides(overrides).withName(name);
         if (resume && calib == null) {
             throw new QforgeException("--resume continues a calibrated run: give the same --calib and options as the interrupted run");
         }
-        GgufModelExport.Result r;
+        GgufModelWriter.Result r;
         CalibrationState state = null;
         if (calib != null) {
             String settings = settings(ftype, m, overrides);
@@ -176,7 +176,7 @@ public final class QuantizeCommand implements Callable<Integer> {
                 options = options.withCalibrated(calibrate(options, m, gptq, state, err));
             }
             ProgressBar[] bars = {null};
-            r = GgufModelExport.write(model, out, options, (done, total, choice, bytes) -> {
+            r = GgufModelWriter.write(model, out, options, (done, total, choice, bytes) -> {
                 if (bars[0] == null) {
                     bars[0] = new ProgressBar(err, "quantize " + ftype, total);
                 }
@@ -230,9 +230,9 @@ public final class QuantizeCommand implements Callable<Integer> {
     }
 
     /** Runs the layer-by-layer calibration and returns the quantized tensors for the writer. */
-    private GgufModelExport.Calibrated calibrate(GgufModelExport.Options options, CalibratedQuantization.Method m,
+    private GgufModelWriter.Calibrated calibrate(GgufModelWriter.Options options, CalibratedQuantization.Method m,
                                                  GptqQuantizer.Settings settings, CalibrationState spilled, PrintWriter err) {
-        List<LlamaCppMix.Choice> plan = GgufModelExport.plan(model, options, true);
+        List<LlamaCppMix.Choice> plan = GgufModelWriter.plan(model, options, true);
         try (QModel source = QModel.load(model)) {
             CalibrationSamples samples = CalibrationSamples.of(calib, TextFiles.readUtf8(calib), source.tokenizer(),
                     source.bosToken(), calibSamples, calibCtx, seed);
@@ -259,7 +259,7 @@ public final class QuantizeCommand implements Callable<Integer> {
             err.printf(Locale.ROOT, "calibration: %.1f s; %s; FMA peak measured now: %.0f GFLOP/s (%d threads)%n",
                     (System.nanoTime() - t0) / 1e9, GptqWork.TOTAL.summary(), FmaPeak.measureGflops(), Parallel.threads());
             Runtime.getRuntime().removeShutdownHook(notice);
-            return new GgufModelExport.Calibrated(q.tensors(), m.label(), calib.getFileName().toString(), samples.count(), samples.ctx());
+            return new GgufModelWriter.Calibrated(q.tensors(), m.label(), calib.getFileName().toString(), samples.count(), samples.ctx());
         }
     }
 
@@ -285,7 +285,7 @@ public final class QuantizeCommand implements Callable<Integer> {
         return gguf.resolveSibling(gguf.getFileName() + ".check.json");
     }
 
-    private void summary(PrintWriter stdout, PrintWriter err, GgufModelExport.Result r, Imatrix im) {
+    private void summary(PrintWriter stdout, PrintWriter err, GgufModelWriter.Result r, Imatrix im) {
         Map<GgmlType, Integer> counts = new TreeMap<>();
         int fallbacks = 0;
         int withImatrix = 0;

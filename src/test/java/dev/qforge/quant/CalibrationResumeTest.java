@@ -1,5 +1,6 @@
 package dev.qforge.quant;
 
+import dev.qforge.quant.write.GgufModelWriter;
 import dev.qforge.model.SyntheticModel;
 import dev.qforge.model.SyntheticShape;
 import dev.qforge.pipeline.CalibrationSamples;
@@ -40,7 +41,7 @@ class CalibrationResumeTest {
     void aResumedRunGivesTheBytesOfAnUninterruptedOne() throws Exception {
         Path model = tmp.resolve("model");
         SyntheticModel.write(SyntheticShape.TINY_LLAMA.config(), DType.F32, 3, Long.MAX_VALUE, model, null);
-        List<LlamaCppMix.Choice> plan = GgufModelExport.plan(model, GgufModelExport.Options.of(LlamaFileType.Q8_0), true);
+        List<LlamaCppMix.Choice> plan = GgufModelWriter.plan(model, GgufModelWriter.Options.of(LlamaFileType.Q8_0), true);
         String text = "A calibration text of plain words, said again and again. ".repeat(60);
 
         Map<String, byte[]> whole = run(model, plan, text, tmp.resolve("whole.gguf"), false, false);

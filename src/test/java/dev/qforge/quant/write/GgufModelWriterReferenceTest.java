@@ -1,4 +1,4 @@
-package dev.qforge.quant;
+package dev.qforge.quant.write;
 
 import dev.qforge.format.GgufValue;
 import dev.qforge.format.ImatrixFile;
@@ -23,7 +23,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * qforge's export of the tiny Llama equals llama.cpp's convert + llama-quantize output tensor by tensor, byte
  * for byte (the block quantizers are bit-exact and the input weights are the same F32 values), and key by key.
  */
-class GgufModelExportReferenceTest {
+class GgufModelWriterReferenceTest {
     /** Keys that legitimately differ from llama.cpp's file, with the reason (none once general.name is given). */
     static final Map<String, String> DIFFERING_KEYS = Map.of();
 
@@ -46,7 +46,7 @@ class GgufModelExportReferenceTest {
         Imatrix imatrix = imatrixName == null ? null : ImatrixFile.read(refDir.resolve(imatrixName));
         Path out = tmp.resolve("out.gguf");
         // llama.cpp named the model after its directory, "hf" → "Hf"; with that name the file must be llama.cpp's.
-        GgufModelExport.write(model, out, GgufModelExport.Options.of(LlamaFileType.parse(type)).withImatrix(imatrix, imatrixName)
+        GgufModelWriter.write(model, out, GgufModelWriter.Options.of(LlamaFileType.parse(type)).withImatrix(imatrix, imatrixName)
                 .withName("Hf"), null);
         try (GgufFile ours = GgufFile.open(out); GgufFile ref = GgufFile.open(reference)) {
             assertEquals(ref.metadata().keys(), ours.metadata().keys(), "metadata keys in llama.cpp's order");
@@ -94,7 +94,7 @@ class GgufModelExportReferenceTest {
         Path model = SharedData.require("models/stories260K/hf");
         Path reference = SharedData.require("reference/stories260K/gguf/" + referenceName);
         Path out = tmp.resolve("out.gguf");
-        GgufModelExport.write(model, out, GgufModelExport.Options.of(LlamaFileType.parse(type)).withName("Hf"), null);
+        GgufModelWriter.write(model, out, GgufModelWriter.Options.of(LlamaFileType.parse(type)).withName("Hf"), null);
         try (GgufFile ours = GgufFile.open(out); GgufFile ref = GgufFile.open(reference)) {
             if (type.equals("F16")) {
                 // This reference keeps general.file_type where the converter put it (written by convert_hf_to_gguf

@@ -1,4 +1,4 @@
-package dev.qforge.quant;
+package dev.qforge.quant.write;
 
 import dev.qforge.format.AtomicFile;
 import dev.qforge.format.Imatrix;
@@ -11,15 +11,14 @@ import dev.qforge.model.HfConfigFile;
 import dev.qforge.tokenizer.GgufTokenizerMetadata;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.qforge.QforgeException;
-import dev.qforge.kernel.Parallel;
-import dev.qforge.kernel.blocks.BlockFormat;
-import dev.qforge.kernel.blocks.BlockFormats;
 import dev.qforge.kernel.blocks.GgmlType;
 import dev.qforge.model.ModelConfig;
 import dev.qforge.model.ModelFamily;
 import dev.qforge.model.RopeScaling;
 import dev.qforge.model.TensorLayout;
 import dev.qforge.quant.plan.LlamaCppMix;
+import dev.qforge.quant.rtn.RoundToNearest;
+import dev.qforge.quant.transform.LlamaQkPermutation;
 import dev.qforge.quant.plan.LlamaFileType;
 import dev.qforge.quant.plan.TensorTypeOverride;
 import dev.qforge.tensor.Tensor;
@@ -39,12 +38,14 @@ import java.util.Map;
 /**
  * Writes a Hugging Face Llama-family model (llama, mistral, qwen2, qwen3) as the GGUF file llama.cpp's
  * converter followed by {@code llama-quantize} would: llama.cpp's metadata (general, hyper-parameters,
- * RoPE, tokenizer), its tensor names, the q/k row permutation of the llama architecture, and each tensor in
- * the type {@link LlamaCppMix} chooses, quantized from the checkpoint's values as F32 with the
- * imatrix's importance when one is given. Tensors are quantized one at a time, a band of rows at a time,
- * while the file is written; the file appears (atomically) only when complete.
+ * RoPE, tokenizer), its tensor names, the q/k row permutation of the llama architecture
+ * ({@link LlamaQkPermutation}), and each tensor in the type the plan ({@link LlamaCppMix}) gives it. The
+ * writer is the last stage of a quantization job: tensors a calibrated method has already quantized
+ * ({@link Calibrated}) are copied in; the others are quantized while the file is written by
+ * {@link RoundToNearest}, with the imatrix's importance when one is given (llama-quantize's own bytes).
+ * The file appears (atomically) only when complete.
  */
-public final class GgufModelExport {
+public final class GgufModelWriter {
     /**
      * What to write. {@code imatrix} may be null; {@code imatrixName} is what the file records of it;
      * {@code name} is general.name (null: the model directory's name).
@@ -98,14 +99,12 @@ public final class GgufModelExport {
         }
     }
 
-    private static final int ROWS_PER_BAND = 256;
-
     private final Path modelDir;
     private final ModelConfig config;
     private final JsonNode configJson;
     private final String arch;
 
-    private GgufModelExport(Path modelDir) {
+    private GgufModelWriter(Path modelDir) {
         this.modelDir = modelDir;
         Path configFile = modelDir.resolve("config.json");
         this.config = HfConfigFile.read(configFile);
@@ -124,7 +123,7 @@ public final class GgufModelExport {
 
     /** Writes {@code modelDir} to {@code target}. */
     public static Result write(Path modelDir, Path target, Options options, Listener listener) {
-        return new GgufModelExport(modelDir).run(target, options, listener);
+        return new GgufModelWriter(modelDir).run(target, options, listener);
     }
 
     /**
@@ -132,7 +131,7 @@ public final class GgufModelExport {
      * when the tensors are quantized with importance (an imatrix or a calibration) or without.
      */
     public static List<LlamaCppMix.Choice> plan(Path modelDir, Options options, boolean withImportance) {
-        GgufModelExport export = new GgufModelExport(modelDir);
+        GgufModelWriter export = new GgufModelWriter(modelDir);
         try (SafetensorsCheckpoint checkpoint = SafetensorsCheckpoint.open(modelDir)) {
             return export.plan(checkpoint, options, withImportance, new LinkedHashMap<>(), new long[1]);
         }
@@ -206,7 +205,7 @@ public final class GgufModelExport {
                     float[] imp = importance;
                     MemorySegment ready = options.calibrated() == null ? null : options.calibrated().tensors().get(spec.name());
                     body = ready != null ? out -> writeRows(out, ready, c, permutation(c.name()))
-                            : out -> writeTensor(out, t, c, permutation(c.name()), imp);
+                            : out -> RoundToNearest.write(out, t, c.name(), c.type(), permutation(c.name()), imp);
                 }
                 AtomicFile.Producer inner = body;
                 w.addTensor(c.name(), c.type(), c.ne(), out -> {
@@ -327,40 +326,8 @@ public final class GgufModelExport {
 
     // ---- tensors --------------------------------------------------------------------------------------------
 
-    /**
-     * For the llama architecture, llama.cpp's converter reorders q and k rows so that each head's two RoPE
-     * halves become interleaved pairs: within a head of 2h rows, row 2i+j takes row j·h+i. Returns the source
-     * row of each destination row (for a 1-D bias: element), or null for no permutation.
-     */
     private int[] permutation(String ggufName) {
-        if (!arch.equals("llama")) {
-            return null;
-        }
-        int heads;
-        int rows;
-        if (ggufName.endsWith("attn_q.weight") || ggufName.endsWith("attn_q.bias")) {
-            heads = config.numHeads();
-            rows = config.qDim();
-        } else if (ggufName.endsWith("attn_k.weight") || ggufName.endsWith("attn_k.bias")) {
-            heads = config.numKvHeads();
-            rows = config.kvDim();
-        } else {
-            return null;
-        }
-        return headPermutation(rows, heads);
-    }
-
-    /** The source row of each row after llama.cpp's {@code permute(w, n_head)}. */
-    public static int[] headPermutation(int rows, int heads) {
-        int perHead = rows / heads;
-        int half = perHead / 2;
-        int[] src = new int[rows];
-        for (int r = 0; r < rows; r++) {
-            int head = r / perHead;
-            int within = r % perHead;
-            src[r] = head * perHead + (within % 2) * half + within / 2;
-        }
-        return src;
+        return LlamaQkPermutation.of(arch, config, ggufName);
     }
 
     /** Writes rows already quantized (in checkpoint order), each row moved to its place under the permutation. */
@@ -383,47 +350,5 @@ public final class GgufModelExport {
         byte[] b = new byte[values.length * 4];
         MemorySegment.copy(values, 0, MemorySegment.ofArray(b), Tensor.F32, 0, values.length);
         out.write(b);
-    }
-
-    /** Quantizes the tensor a band of rows at a time (rows in parallel) and writes its bytes. */
-    private static void writeTensor(OutputStream out, Tensor t, LlamaCppMix.Choice c, int[] perm, float[] importance)
-            throws IOException {
-        BlockFormat format = BlockFormats.byGgmlType(c.type().id());
-        if (format == null) {
-            throw new QforgeException(c.name() + ": qforge cannot write " + c.type() + " tensors");
-        }
-        int cols = Math.toIntExact(c.ne()[0]);
-        long rowsLong = t.elementCount() / cols;
-        int rows = Math.toIntExact(rowsLong);
-        if (t.rank() == 1) {
-            // A 1-D tensor is one row; a permuted bias is reordered element by element.
-            float[] v = t.toFloatArray();
-            if (perm != null) {
-                float[] p = new float[v.length];
-                for (int i = 0; i < v.length; i++) {
-                    p[i] = v[perm[i]];
-                }
-                v = p;
-            }
-            byte[] b = new byte[Math.toIntExact(format.rowBytes(cols))];
-            format.quantize(v, 0, cols, importance, MemorySegment.ofArray(b), 0);
-            out.write(b);
-            return;
-        }
-        long rowBytes = format.rowBytes(cols);
-        int band = Math.max(1, Math.min(rows, ROWS_PER_BAND));
-        float[] src = new float[band * cols];
-        byte[] dst = new byte[Math.toIntExact(rowBytes * band)];
-        MemorySegment dstSeg = MemorySegment.ofArray(dst);
-        for (int r0 = 0; r0 < rows; r0 += band) {
-            int n = Math.min(band, rows - r0);
-            int start = r0;
-            Parallel.forRange(n, i -> {
-                int row = start + i;
-                t.copyRowTo(perm == null ? row : perm[row], src, i * cols);
-                format.quantize(src, i * cols, cols, importance, dstSeg, i * rowBytes);
-            });
-            out.write(dst, 0, Math.toIntExact(rowBytes * n));
-        }
     }
 }

@@ -1,4 +1,4 @@
-package dev.qforge.quant;
+package dev.qforge.quant.write;
 
 import dev.qforge.format.QforgeExceptionAssert;
 import dev.qforge.format.Imatrix;
@@ -32,7 +32,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Exported GGUF files run in qforge as their source does; failures leave nothing behind. */
-class GgufModelExportTest {
+class GgufModelWriterTest {
     @TempDir
     Path tmp;
 
@@ -76,7 +76,7 @@ class GgufModelExportTest {
         Path dir = tmp.resolve(shape);
         SyntheticModel.write(SyntheticShape.byId(shape).config(), DType.F32, 7, Long.MAX_VALUE, dir, s -> { });
         Path gguf = tmp.resolve(shape + ".gguf");
-        GgufModelExport.write(dir, gguf, GgufModelExport.Options.of(LlamaFileType.F32), null);
+        GgufModelWriter.write(dir, gguf, GgufModelWriter.Options.of(LlamaFileType.F32), null);
         try (QModel hf = QModel.load(dir); QModel g = QModel.load(gguf, dir)) {
             assertEquals(hf.config().vocabSize(), g.config().vocabSize());
             assertEquals(hf.config().headDim(), g.config().headDim());
@@ -95,8 +95,8 @@ class GgufModelExportTest {
         Path model = SharedData.require("models/qforge-tiny-llama/hf");
         Path f32 = tmp.resolve("f32.gguf");
         Path q8 = tmp.resolve("q8.gguf");
-        GgufModelExport.write(model, f32, GgufModelExport.Options.of(LlamaFileType.F32), null);
-        GgufModelExport.write(model, q8, GgufModelExport.Options.of(LlamaFileType.Q8_0), null);
+        GgufModelWriter.write(model, f32, GgufModelWriter.Options.of(LlamaFileType.F32), null);
+        GgufModelWriter.write(model, q8, GgufModelWriter.Options.of(LlamaFileType.Q8_0), null);
         try (QModel hf = QModel.load(model); QModel a = QModel.load(f32, model); QModel b = QModel.load(q8, model)) {
             Diff exact = compare(hf, a, TEXT);
             assertTrue(exact.maxAbs() < 1e-4, "F32: max |Δlogit| " + exact.maxAbs());
@@ -125,7 +125,7 @@ class GgufModelExportTest {
         json.put("rope_theta", 500000.0);
         Files.writeString(config, json.toPrettyString());
         Path gguf = tmp.resolve("l3.gguf");
-        GgufModelExport.write(dir, gguf, GgufModelExport.Options.of(LlamaFileType.F32), null);
+        GgufModelWriter.write(dir, gguf, GgufModelWriter.Options.of(LlamaFileType.F32), null);
         try (QModel hf = QModel.load(dir); QModel g = QModel.load(gguf, dir)) {
             assertEquals(hf.config().ropeScaling(), g.config().ropeScaling());
             float[] factors = ((GgufCheckpoint) g.weights()).file().tensor("rope_freqs.weight").toFloatArray();
@@ -144,8 +144,8 @@ class GgufModelExportTest {
         Path out = tmp.resolve("out").resolve("model.gguf");
         Files.createDirectories(out.getParent());
         RuntimeException stop = new RuntimeException("interrupted");
-        RuntimeException e = assertThrows(RuntimeException.class, () -> GgufModelExport.write(dir, out,
-                GgufModelExport.Options.of(LlamaFileType.Q8_0), (done, total, c, bytes) -> {
+        RuntimeException e = assertThrows(RuntimeException.class, () -> GgufModelWriter.write(dir, out,
+                GgufModelWriter.Options.of(LlamaFileType.Q8_0), (done, total, c, bytes) -> {
                     if (done == 5) {
                         throw stop;
                     }
@@ -161,7 +161,7 @@ class GgufModelExportTest {
         Path dir = tmp.resolve("m");
         SyntheticModel.write(SyntheticShape.byId("tiny-llama").config(), DType.F32, 7, Long.MAX_VALUE, dir, s -> { });
         Path out = tmp.resolve("o.gguf");
-        GgufModelExport.Result r = GgufModelExport.write(dir, out, GgufModelExport.Options.of(LlamaFileType.Q4_K_M)
+        GgufModelWriter.Result r = GgufModelWriter.write(dir, out, GgufModelWriter.Options.of(LlamaFileType.Q4_K_M)
                 .withOverrides(List.of(TensorTypeOverride.parse("attn_v=Q8_0"), TensorTypeOverride.parse("ffn_up=Q5_K"))), null);
         try (GgufFile f = GgufFile.open(out)) {
             for (LlamaCppMix.Choice c : r.choices()) {
@@ -183,8 +183,8 @@ class GgufModelExportTest {
         Imatrix wrong = new Imatrix(tmp.resolve("other.dat"), List.of(new Imatrix.Entry("blk.0.attn_q.weight", new float[96], 1)),
                 List.of("x.txt"), 1, 0);
         Path out = tmp.resolve("o.gguf");
-        QforgeException e = assertThrows(QforgeException.class, () -> GgufModelExport.write(dir, out,
-                GgufModelExport.Options.of(LlamaFileType.Q4_0).withImatrix(wrong, "other.dat"), null));
+        QforgeException e = assertThrows(QforgeException.class, () -> GgufModelWriter.write(dir, out,
+                GgufModelWriter.Options.of(LlamaFileType.Q4_0).withImatrix(wrong, "other.dat"), null));
         QforgeExceptionAssert.oneLine(tmp.resolve("other.dat"), e, "blk.0.attn_q.weight");
         assertFalse(Files.exists(out));
     }
@@ -193,24 +193,24 @@ class GgufModelExportTest {
     void q2_K_SWithoutAnImatrixIsAnError() {
         Path model = SharedData.require("models/qforge-tiny-llama/hf");
         Path out = tmp.resolve("o.gguf");
-        QforgeException e = assertThrows(QforgeException.class, () -> GgufModelExport.write(model, out,
-                GgufModelExport.Options.of(LlamaFileType.Q2_K_S), null));
+        QforgeException e = assertThrows(QforgeException.class, () -> GgufModelWriter.write(model, out,
+                GgufModelWriter.Options.of(LlamaFileType.Q2_K_S), null));
         assertTrue(e.getMessage().contains("Q2_K_S needs importance") && e.getMessage().contains("give an --imatrix"), e.getMessage());
         assertFalse(Files.exists(out));
     }
 
     @Test
     void sizeLabelsAreLlamaCpps() {
-        assertEquals("8.4M", GgufModelExport.sizeLabel(8_392_960));
-        assertEquals("260K", GgufModelExport.sizeLabel(260_000));
-        assertEquals("1.1B", GgufModelExport.sizeLabel(1_100_048_384));
-        assertEquals("71B", GgufModelExport.sizeLabel(70_553_706_496L)); // Llama 3 70B, as llama.cpp labels it
+        assertEquals("8.4M", GgufModelWriter.sizeLabel(8_392_960));
+        assertEquals("260K", GgufModelWriter.sizeLabel(260_000));
+        assertEquals("1.1B", GgufModelWriter.sizeLabel(1_100_048_384));
+        assertEquals("71B", GgufModelWriter.sizeLabel(70_553_706_496L)); // Llama 3 70B, as llama.cpp labels it
     }
 
     @Test
     void qkPermutationInterleavesTheHalvesOfEachHead() {
         // one head of 8 rows: halves 0..3 and 4..7 become pairs (0,4), (1,5), ...
         assertArrayEquals(new int[]{0, 4, 1, 5, 2, 6, 3, 7, 8, 12, 9, 13, 10, 14, 11, 15},
-                GgufModelExport.headPermutation(16, 2));
+                dev.qforge.quant.transform.LlamaQkPermutation.headPermutation(16, 2));
     }
 }
