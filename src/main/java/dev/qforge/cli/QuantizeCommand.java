@@ -21,6 +21,8 @@ import picocli.CommandLine.Spec;
 import dev.qforge.pipeline.CalibrationSamples;
 import dev.qforge.quant.CalibratedQuantization;
 import dev.qforge.quant.CalibrationState;
+import dev.qforge.quant.rotation.ModelRotation;
+import dev.qforge.format.PartialFiles;
 import dev.qforge.quant.gptq.GptqQuantizer;
 import dev.qforge.quant.gptq.GptqWork;
 import dev.qforge.kernel.FmaPeak;
@@ -90,6 +92,9 @@ public final class QuantizeCommand implements Callable<Integer> {
 
     @Option(names = "--resume", description = "Continue an interrupted calibrated run from its last finished layer (its state is in OUT.resume).")
     boolean resume;
+
+    @Option(names = "--rotate", description = "Rotate the model first (randomized Hadamard of the residual stream and of each head's values, norms folded; QuaRot/SpinQuant's foldable rotations): same function, weights that quantize better. With --seed.")
+    boolean rotate;
 
     @Option(names = "--fp-inputs", description = "Calibrate each layer on the full-precision model's activations instead of the quantized layers' before it.")
     boolean fpInputs;
@@ -165,24 +170,43 @@ public final class QuantizeCommand implements Callable<Integer> {
         if (resume && calib == null) {
             throw new QforgeException("--resume continues a calibrated run: give the same --calib and options as the interrupted run");
         }
+        if (rotate && im != null) {
+            throw new QforgeException("--rotate with --imatrix: the imatrix belongs to the unrotated model; give --calib instead");
+        }
+        if (rotate && name == null) {
+            options = options.withName(GgufModelWriter.modelName(model));
+        }
         GgufModelWriter.Result r;
         CalibrationState state = null;
+        Path rotated = null;
         if (calib != null) {
             String settings = settings(ftype, m, overrides);
             state = resume ? CalibrationState.resume(out, settings) : CalibrationState.start(out, settings);
         }
         try {
+            Path source = model;
+            if (rotate) {
+                rotated = PartialFiles.partialPath(out.resolveSibling(out.getFileName() + ".rotated"));
+                PartialFiles.begin(rotated);
+                err.printf(Locale.ROOT, "rotating %s (seed %d) ...%n", model, seed);
+                ModelRotation.write(model, rotated, seed);
+                source = rotated;
+            }
             if (state != null) {
-                options = options.withCalibrated(calibrate(options, m, gptq, state, err));
+                options = options.withCalibrated(calibrate(source, options, m, gptq, state, err));
             }
             ProgressBar[] bars = {null};
-            r = GgufModelWriter.write(model, out, options, (done, total, choice, bytes) -> {
+            r = GgufModelWriter.write(source, out, options, (done, total, choice, bytes) -> {
                 if (bars[0] == null) {
                     bars[0] = new ProgressBar(err, "quantize " + ftype, total);
                 }
                 bars[0].update(done, String.format(Locale.ROOT, "%-28s %-6s", choice.name(), choice.type()));
             });
         } catch (RuntimeException | Error e) {
+            if (rotated != null) {
+                PartialFiles.deleteTree(rotated);
+                PartialFiles.end(rotated);
+            }
             if (state != null && state.layersDone() == 0) {
                 state.finish();
             } else if (state != null) {
@@ -193,6 +217,10 @@ public final class QuantizeCommand implements Callable<Integer> {
         }
         if (state != null) {
             state.finish();
+        }
+        if (rotated != null) {
+            PartialFiles.deleteTree(rotated);
+            PartialFiles.end(rotated);
         }
         summary(stdout, err, r, im);
 
@@ -224,18 +252,18 @@ public final class QuantizeCommand implements Callable<Integer> {
         } catch (java.io.IOException e) {
             throw new QforgeException(calib + ": cannot read: " + e.getMessage(), e);
         }
-        return String.format(Locale.ROOT, "model %s (%d bytes of weights), type %s, overrides %s, calib %s (%d bytes), samples %d, ctx %d, seed %d, method %s, damp %s, fp-inputs %s",
+        return String.format(Locale.ROOT, "model %s (%d bytes of weights), type %s, overrides %s, calib %s (%d bytes), samples %d, ctx %d, seed %d, method %s, damp %s, fp-inputs %s, rotate %s",
                 model.toAbsolutePath().normalize(), weights, ftype, tensorTypes, calib.toAbsolutePath().normalize(), calibBytes,
-                calibSamples, calibCtx, seed, m.label(), damp, fpInputs);
+                calibSamples, calibCtx, seed, m.label(), damp, fpInputs, rotate);
     }
 
     /** Runs the layer-by-layer calibration and returns the quantized tensors for the writer. */
-    private GgufModelWriter.Calibrated calibrate(GgufModelWriter.Options options, CalibratedQuantization.Method m,
+    private GgufModelWriter.Calibrated calibrate(Path source, GgufModelWriter.Options options, CalibratedQuantization.Method m,
                                                  GptqQuantizer.Settings settings, CalibrationState spilled, PrintWriter err) {
-        List<LlamaCppMix.Choice> plan = GgufModelWriter.plan(model, options, true);
-        try (QModel source = QModel.load(model)) {
-            CalibrationSamples samples = CalibrationSamples.of(calib, TextFiles.readUtf8(calib), source.tokenizer(),
-                    source.bosToken(), calibSamples, calibCtx, seed);
+        List<LlamaCppMix.Choice> plan = GgufModelWriter.plan(source, options, true);
+        try (QModel calibrated = QModel.load(source)) {
+            CalibrationSamples samples = CalibrationSamples.of(calib, TextFiles.readUtf8(calib), calibrated.tokenizer(),
+                    calibrated.bosToken(), calibSamples, calibCtx, seed);
             err.printf(Locale.ROOT, "calibration: %d samples of %d tokens from %s (%d available, seed %d), method %s%s%n",
                     samples.count(), samples.ctx(), calib, samples.available(), seed, m.label(),
                     fpInputs ? ", full-precision inputs" : "");
@@ -243,15 +271,15 @@ public final class QuantizeCommand implements Callable<Integer> {
                     w -> err.println("qforge: warning: " + w), null);
             if (spilled.layersDone() > 0) {
                 err.printf(Locale.ROOT, "resuming: %d of %d layers were quantized by the interrupted run%n",
-                        Math.min(spilled.layersDone(), source.config().numLayers()), source.config().numLayers());
+                        Math.min(spilled.layersDone(), calibrated.config().numLayers()), calibrated.config().numLayers());
             }
             Thread notice = new Thread(() -> System.err.println("\nqforge: interrupted; the finished layers are kept in "
                     + spilled.folder() + ": run again with --resume to continue"));
             Runtime.getRuntime().addShutdownHook(notice);
-            ProgressBar bar = new ProgressBar(err, "calibrate " + m.label(), source.config().numLayers());
+            ProgressBar bar = new ProgressBar(err, "calibrate " + m.label(), calibrated.config().numLayers());
             GptqWork.TOTAL.reset();
             long t0 = System.nanoTime();
-            q.run(source.decoder(), samples, fpInputs, (layer, layers, seconds) -> {
+            q.run(calibrated.decoder(), samples, fpInputs, (layer, layers, seconds) -> {
                 double elapsed = (System.nanoTime() - t0) / 1e9;
                 double eta = elapsed / (layer + 1) * (layers - layer - 1);
                 bar.update(layer + 1, String.format(Locale.ROOT, "layer %d/%d %.1f s, ETA %.0f s", layer + 1, layers, seconds, eta));
@@ -259,7 +287,7 @@ public final class QuantizeCommand implements Callable<Integer> {
             err.printf(Locale.ROOT, "calibration: %.1f s; %s; FMA peak measured now: %.0f GFLOP/s (%d threads)%n",
                     (System.nanoTime() - t0) / 1e9, GptqWork.TOTAL.summary(), FmaPeak.measureGflops(), Parallel.threads());
             Runtime.getRuntime().removeShutdownHook(notice);
-            return new GgufModelWriter.Calibrated(q.tensors(), m.label(), calib.getFileName().toString(), samples.count(), samples.ctx());
+            return new GgufModelWriter.Calibrated(q.tensors(), (rotate ? "rotation+" : "") + m.label(), calib.getFileName().toString(), samples.count(), samples.ctx());
         }
     }
 

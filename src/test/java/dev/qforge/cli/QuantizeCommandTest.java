@@ -148,9 +148,18 @@ class QuantizeCommandTest {
                 text.toString(), "--calib-samples", "4", "--calib-ctx", "64", "--method", "rtn", "--no-check");
         assertEquals(0, r.exit(), r.err());
         assertEquals(Files.size(out), Files.size(rtn), "the method changes the blocks, not the file's size");
+        Path rotated = tmp.resolve("rotated.gguf");
+        r = CliRun.of("quantize", "-m", model.toString(), "-t", "Q4_K_M", "-o", rotated.toString(), "--calib",
+                text.toString(), "--calib-samples", "4", "--calib-ctx", "64", "--rotate", "--no-check");
+        assertEquals(0, r.exit(), r.err());
+        try (GgufFile f = GgufFile.open(rotated)) {
+            assertEquals("rotation+gptq", f.metadata().getString("quantize.qforge.method"));
+            assertEquals("tiny-llama", f.metadata().getString("general.name"), "named after the model, not the rotated copy");
+        }
         try (var files = Files.list(tmp)) {
-            assertTrue(files.noneMatch(f -> f.getFileName().toString().contains(".partial-")),
-                    "the spilled tensors and temporary files are gone");
+            assertTrue(files.noneMatch(f -> f.getFileName().toString().contains(".partial-")
+                            || f.getFileName().toString().endsWith(".resume")),
+                    "the spilled tensors, the rotated copy and the state are gone");
         }
     }
 

@@ -282,8 +282,12 @@ public final class GgufModelWriter {
         }
     }
 
-    /** The model's name: its directory's name (the parent's when the directory is just "hf"). */
     private String modelName() {
+        return modelName(modelDir);
+    }
+
+    /** A model's name: its directory's name (the parent's when the directory is just "hf"). */
+    public static String modelName(Path modelDir) {
         Path abs = modelDir.toAbsolutePath().normalize();
         Path name = abs.getFileName();
         if (name != null && name.toString().equalsIgnoreCase("hf") && abs.getParent() != null
