@@ -13,6 +13,9 @@ import java.lang.foreign.MemorySegment;
  * batch's transpose with itself, so it runs on the runtime's matrix kernels and all threads.
  */
 public final class Hessian {
+    /** Rows of H per matrix product: bounds the product's temporary to BAND × cols floats. */
+    private static final int BAND = 512;
+
     private final int cols;
     private float[] sum;
     /** The diagonal of the sum, kept when the sum itself is consumed by {@link #factor}. */
@@ -51,15 +54,26 @@ public final class Hessian {
                 transposed[c * n + t] = x[t * cols + c];
             }
         }
-        if (product.length < cols * cols) {
-            product = new float[cols * cols];
+        // Σ_t x xᵀ, a band of BAND rows of H at a time (so the product's temporary stays small): the transposed
+        // batch's rows [i0, i1) as the weight, all of its rows as the input: out[j][i − i0] = Σ_t x_t[j]·x_t[i].
+        int band = Math.min(BAND, cols);
+        if (product.length < band * cols) {
+            product = new float[band * cols];
         }
-        // product[i*cols + j] = Σ_t xᵀ[j][t]·xᵀ[i][t]: the transposed batch as both the weight and the input.
-        Tensor xt = new Tensor("calibration inputs", DType.F32, new long[]{cols, n},
-                MemorySegment.ofArray(transposed).asSlice(0, 4L * n * cols));
-        MatMul.matmul(xt, transposed, cols, product);
-        for (int i = 0; i < sum.length; i++) {
-            sum[i] += product[i];
+        MemorySegment all = MemorySegment.ofArray(transposed);
+        for (int i0 = 0; i0 < cols; i0 += band) {
+            int b = Math.min(band, cols - i0);
+            Tensor rowsOfXt = new Tensor("calibration inputs", DType.F32, new long[]{b, n},
+                    all.asSlice(4L * i0 * n, 4L * b * n));
+            MatMul.matmul(rowsOfXt, transposed, cols, product);
+            int start = i0;
+            dev.qforge.kernel.Parallel.forRange(cols, j -> {
+                int row = j * cols + start;
+                int p = j * b;
+                for (int i = 0; i < b; i++) {
+                    sum[row + i] += product[p + i];
+                }
+            });
         }
         tokens += rows;
         GptqWork.TOTAL.hessian(System.nanoTime() - t0, rows, cols);

@@ -143,7 +143,7 @@ class GptqQuantizerTest {
     @Test
     void hessianIsTheSumOfOuterProducts() {
         Random r = new Random(5);
-        int cols = 40;
+        int cols = 600; // more than one band of the product
         int rows = 37;
         float[] x = new float[rows * cols];
         for (int i = 0; i < x.length; i++) {
