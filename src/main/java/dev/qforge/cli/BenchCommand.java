@@ -1,7 +1,6 @@
 package dev.qforge.cli;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.qforge.runtime.LoadedDecoder;
 import dev.qforge.QforgeException;
 import dev.qforge.eval.DecoderBenchmark;
 import dev.qforge.format.JsonFiles;
@@ -10,6 +9,7 @@ import dev.qforge.kernel.MemoryBandwidth;
 import dev.qforge.kernel.Parallel;
 import dev.qforge.model.SyntheticModel;
 import dev.qforge.model.SyntheticShape;
+import dev.qforge.runtime.LoadedDecoder;
 import dev.qforge.tensor.DType;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;

@@ -1,9 +1,9 @@
 package dev.qforge.cli;
 
-import dev.qforge.runtime.QModel;
 import dev.qforge.QforgeException;
 import dev.qforge.model.Generator;
 import dev.qforge.model.Sampler;
+import dev.qforge.runtime.QModel;
 import dev.qforge.tokenizer.StreamingDecoder;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;

@@ -1,13 +1,13 @@
 package dev.qforge.cli;
 
-import dev.qforge.runtime.QModel;
 import dev.qforge.QforgeException;
-import dev.qforge.format.OutputPaths;
 import dev.qforge.format.Imatrix;
 import dev.qforge.format.ImatrixFile;
+import dev.qforge.format.OutputPaths;
 import dev.qforge.format.TextFiles;
 import dev.qforge.quant.imatrix.ImatrixCollector;
 import dev.qforge.quant.imatrix.ImatrixRun;
+import dev.qforge.runtime.QModel;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;

@@ -1,11 +1,11 @@
 package dev.qforge.cli;
 
 import dev.qforge.QforgeException;
-import dev.qforge.model.GgufCheckpoint;
 import dev.qforge.format.GgufFile;
 import dev.qforge.format.GgufTensorInfo;
-import dev.qforge.model.HfConfigFile;
 import dev.qforge.format.SafetensorsCheckpoint;
+import dev.qforge.model.GgufCheckpoint;
+import dev.qforge.model.HfConfigFile;
 import dev.qforge.model.ModelConfig;
 import dev.qforge.tensor.Tensor;
 import picocli.CommandLine.Command;

@@ -1,16 +1,16 @@
 package dev.qforge.cli;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.qforge.runtime.QModel;
 import dev.qforge.QforgeException;
 import dev.qforge.eval.BaseLogProbs;
 import dev.qforge.eval.KlDivergence;
 import dev.qforge.eval.KlDivergenceRun;
 import dev.qforge.eval.PerplexityProtocol;
 import dev.qforge.eval.PerplexityRun;
-import dev.qforge.format.JsonFiles;
 import dev.qforge.eval.ScoredLogitsFile;
+import dev.qforge.format.JsonFiles;
 import dev.qforge.format.TextFiles;
+import dev.qforge.runtime.QModel;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;

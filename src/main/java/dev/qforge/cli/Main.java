@@ -2,8 +2,8 @@ package dev.qforge.cli;
 
 import dev.qforge.QforgeException;
 import dev.qforge.kernel.Parallel;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine;
 
 import java.io.PrintWriter;
 import java.util.ArrayList;

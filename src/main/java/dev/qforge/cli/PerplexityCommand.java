@@ -1,15 +1,15 @@
 package dev.qforge.cli;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.qforge.runtime.QModel;
 import dev.qforge.QforgeException;
-import dev.qforge.format.OutputPaths;
 import dev.qforge.eval.PerplexityProtocol;
 import dev.qforge.eval.PerplexityResult;
 import dev.qforge.eval.PerplexityRun;
-import dev.qforge.format.JsonFiles;
 import dev.qforge.eval.ScoredLogitsFile;
+import dev.qforge.format.JsonFiles;
+import dev.qforge.format.OutputPaths;
 import dev.qforge.format.TextFiles;
+import dev.qforge.runtime.QModel;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;

@@ -1,10 +1,10 @@
 package dev.qforge.eval;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.qforge.runtime.QModel;
 import dev.qforge.format.JsonFiles;
 import dev.qforge.model.Generator;
 import dev.qforge.model.Sampler;
+import dev.qforge.runtime.QModel;
 
 import java.util.ArrayList;
 import java.util.HashSet;

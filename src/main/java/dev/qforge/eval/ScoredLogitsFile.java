@@ -1,10 +1,10 @@
 package dev.qforge.eval;
 
-import dev.qforge.format.FloatEncoding;
-import dev.qforge.format.SafetensorsWriter;
-import dev.qforge.format.SafetensorsFile;
-import dev.qforge.format.AtomicFile;
 import dev.qforge.QforgeException;
+import dev.qforge.format.AtomicFile;
+import dev.qforge.format.FloatEncoding;
+import dev.qforge.format.SafetensorsFile;
+import dev.qforge.format.SafetensorsWriter;
 import dev.qforge.tensor.DType;
 import dev.qforge.tensor.Tensor;
 

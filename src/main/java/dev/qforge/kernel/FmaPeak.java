@@ -2,7 +2,6 @@ package dev.qforge.kernel;
 
 import dev.qforge.numeric.Lanes;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.util.Arrays;

@@ -1,15 +1,13 @@
 package dev.qforge.kernel;
 
-import dev.qforge.tensor.DType;
 import dev.qforge.numeric.FloatBits;
+import dev.qforge.tensor.DType;
 import dev.qforge.tensor.Tensor;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.nio.ByteOrder;
 import java.util.Arrays;
 import java.util.Locale;
 

@@ -1,8 +1,8 @@
 package dev.qforge.kernel;
 
+import dev.qforge.numeric.FloatBits;
 import dev.qforge.numeric.Lanes;
 import dev.qforge.tensor.DType;
-import dev.qforge.numeric.FloatBits;
 import dev.qforge.tensor.Tensor;
 import dev.qforge.tensor.WeightMatrix;
 import jdk.incubator.vector.FloatVector;

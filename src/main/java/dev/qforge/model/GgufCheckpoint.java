@@ -1,10 +1,10 @@
 package dev.qforge.model;
 
+import dev.qforge.QforgeException;
 import dev.qforge.format.GgufFile;
+import dev.qforge.format.GgufMetadata;
 import dev.qforge.format.GgufTensorInfo;
 import dev.qforge.format.GgufTensorNames;
-import dev.qforge.format.GgufMetadata;
-import dev.qforge.QforgeException;
 import dev.qforge.kernel.blocks.BlockFormat;
 import dev.qforge.kernel.blocks.BlockFormats;
 import dev.qforge.tensor.Tensor;

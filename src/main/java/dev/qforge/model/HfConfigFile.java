@@ -1,8 +1,8 @@
 package dev.qforge.model;
 
-import dev.qforge.format.JsonFiles;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.qforge.QforgeException;
+import dev.qforge.format.JsonFiles;
 
 import java.nio.file.Path;
 

@@ -1,8 +1,8 @@
 package dev.qforge.model;
 
-import dev.qforge.format.JsonFiles;
-import dev.qforge.format.AtomicFile;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.qforge.format.AtomicFile;
+import dev.qforge.format.JsonFiles;
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;

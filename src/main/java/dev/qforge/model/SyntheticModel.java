@@ -2,14 +2,14 @@ package dev.qforge.model;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.qforge.QforgeException;
-import dev.qforge.format.PartialFiles;
 import dev.qforge.format.AtomicFile;
 import dev.qforge.format.FloatEncoding;
 import dev.qforge.format.JsonFiles;
+import dev.qforge.format.PartialFiles;
 import dev.qforge.format.SafetensorsCheckpoint;
 import dev.qforge.format.SafetensorsWriter;
-import dev.qforge.tokenizer.SyntheticTokenizerFiles;
 import dev.qforge.tensor.DType;
+import dev.qforge.tokenizer.SyntheticTokenizerFiles;
 
 import java.io.IOException;
 import java.io.OutputStream;

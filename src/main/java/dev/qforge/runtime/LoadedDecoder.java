@@ -1,11 +1,11 @@
 package dev.qforge.runtime;
 
 import dev.qforge.QforgeException;
-import dev.qforge.model.GgufCheckpoint;
-import dev.qforge.model.HfConfigFile;
 import dev.qforge.format.SafetensorsCheckpoint;
 import dev.qforge.model.Decoder;
 import dev.qforge.model.DecoderWeights;
+import dev.qforge.model.GgufCheckpoint;
+import dev.qforge.model.HfConfigFile;
 import dev.qforge.model.ModelConfig;
 import dev.qforge.tensor.TensorStore;
 

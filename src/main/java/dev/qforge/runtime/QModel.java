@@ -1,11 +1,11 @@
 package dev.qforge.runtime;
 
 import dev.qforge.QforgeException;
-import dev.qforge.model.GgufCheckpoint;
-import dev.qforge.tokenizer.GgufTokenizer;
 import dev.qforge.model.Decoder;
+import dev.qforge.model.GgufCheckpoint;
 import dev.qforge.model.ModelConfig;
 import dev.qforge.tensor.TensorStore;
+import dev.qforge.tokenizer.GgufTokenizer;
 import dev.qforge.tokenizer.Tokenizer;
 
 import java.nio.file.Files;

@@ -1,8 +1,8 @@
 package dev.qforge.tokenizer;
 
-import dev.qforge.format.GgufMetadata;
-import dev.qforge.format.GgufFile;
 import dev.qforge.QforgeException;
+import dev.qforge.format.GgufFile;
+import dev.qforge.format.GgufMetadata;
 
 import java.util.ArrayList;
 import java.util.Comparator;

@@ -1,8 +1,8 @@
 package dev.qforge.tokenizer;
 
-import dev.qforge.format.GgufValue;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.qforge.QforgeException;
+import dev.qforge.format.GgufValue;
 
 import java.nio.file.Path;
 import java.util.ArrayList;

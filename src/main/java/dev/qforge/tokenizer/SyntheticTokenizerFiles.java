@@ -1,9 +1,9 @@
 package dev.qforge.tokenizer;
 
-import dev.qforge.format.AtomicFile;
-import dev.qforge.format.JsonFiles;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.qforge.format.AtomicFile;
+import dev.qforge.format.JsonFiles;
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;

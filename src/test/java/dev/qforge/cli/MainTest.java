@@ -8,7 +8,6 @@ import java.nio.file.Path;
 
 import static dev.qforge.cli.CliRun.assertOneLineError;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The command line end to end on a synthetic model, and its answers to user mistakes. */

@@ -1,10 +1,10 @@
 package dev.qforge.eval;
 
-import dev.qforge.runtime.QModel;
 import dev.qforge.SharedData;
 import dev.qforge.format.TextFiles;
 import dev.qforge.model.Decoder;
 import dev.qforge.model.InferenceState;
+import dev.qforge.runtime.QModel;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 

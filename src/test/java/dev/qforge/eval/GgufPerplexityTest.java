@@ -1,8 +1,8 @@
 package dev.qforge.eval;
 
-import dev.qforge.runtime.QModel;
 import dev.qforge.SharedData;
 import dev.qforge.format.TextFiles;
+import dev.qforge.runtime.QModel;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;

@@ -1,11 +1,11 @@
 package dev.qforge.eval;
 
-import dev.qforge.runtime.QModel;
 import dev.qforge.SharedData;
+import dev.qforge.format.FloatEncoding;
 import dev.qforge.format.SafetensorsCheckpoint;
 import dev.qforge.format.SafetensorsWriter;
-import dev.qforge.format.FloatEncoding;
 import dev.qforge.format.TextFiles;
+import dev.qforge.runtime.QModel;
 import dev.qforge.tensor.DType;
 import dev.qforge.tensor.Tensor;
 import org.junit.jupiter.api.Test;

@@ -1,9 +1,9 @@
 package dev.qforge.eval;
 
-import dev.qforge.model.HfConfigFile;
 import dev.qforge.format.SafetensorsCheckpoint;
 import dev.qforge.model.Decoder;
 import dev.qforge.model.DecoderWeights;
+import dev.qforge.model.HfConfigFile;
 import dev.qforge.model.ModelConfig;
 import dev.qforge.model.SyntheticModel;
 import dev.qforge.model.SyntheticShape;

@@ -1,14 +1,14 @@
 package dev.qforge.eval;
 
-import dev.qforge.runtime.QModel;
 import dev.qforge.SharedData;
-import dev.qforge.format.TextFiles;
-import dev.qforge.model.HfConfigFile;
 import dev.qforge.format.SafetensorsCheckpoint;
 import dev.qforge.format.SafetensorsFile;
+import dev.qforge.format.TextFiles;
 import dev.qforge.model.Decoder;
 import dev.qforge.model.DecoderWeights;
+import dev.qforge.model.HfConfigFile;
 import dev.qforge.model.ModelConfig;
+import dev.qforge.runtime.QModel;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 

@@ -2,8 +2,8 @@ package dev.qforge.format;
 
 import dev.qforge.SharedData;
 import dev.qforge.kernel.blocks.GgmlType;
-import dev.qforge.tensor.DType;
 import dev.qforge.numeric.FloatBits;
+import dev.qforge.tensor.DType;
 import dev.qforge.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;

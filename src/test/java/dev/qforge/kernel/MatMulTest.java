@@ -1,7 +1,7 @@
 package dev.qforge.kernel;
 
-import dev.qforge.tensor.DType;
 import dev.qforge.numeric.FloatBits;
+import dev.qforge.tensor.DType;
 import dev.qforge.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 

@@ -3,8 +3,8 @@ package dev.qforge.model;
 import dev.qforge.QforgeException;
 import dev.qforge.format.SafetensorsCheckpoint;
 import dev.qforge.tensor.DType;
-import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 

@@ -1,6 +1,5 @@
 package dev.qforge.quant;
 
-import dev.qforge.quant.write.GgufModelWriter;
 import dev.qforge.model.SyntheticModel;
 import dev.qforge.model.SyntheticShape;
 import dev.qforge.pipeline.CalibrationSamples;
@@ -10,13 +9,13 @@ import dev.qforge.quant.gptq.GptqQuantizer;
 import dev.qforge.quant.gptq.Hessian;
 import dev.qforge.quant.plan.LlamaCppMix;
 import dev.qforge.quant.plan.LlamaFileType;
+import dev.qforge.quant.write.GgufModelWriter;
 import dev.qforge.runtime.QModel;
 import dev.qforge.tensor.DType;
 import dev.qforge.tensor.WeightMatrix;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Files;
 import java.nio.file.Path;

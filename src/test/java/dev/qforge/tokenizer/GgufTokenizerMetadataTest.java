@@ -1,7 +1,7 @@
 package dev.qforge.tokenizer;
 
-import dev.qforge.format.GgufValue;
 import dev.qforge.SharedData;
+import dev.qforge.format.GgufValue;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;

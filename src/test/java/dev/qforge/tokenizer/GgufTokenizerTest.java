@@ -1,8 +1,8 @@
 package dev.qforge.tokenizer;
 
+import dev.qforge.SharedData;
 import dev.qforge.format.GgufFile;
 import dev.qforge.format.TextFiles;
-import dev.qforge.SharedData;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 

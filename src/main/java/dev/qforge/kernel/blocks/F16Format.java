@@ -1,8 +1,7 @@
 package dev.qforge.kernel.blocks;
 
-import dev.qforge.numeric.Lanes;
-
 import dev.qforge.numeric.FloatBits;
+import dev.qforge.numeric.Lanes;
 import dev.qforge.numeric.LittleEndian;
 import jdk.incubator.vector.FloatVector;
 

@@ -1,6 +1,5 @@
 package dev.qforge.kernel.blocks;
 
-import dev.qforge.numeric.LittleEndian;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;

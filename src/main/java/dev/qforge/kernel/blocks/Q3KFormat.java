@@ -1,7 +1,6 @@
 package dev.qforge.kernel.blocks;
 
 import dev.qforge.numeric.Lanes;
-
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;

@@ -1,7 +1,6 @@
 package dev.qforge.kernel.blocks;
 
 import dev.qforge.numeric.Lanes;
-
 import dev.qforge.numeric.LittleEndian;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;

@@ -1,13 +1,12 @@
 package dev.qforge.quant.imatrix;
 
-import dev.qforge.runtime.QModel;
 import dev.qforge.format.Imatrix;
-import dev.qforge.kernel.VectorMath;
 import dev.qforge.model.ActivationObserver;
 import dev.qforge.model.Decoder;
 import dev.qforge.model.ModelConfig;
 import dev.qforge.model.SyntheticModel;
 import dev.qforge.model.SyntheticShape;
+import dev.qforge.runtime.QModel;
 import dev.qforge.tensor.DType;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

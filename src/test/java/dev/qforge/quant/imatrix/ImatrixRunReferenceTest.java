@@ -1,10 +1,10 @@
 package dev.qforge.quant.imatrix;
 
-import dev.qforge.runtime.QModel;
 import dev.qforge.SharedData;
 import dev.qforge.format.Imatrix;
 import dev.qforge.format.ImatrixFile;
 import dev.qforge.format.TextFiles;
+import dev.qforge.runtime.QModel;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

@@ -1,11 +1,11 @@
 package dev.qforge.quant.write;
 
-import dev.qforge.format.GgufValue;
-import dev.qforge.format.ImatrixFile;
-import dev.qforge.format.Imatrix;
-import dev.qforge.format.GgufTensorInfo;
-import dev.qforge.format.GgufFile;
 import dev.qforge.SharedData;
+import dev.qforge.format.GgufFile;
+import dev.qforge.format.GgufTensorInfo;
+import dev.qforge.format.GgufValue;
+import dev.qforge.format.Imatrix;
+import dev.qforge.format.ImatrixFile;
 import dev.qforge.quant.plan.LlamaFileType;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -17,7 +17,6 @@ import java.util.List;
 import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * qforge's export of the tiny Llama equals llama.cpp's convert + llama-quantize output tensor by tensor, byte

@@ -1,18 +1,18 @@
 package dev.qforge.quant.write;
 
-import dev.qforge.format.QforgeExceptionAssert;
-import dev.qforge.format.Imatrix;
-import dev.qforge.format.JsonFiles;
-import dev.qforge.format.GgufFile;
-import dev.qforge.model.GgufCheckpoint;
-import dev.qforge.runtime.QModel;
 import dev.qforge.QforgeException;
 import dev.qforge.SharedData;
+import dev.qforge.format.GgufFile;
+import dev.qforge.format.Imatrix;
+import dev.qforge.format.JsonFiles;
+import dev.qforge.format.QforgeExceptionAssert;
+import dev.qforge.model.GgufCheckpoint;
 import dev.qforge.model.SyntheticModel;
 import dev.qforge.model.SyntheticShape;
 import dev.qforge.quant.plan.LlamaCppMix;
 import dev.qforge.quant.plan.LlamaFileType;
 import dev.qforge.quant.plan.TensorTypeOverride;
+import dev.qforge.runtime.QModel;
 import dev.qforge.tensor.DType;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
