@@ -19,6 +19,7 @@ import dev.qforge.quant.gptq.GptqWork;
 import dev.qforge.quant.plan.LlamaCppMix;
 import dev.qforge.quant.plan.LlamaFileType;
 import dev.qforge.quant.plan.TensorTypeOverride;
+import dev.qforge.quant.recipe.Recipe;
 import dev.qforge.quant.rotation.ModelRotation;
 import dev.qforge.quant.write.GgufModelWriter;
 import dev.qforge.runtime.QModel;
@@ -53,7 +54,7 @@ public final class QuantizeCommand implements Callable<Integer> {
             description = "Hugging Face model directory (config.json, tokenizer.json, *.safetensors).")
     Path model;
 
-    @Option(names = {"-t", "--type"}, required = true, paramLabel = "TYPE",
+    @Option(names = {"-t", "--type"}, paramLabel = "TYPE",
             description = "llama.cpp mix: Q2_K, Q2_K_S, Q3_K_S, Q3_K_M, Q3_K_L, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K_S, Q4_K_M, Q5_K_S, Q5_K_M, Q6_K, Q8_0, IQ4_NL, IQ4_XS, F16, BF16, F32.")
     String type;
 
@@ -71,16 +72,26 @@ public final class QuantizeCommand implements Callable<Integer> {
             description = "Calibration text (UTF-8): quantize layer by layer on it with --method (default gptq), instead of round-to-nearest.")
     Path calib;
 
-    @Option(names = "--calib-samples", defaultValue = "0", paramLabel = "N",
+    @Option(names = "--calib-samples", paramLabel = "N",
             description = "Calibration sequences drawn from --calib (default: as many as the text holds, at most " + CalibrationSamples.DEFAULT_SAMPLES + ").")
-    int calibSamples;
+    Integer calibSamples;
 
-    @Option(names = "--calib-ctx", defaultValue = "" + CalibrationSamples.DEFAULT_CTX, paramLabel = "L",
-            description = "Tokens per calibration sequence (default: ${DEFAULT-VALUE}).")
-    int calibCtx;
+    @Option(names = "--calib-ctx", paramLabel = "L",
+            description = "Tokens per calibration sequence (default: " + CalibrationSamples.DEFAULT_CTX + ").")
+    Integer calibCtx;
 
-    @Option(names = "--seed", defaultValue = "0", description = "Seed of the calibration draw (default: ${DEFAULT-VALUE}).")
-    long seed;
+    @Option(names = "--seed", description = "Seed of the calibration draw and of the rotation (default: 0).")
+    Long seedOption;
+
+    @Option(names = "--recipe", paramLabel = "FILE",
+            description = "A YAML recipe: type, calibration, tensor_types and modifiers (rotation; gptq and rtn with targets/ignore patterns). Flags given as well take precedence.")
+    Path recipeFile;
+
+    /** Resolved in call(): flags over the recipe over the defaults. */
+    private int samples;
+    private int ctx;
+    private long seed;
+    private Recipe recipe;
 
     @Option(names = "--method", paramLabel = "METHOD",
             description = "With --calib: gptq (error feedback onto each format's grid; the default) or rtn (round to nearest with the calibration's importance).")
@@ -125,6 +136,41 @@ public final class QuantizeCommand implements Callable<Integer> {
     public Integer call() {
         PrintWriter err = spec.commandLine().getErr();
         PrintWriter stdout = spec.commandLine().getOut();
+        recipe = recipeFile == null ? null : Recipe.read(recipeFile);
+        if (recipe != null) {
+            if (method != null) {
+                throw new QforgeException("--method and --recipe: choose the methods in the recipe or with --method, not both");
+            }
+            if (type == null) {
+                type = recipe.type();
+            }
+            if (calib == null && recipe.calibration() != null) {
+                calib = recipe.calibration().text();
+            }
+            Recipe.Calibration rc = recipe.calibration();
+            if (rc != null) {
+                calibSamples = calibSamples != null ? calibSamples : rc.samples();
+                calibCtx = calibCtx != null ? calibCtx : rc.ctx();
+                seedOption = seedOption != null ? seedOption : rc.seed();
+                fpInputs = fpInputs || Boolean.TRUE.equals(rc.fpInputs());
+            }
+            if (recipe.rotation() != null) {
+                rotate = true;
+                seedOption = seedOption != null ? seedOption : recipe.rotation().seed();
+            }
+            List<String> all = new ArrayList<>(tensorTypes);
+            all.addAll(recipe.tensorTypes());
+            tensorTypes = all;
+            if (!recipe.methods().isEmpty() && calib == null) {
+                throw new QforgeException(recipeFile + ": its methods need a calibration text (calibration.text, or --calib FILE)");
+            }
+        }
+        if (type == null) {
+            throw new QforgeException("no type: give -t TYPE (e.g. Q4_K_M)" + (recipe != null ? " or type: in the recipe" : ""));
+        }
+        samples = calibSamples != null ? calibSamples : 0;
+        ctx = calibCtx != null ? calibCtx : CalibrationSamples.DEFAULT_CTX;
+        seed = seedOption != null ? seedOption : 0;
         LlamaFileType ftype = LlamaFileType.parse(type);
         List<TensorTypeOverride> overrides = tensorTypes.stream().map(TensorTypeOverride::parse).toList();
         if (checkChunks < 1) {
@@ -142,8 +188,8 @@ public final class QuantizeCommand implements Callable<Integer> {
         if (Files.isDirectory(out)) {
             throw new QforgeException(out + ": is a directory; --out names the GGUF file to write");
         }
-        OutputPaths.refuseInputs(out, "-o", java.util.Arrays.asList(model, imatrix, calib, checkText));
-        OutputPaths.refuseInputs(checkFile(out), "-o (its .check.json)", java.util.Arrays.asList(model, imatrix, calib, checkText));
+        OutputPaths.refuseInputs(out, "-o", java.util.Arrays.asList(model, imatrix, calib, checkText, recipeFile));
+        OutputPaths.refuseInputs(checkFile(out), "-o (its .check.json)", java.util.Arrays.asList(model, imatrix, calib, checkText, recipeFile));
         if (checkText != null && !Files.isRegularFile(checkText)) {
             throw new QforgeException(checkText + ": no such file (--check-text)");
         }
@@ -182,6 +228,10 @@ public final class QuantizeCommand implements Callable<Integer> {
         if (calib != null) {
             String settings = settings(ftype, m, overrides);
             state = resume ? CalibrationState.resume(out, settings) : CalibrationState.start(out, settings);
+        }
+        if (recipe != null && !recipe.methods().isEmpty()) {
+            // every pattern must name a tensor: checked on the model's names before any work
+            recipe.requireEveryPatternMatches(calibratedNames(GgufModelWriter.plan(model, options, true)));
         }
         try {
             Path source = model;
@@ -236,6 +286,42 @@ public final class QuantizeCommand implements Callable<Integer> {
         return 0;
     }
 
+    /** The method for each tensor: --method's for all, or the recipe's per-tensor choice (unclaimed: RTN). */
+    private CalibratedQuantization.MethodChoice methodChoice(List<LlamaCppMix.Choice> plan, CalibratedQuantization.Method m,
+                                                             GptqQuantizer.Settings settings, PrintWriter err) {
+        if (recipe == null || recipe.methods().isEmpty()) {
+            return name -> new CalibratedQuantization.Assignment(m, settings);
+        }
+        List<String> calibrated = calibratedNames(plan);
+        long unclaimed = calibrated.stream().filter(n -> recipe.methodFor(n) == null).count();
+        if (unclaimed > 0) {
+            err.printf(Locale.ROOT, "note: %d tensors match no method of %s: rounded to nearest with the calibration's importance%n",
+                    unclaimed, recipeFile);
+        }
+        return name -> {
+            Recipe.MethodStep step = recipe.methodFor(name);
+            if (step == null || step.method().equals("rtn")) {
+                return new CalibratedQuantization.Assignment(CalibratedQuantization.Method.RTN, settings);
+            }
+            GptqQuantizer.Settings s = step.damp() == null ? settings : new GptqQuantizer.Settings(step.damp(), settings.dampRaises());
+            return new CalibratedQuantization.Assignment(CalibratedQuantization.Method.GPTQ, s);
+        };
+    }
+
+    /** The tensors the calibration quantizes: every linear of the layers and the LM head, by GGUF name. */
+    private static List<String> calibratedNames(List<LlamaCppMix.Choice> plan) {
+        return plan.stream().map(LlamaCppMix.Choice::name)
+                .filter(n -> (n.startsWith("blk.") && n.endsWith(".weight") && !n.contains("_norm")) || n.equals("output.weight"))
+                .toList();
+    }
+
+    private String methodLabel(CalibratedQuantization.Method m) {
+        if (recipe == null || recipe.methods().isEmpty()) {
+            return m.label();
+        }
+        return String.join(",", recipe.methods().stream().map(Recipe.MethodStep::method).distinct().toList());
+    }
+
     /** What the run is asked, as text: a resumed run must be asked the same. */
     private String settings(LlamaFileType ftype, CalibratedQuantization.Method m, List<TensorTypeOverride> overrides) {
         long weights = 0;
@@ -254,20 +340,21 @@ public final class QuantizeCommand implements Callable<Integer> {
         }
         return String.format(Locale.ROOT, "model %s (%d bytes of weights), type %s, overrides %s, calib %s (%d bytes), samples %d, ctx %d, seed %d, method %s, damp %s, fp-inputs %s, rotate %s",
                 model.toAbsolutePath().normalize(), weights, ftype, tensorTypes, calib.toAbsolutePath().normalize(), calibBytes,
-                calibSamples, calibCtx, seed, m.label(), damp, fpInputs, rotate);
+                samples, ctx, seed, recipe != null ? "recipe " + recipe.source().toAbsolutePath() + " " + recipe.hashCode() : m.label(), damp, fpInputs, rotate);
     }
 
     /** Runs the layer-by-layer calibration and returns the quantized tensors for the writer. */
     private GgufModelWriter.Calibrated calibrate(Path source, GgufModelWriter.Options options, CalibratedQuantization.Method m,
                                                  GptqQuantizer.Settings settings, CalibrationState spilled, PrintWriter err) {
         List<LlamaCppMix.Choice> plan = GgufModelWriter.plan(source, options, true);
+        CalibratedQuantization.MethodChoice choice = methodChoice(plan, m, settings, err);
         try (QModel calibrated = QModel.load(source)) {
             CalibrationSamples samples = CalibrationSamples.of(calib, TextFiles.readUtf8(calib), calibrated.tokenizer(),
-                    calibrated.bosToken(), calibSamples, calibCtx, seed);
+                    calibrated.bosToken(), this.samples, ctx, seed);
             err.printf(Locale.ROOT, "calibration: %d samples of %d tokens from %s (%d available, seed %d), method %s%s%n",
-                    samples.count(), samples.ctx(), calib, samples.available(), seed, m.label(),
+                    samples.count(), samples.ctx(), calib, samples.available(), seed, methodLabel(m),
                     fpInputs ? ", full-precision inputs" : "");
-            CalibratedQuantization q = new CalibratedQuantization(plan, m, settings, spilled,
+            CalibratedQuantization q = new CalibratedQuantization(plan, choice, spilled,
                     w -> err.println("qforge: warning: " + w), null);
             if (spilled.layersDone() > 0) {
                 err.printf(Locale.ROOT, "resuming: %d of %d layers were quantized by the interrupted run%n",
@@ -287,7 +374,8 @@ public final class QuantizeCommand implements Callable<Integer> {
             err.printf(Locale.ROOT, "calibration: %.1f s; %s; FMA peak measured now: %.0f GFLOP/s (%d threads)%n",
                     (System.nanoTime() - t0) / 1e9, GptqWork.TOTAL.summary(), FmaPeak.measureGflops(), Parallel.threads());
             Runtime.getRuntime().removeShutdownHook(notice);
-            return new GgufModelWriter.Calibrated(q.tensors(), (rotate ? "rotation+" : "") + m.label(), calib.getFileName().toString(), samples.count(), samples.ctx());
+            return new GgufModelWriter.Calibrated(q.tensors(), (rotate ? "rotation+" : "") + methodLabel(m), calib.getFileName().toString(),
+                    samples.count(), samples.ctx());
         }
     }
 

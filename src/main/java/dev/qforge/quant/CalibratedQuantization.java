@@ -54,9 +54,18 @@ public final class CalibratedQuantization implements MatrixQuantizer {
         void matrixDone(int layer, String role, String tensor, String type, double relativeLoss);
     }
 
+    /** The method (and GPTQ's settings) for a tensor, by GGUF name: one for all, or a recipe's per-tensor choice. */
+    @FunctionalInterface
+    public interface MethodChoice {
+        Assignment methodFor(String ggufName);
+    }
+
+    /** A tensor's method and, for GPTQ, its settings. */
+    public record Assignment(Method method, GptqQuantizer.Settings settings) {
+    }
+
     private final Map<String, LlamaCppMix.Choice> planByGguf;
-    private final Method method;
-    private final GptqQuantizer.Settings settings;
+    private final MethodChoice methods;
     private final Consumer<String> warnings;
     private final Listener listener;
     private final CalibrationState tensors;
@@ -66,11 +75,16 @@ public final class CalibratedQuantization implements MatrixQuantizer {
      */
     public CalibratedQuantization(List<LlamaCppMix.Choice> plan, Method method, GptqQuantizer.Settings settings,
                                   CalibrationState tensors, Consumer<String> warnings, Listener listener) {
+        this(plan, name -> new Assignment(method, settings), tensors, warnings, listener);
+    }
+
+    /** Each tensor quantized by the method {@code methods} chooses for it. */
+    public CalibratedQuantization(List<LlamaCppMix.Choice> plan, MethodChoice methods, CalibrationState tensors,
+                                  Consumer<String> warnings, Listener listener) {
         this.tensors = tensors;
+        this.methods = methods;
         this.planByGguf = new HashMap<>();
         plan.forEach(c -> planByGguf.put(c.name(), c));
-        this.method = method;
-        this.settings = settings;
         this.warnings = warnings;
         this.listener = listener;
     }
@@ -126,12 +140,13 @@ public final class CalibratedQuantization implements MatrixQuantizer {
         byte[] bytes = new byte[Math.toIntExact(rows * rowBytes)];
         MemorySegment out = MemorySegment.ofArray(bytes);
         double relativeLoss = Double.NaN;
-        if (method == Method.GPTQ && format.levelGrid() != null) {
+        Assignment a = methods.methodFor(gguf);
+        if (a.method() == Method.GPTQ && format.levelGrid() != null) {
             double energy = 0;
             for (float v : w) {
                 energy += (double) v * v;
             }
-            GptqQuantizer.Result r = GptqQuantizer.quantize(gguf, w, rows, cols, inputs, format, out, settings, warnings);
+            GptqQuantizer.Result r = GptqQuantizer.quantize(gguf, w, rows, cols, inputs, format, out, a.settings(), warnings);
             relativeLoss = r.loss() / Math.max(energy, Double.MIN_NORMAL);
         } else {
             float[] importance = inputs.meanSquares();

@@ -187,4 +187,34 @@ class QuantizeCommandTest {
                 "--resume"), "no state of an interrupted run");
         assertFalse(Files.exists(Path.of(out)));
     }
+
+    @Test
+    void aRecipeChoosesTheMethodPerTensorAndItsMistakesAreOneLineErrors() throws Exception {
+        Path model = synth();
+        Files.writeString(tmp.resolve("calib.txt"), "The quick brown fox jumps over the lazy dog. ".repeat(300));
+        Path recipe = tmp.resolve("recipe.yaml");
+        Files.writeString(recipe, """
+                type: Q8_0
+                calibration: {text: calib.txt, samples: 4, ctx: 64}
+                modifiers:
+                  - gptq: {targets: ['re:blk[.].*'], ignore: ['*ffn_down*']}
+                  - rtn: {targets: ["output.weight"]}
+                """);
+        Path out = tmp.resolve("recipe.gguf");
+        CliRun r = CliRun.of("quantize", "-m", model.toString(), "--recipe", recipe.toString(), "-o", out.toString(), "--no-check");
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.err().contains("method gptq,rtn"), r.err());
+        assertTrue(r.err().contains("note: 2 tensors match no method"), "the ffn_down tensors: " + r.err());
+        try (GgufFile f = GgufFile.open(out)) {
+            assertEquals("gptq,rtn", f.metadata().getString("quantize.qforge.method"));
+        }
+        Path typo = tmp.resolve("typo.yaml");
+        Files.writeString(typo, "type: Q8_0\ncalibration: {text: calib.txt, samples: 4, ctx: 64}\nmodifiers:\n  - gptq: {targets: [\"blk.*.attn_qq.weight\"]}\n");
+        assertOneLineError(CliRun.of("quantize", "-m", model.toString(), "--recipe", typo.toString(), "-o", out.toString() + "2",
+                "--no-check"), "matches no tensor of this model");
+        assertOneLineError(CliRun.of("quantize", "-m", model.toString(), "--recipe", recipe.toString(), "--method", "rtn", "-o",
+                out.toString() + "3"), "--method and --recipe");
+        assertOneLineError(CliRun.of("quantize", "-m", model.toString(), "-o", out.toString() + "4"), "no type: give -t TYPE");
+        assertFalse(Files.exists(Path.of(out + "2")));
+    }
 }

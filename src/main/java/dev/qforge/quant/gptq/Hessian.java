@@ -107,6 +107,10 @@ public final class Hessian {
         if (factor != null && factor.requestedFraction == dampFraction) {
             return factor;
         }
+        if (factor != null) {
+            throw new dev.qforge.QforgeException(name + ": reads the same input as a matrix quantized with damping "
+                    + factor.requestedFraction + ", not " + dampFraction + "; give linears that share an input (q/k/v, gate/up) the same damp");
+        }
         float[] h = sum();
         float[] importance = meanSquares();
         boolean[] dead = new boolean[cols];
