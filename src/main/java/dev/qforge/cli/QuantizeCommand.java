@@ -222,16 +222,16 @@ public final class QuantizeCommand implements Callable<Integer> {
         if (rotate && name == null) {
             options = options.withName(GgufModelWriter.modelName(model));
         }
+        if (recipe != null && !recipe.methods().isEmpty()) {
+            // every pattern must name a tensor: checked on the model's names before any work
+            recipe.requireEveryPatternMatches(calibratedNames(GgufModelWriter.plan(model, options, true)));
+        }
         GgufModelWriter.Result r;
         CalibrationState state = null;
         Path rotated = null;
         if (calib != null) {
             String settings = settings(ftype, m, overrides);
             state = resume ? CalibrationState.resume(out, settings) : CalibrationState.start(out, settings);
-        }
-        if (recipe != null && !recipe.methods().isEmpty()) {
-            // every pattern must name a tensor: checked on the model's names before any work
-            recipe.requireEveryPatternMatches(calibratedNames(GgufModelWriter.plan(model, options, true)));
         }
         try {
             Path source = model;

@@ -216,5 +216,6 @@ class QuantizeCommandTest {
                 out.toString() + "3"), "--method and --recipe");
         assertOneLineError(CliRun.of("quantize", "-m", model.toString(), "-o", out.toString() + "4"), "no type: give -t TYPE");
         assertFalse(Files.exists(Path.of(out + "2")));
+        assertFalse(Files.exists(Path.of(out + "2.resume")), "no state is left by a run refused before it started");
     }
 }
