@@ -1,10 +1,6 @@
 package dev.qforge.quant.gptq;
 
-import dev.qforge.kernel.MatMul;
-import dev.qforge.tensor.DType;
-import dev.qforge.tensor.Tensor;
-
-import java.lang.foreign.MemorySegment;
+import dev.qforge.kernel.DenseMatrices;
 
 /**
  * The factor GPTQ's error feedback runs on: U, upper triangular, with (H + λI)⁻¹ = UᵀU. Row j of U says how
@@ -70,43 +66,24 @@ public final class InverseCholesky {
         float[] l11inv = copy(inv, n, o, o, h, h);
         float[] a21 = copy(a, n, o + h, o, m2, h);
         // L21 = A21 · L11⁻ᵀ: each row of A21 times the rows of L11⁻¹
-        float[] l21 = product(l11inv, h, a21, m2);
+        float[] l21 = DenseMatrices.timesTransposed(a21, m2, l11inv, h);
         a21 = null;
         paste(l21, a, n, o + h, o, m2, h, 1);
         // A22 −= L21 · L21ᵀ
-        float[] s = product(l21, m2, l21, m2);
+        float[] s = DenseMatrices.timesTransposed(l21, m2, l21, m2);
         paste(s, a, n, o + h, o + h, m2, m2, -1, true);
         s = null;
         if (!factor(a, inv, n, o + h, m2)) {
             return false;
         }
         // L⁻¹21 = −L22⁻¹ · (L21 · L11⁻¹)
-        float[] t = product(transpose(l11inv, h, h), h, l21, m2);          // L21 · L11⁻¹   [m2 × h]
+        float[] t = DenseMatrices.timesTransposed(l21, m2, DenseMatrices.transpose(l11inv, h, h), h);          // L21 · L11⁻¹   [m2 × h]
         l21 = null;
         l11inv = null;
         float[] l22inv = copy(inv, n, o + h, o + h, m2, m2);
-        float[] x = product(transpose(t, m2, h), h, l22inv, m2);           // L22⁻¹ · T    [m2 × h]
+        float[] x = DenseMatrices.timesTransposed(l22inv, m2, DenseMatrices.transpose(t, m2, h), h);           // L22⁻¹ · T    [m2 × h]
         paste(x, inv, n, o + h, o, m2, h, -1);
         return true;
-    }
-
-    /** out [xRows × wRows] = x · wᵀ, where w is [wRows × k] and x is [xRows × k], both row-major. */
-    private static float[] product(float[] w, int wRows, float[] x, int xRows) {
-        int k = w.length / wRows;
-        float[] out = new float[xRows * wRows];
-        Tensor weight = new Tensor("inverse-cholesky block", DType.F32, new long[]{wRows, k}, MemorySegment.ofArray(w));
-        MatMul.matmul(weight, x, xRows, out);
-        return out;
-    }
-
-    private static float[] transpose(float[] m, int rows, int cols) {
-        float[] t = new float[rows * cols];
-        for (int r = 0; r < rows; r++) {
-            for (int c = 0; c < cols; c++) {
-                t[c * rows + r] = m[r * cols + c];
-            }
-        }
-        return t;
     }
 
     private static float[] copy(float[] a, int n, int row, int col, int rows, int cols) {

@@ -5,7 +5,7 @@ import dev.qforge.QforgeException;
 import dev.qforge.format.JsonFiles;
 import dev.qforge.format.SafetensorsCheckpoint;
 import dev.qforge.format.SafetensorsWriter;
-import dev.qforge.kernel.MatMul;
+import dev.qforge.kernel.DenseMatrices;
 import dev.qforge.model.HfConfigFile;
 import dev.qforge.model.ModelConfig;
 import dev.qforge.model.TensorLayout;
@@ -160,19 +160,16 @@ public final class ModelRotation {
         }
     }
 
-    /** W·Q for W [rows × d] and Q [d × d]: as a GEMM, x = W and weight = Qᵀ. */
+    /** W·Q for W [rows × d] and Q [d × d]: W·(Qᵀ)ᵀ. */
     private static float[] times(float[] w, int rows, float[] q, int d) {
-        float[] qt = transpose(q, d, d);
-        float[] out = new float[rows * d];
-        MatMul.matmul(new Tensor("rotation", DType.F32, new long[]{d, d}, MemorySegment.ofArray(qt)), w, rows, out);
-        return out;
+        return DenseMatrices.timesTransposed(w, rows, DenseMatrices.transpose(q, d, d), d);
     }
 
     /** Qᵀ·W for Q [d × d] and W [d × k]: (Wᵀ·Q)ᵀ. */
     private static float[] transposedTimes(float[] q, int d, float[] w, int k) {
-        float[] wt = transpose(w, d, k);
+        float[] wt = DenseMatrices.transpose(w, d, k);
         float[] p = times(wt, k, q, d);
-        return transpose(p, k, d);
+        return DenseMatrices.transpose(p, k, d);
     }
 
     /** Rᵀ applied to each head's block of rows: rows h·hd + i become Σ_k R[k][i]·row(h·hd + k). */
@@ -191,15 +188,5 @@ public final class ModelRotation {
             }
         }
         return out;
-    }
-
-    private static float[] transpose(float[] m, int rows, int cols) {
-        float[] t = new float[rows * cols];
-        for (int i = 0; i < rows; i++) {
-            for (int j = 0; j < cols; j++) {
-                t[j * rows + i] = m[i * cols + j];
-            }
-        }
-        return t;
     }
 }
