@@ -104,8 +104,12 @@ public final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--resume", description = "Continue an interrupted calibrated run from its last finished layer (its state is in OUT.resume).")
     boolean resume;
 
-    @Option(names = "--rotate", description = "Rotate the model first (randomized Hadamard of the residual stream and of each head's values, norms folded; QuaRot/SpinQuant's foldable rotations): same function, weights that quantize better. With --seed.")
-    boolean rotate;
+    @Option(names = "--rotate", negatable = true, description = {"Rotate the model first (randomized Hadamard of the residual stream and of each head's values, norms folded; QuaRot/SpinQuant's foldable rotations): same function, weights that quantize better. With --seed.",
+            "Default: on with --calib alone (the best combination measured, docs/QUALITY.md) unless the model ties its embeddings (rotating unties them: a larger file); --no-rotate to skip. Needs disk for an F32 copy of the model beside the output."})
+    Boolean rotateOption;
+
+    /** Resolved in call(). */
+    private boolean rotate;
 
     @Option(names = "--fp-inputs", description = "Calibrate each layer on the full-precision model's activations instead of the quantized layers' before it.")
     boolean fpInputs;
@@ -155,7 +159,7 @@ public final class QuantizeCommand implements Callable<Integer> {
                 fpInputs = fpInputs || Boolean.TRUE.equals(rc.fpInputs());
             }
             if (recipe.rotation() != null) {
-                rotate = true;
+                rotateOption = rotateOption == null || rotateOption;
                 seedOption = seedOption != null ? seedOption : recipe.rotation().seed();
             }
             List<String> all = new ArrayList<>(tensorTypes);
@@ -216,6 +220,11 @@ public final class QuantizeCommand implements Callable<Integer> {
         if (resume && calib == null) {
             throw new QforgeException("--resume continues a calibrated run: give the same --calib and options as the interrupted run");
         }
+        rotate = rotateOption != null ? rotateOption
+                : calib != null && method == null && recipe == null && !tiedEmbeddings();
+        if (rotateOption == null && calib != null && method == null && recipe == null && !rotate) {
+            err.println("note: not rotating: the model ties its embeddings and rotating would untie them (--rotate to do it anyway)");
+        }
         if (rotate && im != null) {
             throw new QforgeException("--rotate with --imatrix: the imatrix belongs to the unrotated model; give --calib instead");
         }
@@ -225,6 +234,13 @@ public final class QuantizeCommand implements Callable<Integer> {
         if (recipe != null && !recipe.methods().isEmpty()) {
             // every pattern must name a tensor: checked on the model's names before any work
             recipe.requireEveryPatternMatches(calibratedNames(GgufModelWriter.plan(model, options, true)));
+        }
+        CalibrationSamples calibration = null;
+        if (calib != null) {
+            // drawn from the source model's tokenizer (a rotation keeps it) before any work, so a short text fails first
+            try (QModel m0 = QModel.load(model)) {
+                calibration = CalibrationSamples.of(calib, TextFiles.readUtf8(calib), m0.tokenizer(), m0.bosToken(), samples, ctx, seed);
+            }
         }
         GgufModelWriter.Result r;
         CalibrationState state = null;
@@ -243,7 +259,7 @@ public final class QuantizeCommand implements Callable<Integer> {
                 source = rotated;
             }
             if (state != null) {
-                options = options.withCalibrated(calibrate(source, options, m, gptq, state, err));
+                options = options.withCalibrated(calibrate(source, options, m, gptq, state, calibration, err));
             }
             ProgressBar[] bars = {null};
             r = GgufModelWriter.write(source, out, options, (done, total, choice, bytes) -> {
@@ -322,6 +338,10 @@ public final class QuantizeCommand implements Callable<Integer> {
         return String.join(",", recipe.methods().stream().map(Recipe.MethodStep::method).distinct().toList());
     }
 
+    private boolean tiedEmbeddings() {
+        return dev.qforge.model.HfConfigFile.read(model.resolve("config.json")).tieWordEmbeddings();
+    }
+
     /** What the run is asked, as text: a resumed run must be asked the same. */
     private String settings(LlamaFileType ftype, CalibratedQuantization.Method m, List<TensorTypeOverride> overrides) {
         long weights = 0;
@@ -345,12 +365,11 @@ public final class QuantizeCommand implements Callable<Integer> {
 
     /** Runs the layer-by-layer calibration and returns the quantized tensors for the writer. */
     private GgufModelWriter.Calibrated calibrate(Path source, GgufModelWriter.Options options, CalibratedQuantization.Method m,
-                                                 GptqQuantizer.Settings settings, CalibrationState spilled, PrintWriter err) {
+                                                 GptqQuantizer.Settings settings, CalibrationState spilled,
+                                                 CalibrationSamples samples, PrintWriter err) {
         List<LlamaCppMix.Choice> plan = GgufModelWriter.plan(source, options, true);
         CalibratedQuantization.MethodChoice choice = methodChoice(plan, m, settings, err);
         try (QModel calibrated = QModel.load(source)) {
-            CalibrationSamples samples = CalibrationSamples.of(calib, TextFiles.readUtf8(calib), calibrated.tokenizer(),
-                    calibrated.bosToken(), this.samples, ctx, seed);
             err.printf(Locale.ROOT, "calibration: %d samples of %d tokens from %s (%d available, seed %d), method %s%s%n",
                     samples.count(), samples.ctx(), calib, samples.available(), seed, methodLabel(m),
                     fpInputs ? ", full-precision inputs" : "");

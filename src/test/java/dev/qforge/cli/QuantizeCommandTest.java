@@ -141,7 +141,13 @@ class QuantizeCommandTest {
         assertEquals(0, r.exit(), r.err());
         assertTrue(r.err().contains("calibration: 4 samples of 64 tokens"), r.err());
         try (GgufFile f = GgufFile.open(out)) {
-            assertEquals("gptq", f.metadata().getString("quantize.qforge.method"));
+            assertEquals("rotation+gptq", f.metadata().getString("quantize.qforge.method"), "the default: the best measured");
+        }
+        r = CliRun.of("quantize", "-m", model.toString(), "-t", "Q4_K_M", "-o", out.toString(), "--calib",
+                text.toString(), "--calib-samples", "4", "--calib-ctx", "64", "--method", "gptq", "--no-check");
+        assertEquals(0, r.exit(), r.err());
+        try (GgufFile f = GgufFile.open(out)) {
+            assertEquals("gptq", f.metadata().getString("quantize.qforge.method"), "a method named: no rotation unless asked");
         }
         Path rtn = tmp.resolve("rtn.gguf");
         r = CliRun.of("quantize", "-m", model.toString(), "-t", "Q4_K_M", "-o", rtn.toString(), "--calib",
