@@ -6,21 +6,16 @@ import dev.qforge.format.AtomicFile;
 import dev.qforge.format.Imatrix;
 import dev.qforge.format.ImatrixFile;
 import dev.qforge.format.OutputPaths;
-import dev.qforge.format.PartialFiles;
 import dev.qforge.format.TextFiles;
-import dev.qforge.kernel.FmaPeak;
-import dev.qforge.kernel.Parallel;
 import dev.qforge.kernel.blocks.GgmlType;
 import dev.qforge.pipeline.CalibrationSamples;
 import dev.qforge.quant.CalibratedQuantization;
-import dev.qforge.quant.CalibrationState;
+import dev.qforge.quant.QuantizeJob;
 import dev.qforge.quant.gptq.GptqQuantizer;
-import dev.qforge.quant.gptq.GptqWork;
 import dev.qforge.quant.plan.LlamaCppMix;
 import dev.qforge.quant.plan.LlamaFileType;
 import dev.qforge.quant.plan.TensorTypeOverride;
 import dev.qforge.quant.recipe.Recipe;
-import dev.qforge.quant.rotation.ModelRotation;
 import dev.qforge.quant.write.GgufModelWriter;
 import dev.qforge.runtime.QModel;
 import picocli.CommandLine.Command;
@@ -38,6 +33,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.Callable;
+import java.util.function.Function;
 
 /**
  * {@code qforge quantize}: a Hugging Face model to a llama.cpp GGUF file in one of llama-quantize's mixes,
@@ -232,66 +228,37 @@ public final class QuantizeCommand implements Callable<Integer> {
         if (rotate && im != null) {
             throw new QforgeException("--rotate with --imatrix: the imatrix belongs to the unrotated model; give --calib instead");
         }
-        if (rotate && name == null) {
-            options = options.withName(GgufModelWriter.modelName(model));
-        }
         if (recipe != null && !recipe.methods().isEmpty()) {
             // every pattern must name a tensor: checked on the model's names before any work
-            recipe.requireEveryPatternMatches(calibratedNames(GgufModelWriter.plan(model, options, true)));
+            recipe.requireEveryPatternMatches(QuantizeJob.calibratedNames(GgufModelWriter.plan(model, options, true)));
         }
-        CalibrationSamples calibration = null;
+        QuantizeJob.Calibration calibration = null;
         if (calib != null) {
-            // drawn from the source model's tokenizer (a rotation keeps it) before any work, so a short text fails first
-            try (QModel m0 = QModel.load(model)) {
-                calibration = CalibrationSamples.of(calib, TextFiles.readUtf8(calib), m0.tokenizer(), m0.bosToken(), samples, ctx, seed);
-            }
+            boolean byRecipe = recipe != null && !recipe.methods().isEmpty();
+            Function<List<LlamaCppMix.Choice>, CalibratedQuantization.MethodChoice> methods = byRecipe
+                    ? plan -> recipe.methodChoice(plan, gptq, err::println)
+                    : plan -> name -> new CalibratedQuantization.Assignment(m, gptq);
+            calibration = new QuantizeJob.Calibration(calib, samples, ctx, seed, fpInputs, resume, methods,
+                    byRecipe ? recipe.methodLabel() : m.label(), settings(ftype, m));
         }
-        GgufModelWriter.Result r;
-        CalibrationState state = null;
-        Path rotated = null;
-        if (calib != null) {
-            String settings = settings(ftype, m, overrides);
-            state = resume ? CalibrationState.resume(out, settings) : CalibrationState.start(out, settings);
-        }
-        try {
-            Path source = model;
-            if (rotate) {
-                rotated = PartialFiles.partialPath(out.resolveSibling(out.getFileName() + ".rotated"));
-                PartialFiles.begin(rotated);
-                err.printf(Locale.ROOT, "rotating %s (seed %d) ...%n", model, seed);
-                ModelRotation.write(model, rotated, seed);
-                source = rotated;
-            }
-            if (state != null) {
-                options = options.withCalibrated(calibrate(source, options, m, gptq, state, calibration, err));
-            }
-            ProgressBar[] bars = {null};
-            r = GgufModelWriter.write(source, out, options, (done, total, choice, bytes) -> {
-                if (bars[0] == null) {
-                    bars[0] = new ProgressBar(err, "quantize " + ftype, total);
-                }
-                bars[0].update(done, String.format(Locale.ROOT, "%-28s %-6s", choice.name(), choice.type()));
-            });
-        } catch (RuntimeException | Error e) {
-            if (rotated != null) {
-                PartialFiles.deleteTree(rotated);
-                PartialFiles.end(rotated);
-            }
-            if (state != null && state.layersDone() == 0) {
-                state.finish();
-            } else if (state != null) {
-                state.close();
-                err.println("qforge: the finished layers are kept in " + state.folder() + "; --resume continues from there");
-            }
-            throw e;
-        }
-        if (state != null) {
-            state.finish();
-        }
-        if (rotated != null) {
-            PartialFiles.deleteTree(rotated);
-            PartialFiles.end(rotated);
-        }
+        ProgressBar[] bar = {null};
+        String[] stage = {null};
+        GgufModelWriter.Result r = QuantizeJob.run(new QuantizeJob.Spec(model, out, options, calibration, rotate, seed),
+                new QuantizeJob.Reporter() {
+                    @Override
+                    public void note(String line) {
+                        err.println(line);
+                    }
+
+                    @Override
+                    public void progress(String name, int done, int total, String detail) {
+                        if (!name.equals(stage[0])) {
+                            stage[0] = name;
+                            bar[0] = new ProgressBar(err, name, total);
+                        }
+                        bar[0].update(done, detail);
+                    }
+                });
         summary(stdout, err, r, im);
 
         if (noCheck) {
@@ -306,48 +273,12 @@ public final class QuantizeCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** The method for each tensor: --method's for all, or the recipe's per-tensor choice (unclaimed: RTN). */
-    private CalibratedQuantization.MethodChoice methodChoice(List<LlamaCppMix.Choice> plan, CalibratedQuantization.Method m,
-                                                             GptqQuantizer.Settings settings, PrintWriter err) {
-        if (recipe == null || recipe.methods().isEmpty()) {
-            return name -> new CalibratedQuantization.Assignment(m, settings);
-        }
-        List<String> calibrated = calibratedNames(plan);
-        long unclaimed = calibrated.stream().filter(n -> recipe.methodFor(n) == null).count();
-        if (unclaimed > 0) {
-            err.printf(Locale.ROOT, "note: %d tensors match no method of %s: rounded to nearest with the calibration's importance%n",
-                    unclaimed, recipeFile);
-        }
-        return name -> {
-            Recipe.MethodStep step = recipe.methodFor(name);
-            if (step == null || step.method().equals("rtn")) {
-                return new CalibratedQuantization.Assignment(CalibratedQuantization.Method.RTN, settings);
-            }
-            GptqQuantizer.Settings s = step.damp() == null ? settings : new GptqQuantizer.Settings(step.damp(), settings.dampRaises());
-            return new CalibratedQuantization.Assignment(CalibratedQuantization.Method.GPTQ, s);
-        };
-    }
-
-    /** The tensors the calibration quantizes: every linear of the layers and the LM head, by GGUF name. */
-    private static List<String> calibratedNames(List<LlamaCppMix.Choice> plan) {
-        return plan.stream().map(LlamaCppMix.Choice::name)
-                .filter(n -> (n.startsWith("blk.") && n.endsWith(".weight") && !n.contains("_norm")) || n.equals("output.weight"))
-                .toList();
-    }
-
-    private String methodLabel(CalibratedQuantization.Method m) {
-        if (recipe == null || recipe.methods().isEmpty()) {
-            return m.label();
-        }
-        return String.join(",", recipe.methods().stream().map(Recipe.MethodStep::method).distinct().toList());
-    }
-
     private boolean tiedEmbeddings() {
         return dev.qforge.model.HfConfigFile.read(model.resolve("config.json")).tieWordEmbeddings();
     }
 
     /** What the run is asked, as text: a resumed run must be asked the same. */
-    private String settings(LlamaFileType ftype, CalibratedQuantization.Method m, List<TensorTypeOverride> overrides) {
+    private String settings(LlamaFileType ftype, CalibratedQuantization.Method m) {
         long weights = 0;
         try (var files = Files.list(model)) {
             for (Path f : files.filter(f -> f.toString().endsWith(".safetensors")).sorted().toList()) {
@@ -365,41 +296,6 @@ public final class QuantizeCommand implements Callable<Integer> {
         return String.format(Locale.ROOT, "model %s (%d bytes of weights), type %s, overrides %s, calib %s (%d bytes), samples %d, ctx %d, seed %d, method %s, damp %s, fp-inputs %s, rotate %s",
                 model.toAbsolutePath().normalize(), weights, ftype, tensorTypes, calib.toAbsolutePath().normalize(), calibBytes,
                 samples, ctx, seed, recipe != null ? "recipe " + recipe.source().toAbsolutePath() + " " + recipe.hashCode() : m.label(), damp, fpInputs, rotate);
-    }
-
-    /** Runs the layer-by-layer calibration and returns the quantized tensors for the writer. */
-    private GgufModelWriter.Calibrated calibrate(Path source, GgufModelWriter.Options options, CalibratedQuantization.Method m,
-                                                 GptqQuantizer.Settings settings, CalibrationState spilled,
-                                                 CalibrationSamples samples, PrintWriter err) {
-        List<LlamaCppMix.Choice> plan = GgufModelWriter.plan(source, options, true);
-        CalibratedQuantization.MethodChoice choice = methodChoice(plan, m, settings, err);
-        try (QModel calibrated = QModel.load(source)) {
-            err.printf(Locale.ROOT, "calibration: %d samples of %d tokens from %s (%d available, seed %d), method %s%s%n",
-                    samples.count(), samples.ctx(), calib, samples.available(), seed, methodLabel(m),
-                    fpInputs ? ", full-precision inputs" : "");
-            CalibratedQuantization q = new CalibratedQuantization(plan, choice, spilled,
-                    w -> err.println("qforge: warning: " + w), null);
-            if (spilled.layersDone() > 0) {
-                err.printf(Locale.ROOT, "resuming: %d of %d layers were quantized by the interrupted run%n",
-                        Math.min(spilled.layersDone(), calibrated.config().numLayers()), calibrated.config().numLayers());
-            }
-            Thread notice = new Thread(() -> System.err.println("\nqforge: interrupted; the finished layers are kept in "
-                    + spilled.folder() + ": run again with --resume to continue"));
-            Runtime.getRuntime().addShutdownHook(notice);
-            ProgressBar bar = new ProgressBar(err, "calibrate " + m.label(), calibrated.config().numLayers());
-            GptqWork.TOTAL.reset();
-            long t0 = System.nanoTime();
-            q.run(calibrated.decoder(), samples, fpInputs, (layer, layers, seconds) -> {
-                double elapsed = (System.nanoTime() - t0) / 1e9;
-                double eta = elapsed / (layer + 1) * (layers - layer - 1);
-                bar.update(layer + 1, String.format(Locale.ROOT, "layer %d/%d %.1f s, ETA %.0f s", layer + 1, layers, seconds, eta));
-            });
-            err.printf(Locale.ROOT, "calibration: %.1f s; %s; FMA peak measured now: %.0f GFLOP/s (%d threads)%n",
-                    (System.nanoTime() - t0) / 1e9, GptqWork.TOTAL.summary(), FmaPeak.measureGflops(), Parallel.threads());
-            Runtime.getRuntime().removeShutdownHook(notice);
-            return new GgufModelWriter.Calibrated(q.tensors(), (rotate ? "rotation+" : "") + methodLabel(m), calib.getFileName().toString(),
-                    samples.count(), samples.ctx());
-        }
     }
 
     /** The loud warning for a result that looks broken (nothing when it does not). */

@@ -4,6 +4,10 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import dev.qforge.QforgeException;
+import dev.qforge.quant.CalibratedQuantization;
+import dev.qforge.quant.QuantizeJob;
+import dev.qforge.quant.gptq.GptqQuantizer;
+import dev.qforge.quant.plan.LlamaCppMix;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -142,6 +146,32 @@ public record Recipe(Path source, String type, Calibration calibration, List<Str
                 }
             }
         }
+    }
+
+    /**
+     * Each tensor's method as this recipe assigns it (unclaimed tensors: round to nearest with the calibration's
+     * importance); {@code notes} hears how many tensors no method claims.
+     */
+    public CalibratedQuantization.MethodChoice methodChoice(List<LlamaCppMix.Choice> plan, GptqQuantizer.Settings defaults,
+                                                            java.util.function.Consumer<String> notes) {
+        long unclaimed = QuantizeJob.calibratedNames(plan).stream().filter(n -> methodFor(n) == null).count();
+        if (unclaimed > 0) {
+            notes.accept(String.format(Locale.ROOT, "note: %d tensors match no method of %s: rounded to nearest with the calibration's importance",
+                    unclaimed, source));
+        }
+        return name -> {
+            MethodStep step = methodFor(name);
+            if (step == null || step.method().equals("rtn")) {
+                return new CalibratedQuantization.Assignment(CalibratedQuantization.Method.RTN, defaults);
+            }
+            GptqQuantizer.Settings s = step.damp() == null ? defaults : new GptqQuantizer.Settings(step.damp(), defaults.dampRaises());
+            return new CalibratedQuantization.Assignment(CalibratedQuantization.Method.GPTQ, s);
+        };
+    }
+
+    /** The methods' names, as a file's metadata records them: "gptq,rtn". */
+    public String methodLabel() {
+        return String.join(",", methods.stream().map(MethodStep::method).distinct().toList());
     }
 
     /** The method step that claims a tensor, or null. */

@@ -1,0 +1,155 @@
+package dev.qforge.quant;
+
+import dev.qforge.format.PartialFiles;
+import dev.qforge.format.TextFiles;
+import dev.qforge.kernel.FmaPeak;
+import dev.qforge.kernel.Parallel;
+import dev.qforge.pipeline.CalibrationSamples;
+import dev.qforge.quant.gptq.GptqWork;
+import dev.qforge.quant.plan.LlamaCppMix;
+import dev.qforge.quant.rotation.ModelRotation;
+import dev.qforge.quant.write.GgufModelWriter;
+import dev.qforge.runtime.QModel;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.function.Function;
+
+/**
+ * One quantization job, its stages in order: the plan (llama.cpp's mix with overrides), an optional rotation
+ * of the model (written beside the output, removed after), the layer-by-layer calibration with each tensor's
+ * method (its quantized tensors kept in the run's state, so an interrupted run can resume), and the GGUF
+ * writer, which copies the calibrated tensors in and rounds the others. Without a calibration it is the
+ * plain llama-quantize path. The command line only parses options into a {@link Spec} and prints.
+ */
+public final class QuantizeJob {
+    /** How the job talks to its user: notes and progress, one line each. */
+    public interface Reporter {
+        void note(String line);
+
+        /** A stage's progress: {@code done} of {@code total}. */
+        void progress(String stage, int done, int total, String detail);
+    }
+
+    /**
+     * A calibrated run's settings.
+     *
+     * @param methods      each tensor's method, given the plan (GGUF names)
+     * @param methodLabel  what the file's metadata records of the methods
+     * @param fingerprint  what the run is asked, as text: a resumed run must be asked the same
+     */
+    public record Calibration(Path text, int samples, int ctx, long seed, boolean fpInputs, boolean resume,
+                              Function<List<LlamaCppMix.Choice>, CalibratedQuantization.MethodChoice> methods,
+                              String methodLabel, String fingerprint) {
+    }
+
+    /**
+     * @param calibration null for llama.cpp's round-to-nearest (with the options' imatrix, if any)
+     * @param rotate      rotate the model first, with {@code rotationSeed}
+     */
+    public record Spec(Path model, Path out, GgufModelWriter.Options options, Calibration calibration, boolean rotate,
+                       long rotationSeed) {
+    }
+
+    private QuantizeJob() {
+    }
+
+    /** The tensors a calibration quantizes: every linear of the layers and the LM head, by GGUF name. */
+    public static List<String> calibratedNames(List<LlamaCppMix.Choice> plan) {
+        return plan.stream().map(LlamaCppMix.Choice::name)
+                .filter(n -> (n.startsWith("blk.") && n.endsWith(".weight") && !n.contains("_norm")) || n.equals("output.weight"))
+                .toList();
+    }
+
+    /** Runs the job; the output appears only when complete. */
+    public static GgufModelWriter.Result run(Spec spec, Reporter reporter) {
+        GgufModelWriter.Options options = spec.options();
+        if (spec.rotate() && options.name() == null) {
+            options = options.withName(GgufModelWriter.modelName(spec.model()));
+        }
+        Calibration cal = spec.calibration();
+        CalibrationSamples samples = null;
+        CalibrationState state = null;
+        if (cal != null) {
+            // drawn with the source model's tokenizer (a rotation keeps it) before any work, so a short text fails first
+            try (QModel m = QModel.load(spec.model())) {
+                samples = CalibrationSamples.of(cal.text(), TextFiles.readUtf8(cal.text()), m.tokenizer(), m.bosToken(),
+                        cal.samples(), cal.ctx(), cal.seed());
+            }
+            state = cal.resume() ? CalibrationState.resume(spec.out(), cal.fingerprint())
+                    : CalibrationState.start(spec.out(), cal.fingerprint());
+        }
+        Path rotated = null;
+        try {
+            Path source = spec.model();
+            if (spec.rotate()) {
+                rotated = PartialFiles.partialPath(spec.out().resolveSibling(spec.out().getFileName() + ".rotated"));
+                PartialFiles.begin(rotated);
+                reporter.note(String.format(Locale.ROOT, "rotating %s (seed %d) ...", spec.model(), spec.rotationSeed()));
+                ModelRotation.write(spec.model(), rotated, spec.rotationSeed());
+                source = rotated;
+            }
+            if (state != null) {
+                options = options.withCalibrated(calibrate(source, options, cal, samples, state, spec.rotate(), reporter));
+            }
+            String type = options.type().toString();
+            GgufModelWriter.Result r = GgufModelWriter.write(source, spec.out(), options, (done, total, choice, bytes) ->
+                    reporter.progress("quantize " + type, done, total,
+                            String.format(Locale.ROOT, "%-28s %-6s", choice.name(), choice.type())));
+            if (state != null) {
+                state.finish();
+            }
+            return r;
+        } catch (RuntimeException | Error e) {
+            if (state != null && state.layersDone() == 0) {
+                state.finish();
+            } else if (state != null) {
+                state.close();
+                reporter.note("qforge: the finished layers are kept in " + state.folder() + "; --resume continues from there");
+            }
+            throw e;
+        } finally {
+            if (rotated != null) {
+                PartialFiles.deleteTree(rotated);
+                PartialFiles.end(rotated);
+            }
+        }
+    }
+
+    /** Runs the layer-by-layer calibration and returns the quantized tensors for the writer. */
+    private static GgufModelWriter.Calibrated calibrate(Path source, GgufModelWriter.Options options, Calibration cal,
+                                                        CalibrationSamples samples, CalibrationState state, boolean rotated,
+                                                        Reporter reporter) {
+        List<LlamaCppMix.Choice> plan = GgufModelWriter.plan(source, options, true);
+        CalibratedQuantization.MethodChoice choice = cal.methods().apply(plan);
+        try (QModel model = QModel.load(source)) {
+            int layers = model.config().numLayers();
+            reporter.note(String.format(Locale.ROOT, "calibration: %d samples of %d tokens from %s (%d available, seed %d), method %s%s",
+                    samples.count(), samples.ctx(), cal.text(), samples.available(), cal.seed(), cal.methodLabel(),
+                    cal.fpInputs() ? ", full-precision inputs" : ""));
+            CalibratedQuantization q = new CalibratedQuantization(plan, choice, state,
+                    w -> reporter.note("qforge: warning: " + w), null);
+            if (state.layersDone() > 0) {
+                reporter.note(String.format(Locale.ROOT, "resuming: %d of %d layers were quantized by the interrupted run",
+                        Math.min(state.layersDone(), layers), layers));
+            }
+            Thread notice = new Thread(() -> System.err.println("\nqforge: interrupted; the finished layers are kept in "
+                    + state.folder() + ": run again with --resume to continue"));
+            Runtime.getRuntime().addShutdownHook(notice);
+            GptqWork.TOTAL.reset();
+            long t0 = System.nanoTime();
+            q.run(model.decoder(), samples, cal.fpInputs(), (layer, all, seconds) -> {
+                double elapsed = (System.nanoTime() - t0) / 1e9;
+                double eta = elapsed / (layer + 1) * (all - layer - 1);
+                reporter.progress("calibrate " + cal.methodLabel(), layer + 1, all,
+                        String.format(Locale.ROOT, "layer %d/%d %.1f s, ETA %.0f s", layer + 1, all, seconds, eta));
+            });
+            reporter.note(String.format(Locale.ROOT, "calibration: %.1f s; %s; FMA peak measured now: %.0f GFLOP/s (%d threads)",
+                    (System.nanoTime() - t0) / 1e9, GptqWork.TOTAL.summary(), FmaPeak.measureGflops(), Parallel.threads()));
+            Runtime.getRuntime().removeShutdownHook(notice);
+            return new GgufModelWriter.Calibrated(q.tensors(), (rotated ? "rotation+" : "") + cal.methodLabel(),
+                    cal.text().getFileName().toString(), samples.count(), samples.ctx());
+        }
+    }
+}
