@@ -101,7 +101,7 @@ public final class QuantizeCommand implements Callable<Integer> {
     boolean resume;
 
     @Option(names = "--rotate", negatable = true, description = {"Rotate the model first (randomized Hadamard of the residual stream and of each head's values, norms folded; QuaRot/SpinQuant's foldable rotations): same function, weights that quantize better. With --seed.",
-            "Default: on with --calib alone for types under 5 bits per weight (where it measured best, docs/QUALITY.md) unless the model ties its embeddings (rotating unties them: a larger file); --no-rotate to skip. Needs disk for an F32 copy of the model beside the output."})
+            "Off by default (docs/QUALITY.md: a gain on in-domain text, none on other text). A model that ties its embeddings is untied (a larger file). Needs disk for an F32 copy of the model beside the output."})
     Boolean rotateOption;
 
     /** Resolved in call(). */
@@ -216,14 +216,11 @@ public final class QuantizeCommand implements Callable<Integer> {
         if (resume && calib == null) {
             throw new QforgeException("--resume continues a calibrated run: give the same --calib and options as the interrupted run");
         }
-        // The default is what measured best (docs/QUALITY.md): rotation helped every type under 5 bits per weight
-        // (Q2_K 3 %, Q3_K_M 4 %, IQ4_XS 3 %, Q4_K_M 13 % lower KLD) and cost Q5_K_M and Q6_K 3–4 %.
-        boolean lowBits = ftype.baseType().blockSize() > 0
-                && 8.0 * ftype.baseType().bytesPerBlock() / ftype.baseType().blockSize() < 5;
-        boolean byDefault = rotateOption == null && calib != null && method == null && recipe == null && lowBits;
-        rotate = rotateOption != null ? rotateOption : byDefault && !tiedEmbeddings();
-        if (byDefault && !rotate) {
-            err.println("note: not rotating: the model ties its embeddings and rotating would untie them (--rotate to do it anyway)");
+        // Rotation is opt-in: with GPTQ it lowered KLD on WikiText (3–13 % under 5 bits, most for Q4_K_M) but not on
+        // TinyStories (−0.2 % to +5 %), and it costs an F32 copy of the model on disk (docs/QUALITY.md).
+        rotate = rotateOption != null && rotateOption;
+        if (rotate && tiedEmbeddings()) {
+            err.println("note: the model ties its embeddings; rotating unties them, so the file gets a separate output.weight");
         }
         if (rotate && im != null) {
             throw new QforgeException("--rotate with --imatrix: the imatrix belongs to the unrotated model; give --calib instead");
