@@ -139,15 +139,19 @@ public final class QuantizeJob {
             Runtime.getRuntime().addShutdownHook(notice);
             GptqWork.TOTAL.reset();
             long t0 = System.nanoTime();
-            q.run(model.decoder(), samples, cal.fpInputs(), (layer, all, seconds) -> {
-                double elapsed = (System.nanoTime() - t0) / 1e9;
-                double eta = elapsed / (layer + 1) * (all - layer - 1);
-                reporter.progress("calibrate " + cal.methodLabel(), layer + 1, all,
-                        String.format(Locale.ROOT, "layer %d/%d %.1f s, ETA %.0f s", layer + 1, all, seconds, eta));
-            });
+            try {
+                q.run(model.decoder(), samples, cal.fpInputs(), (layer, all, seconds) -> {
+                    double elapsed = (System.nanoTime() - t0) / 1e9;
+                    double eta = elapsed / (layer + 1) * (all - layer - 1);
+                    reporter.progress("calibrate " + cal.methodLabel(), layer + 1, all,
+                            String.format(Locale.ROOT, "layer %d/%d %.1f s, ETA %.0f s", layer + 1, all, seconds, eta));
+                });
+            } finally {
+                // the notice is for a stopped process, not for an error (the caller reports that)
+                Runtime.getRuntime().removeShutdownHook(notice);
+            }
             reporter.note(String.format(Locale.ROOT, "calibration: %.1f s; %s; FMA peak measured now: %.0f GFLOP/s (%d threads)",
                     (System.nanoTime() - t0) / 1e9, GptqWork.TOTAL.summary(), FmaPeak.measureGflops(), Parallel.threads()));
-            Runtime.getRuntime().removeShutdownHook(notice);
             return new GgufModelWriter.Calibrated(q.tensors(), (rotated ? "rotation+" : "") + cal.methodLabel(),
                     cal.text().getFileName().toString(), samples.count(), samples.ctx());
         }

@@ -22,8 +22,6 @@ public final class Hessian {
     private float[] diagonal;
     private Factor factor;
     private long tokens;
-    private float[] transposed = new float[0];
-    private float[] product = new float[0];
 
     public Hessian(int cols) {
         this.cols = cols;
@@ -46,9 +44,8 @@ public final class Hessian {
         }
         long t0 = System.nanoTime();
         int n = rows;
-        if (transposed.length < n * cols) {
-            transposed = new float[n * cols];
-        }
+        // temporaries per call, not fields: a layer's four Hessians should not each keep theirs
+        float[] transposed = new float[n * cols];
         for (int t = 0; t < n; t++) {
             for (int c = 0; c < cols; c++) {
                 transposed[c * n + t] = x[t * cols + c];
@@ -57,9 +54,7 @@ public final class Hessian {
         // Σ_t x xᵀ, a band of BAND rows of H at a time (so the product's temporary stays small): the transposed
         // batch's rows [i0, i1) as the weight, all of its rows as the input: out[j][i − i0] = Σ_t x_t[j]·x_t[i].
         int band = Math.min(BAND, cols);
-        if (product.length < band * cols) {
-            product = new float[band * cols];
-        }
+        float[] product = new float[band * cols];
         MemorySegment all = MemorySegment.ofArray(transposed);
         for (int i0 = 0; i0 < cols; i0 += band) {
             int b = Math.min(band, cols - i0);
@@ -128,20 +123,21 @@ public final class Hessian {
         for (int i = 0; i < cols; i++) {
             diagonal[i] = dead[i] ? 0 : h[i * cols + i];
         }
-        Backup backup = new Backup(h, cols);
         double fraction = dampFraction;
         float[] u = null;
-        for (int attempt = 0; ; attempt++) {
-            float[] work = attempt == 0 ? h : backup.restore();
-            long t0 = System.nanoTime();
-            u = InverseCholesky.ofConsuming(work, cols, fraction * meanDiag);
-            GptqWork.TOTAL.factor(System.nanoTime() - t0, cols);
-            if (u != null || attempt == dampRaises) {
-                break;
+        try (Backup backup = new Backup(h, cols)) {
+            for (int attempt = 0; ; attempt++) {
+                float[] work = attempt == 0 ? h : backup.restore();
+                long t0 = System.nanoTime();
+                u = InverseCholesky.ofConsuming(work, cols, fraction * meanDiag);
+                GptqWork.TOTAL.factor(System.nanoTime() - t0, cols);
+                if (u != null || attempt == dampRaises) {
+                    break;
+                }
+                warnings.accept(name + ": Hessian + " + fraction + "·mean(diag) is not positive definite; damping raised to "
+                        + fraction * 10);
+                fraction *= 10;
             }
-            warnings.accept(name + ": Hessian + " + fraction + "·mean(diag) is not positive definite; damping raised to "
-                    + fraction * 10);
-            fraction *= 10;
         }
         sum = null;
         if (u == null) {
@@ -157,21 +153,40 @@ public final class Hessian {
                          double requestedFraction) {
     }
 
-    /** A copy of H for a retry: exact floats for small widths, bfloat16 for large ones (half the memory). */
-    private static final class Backup {
+    /**
+     * A copy of H for a retry with more damping: in the heap for widths up to 4096; above, in a temporary
+     * file read back mapped, so that the copy takes page cache, not the heap the factorization needs.
+     */
+    private static final class Backup implements AutoCloseable {
         private final float[] exact;
-        private final short[] bf16;
+        private final java.nio.file.Path file;
 
         Backup(float[] h, int cols) {
             if (cols <= 4096) {
                 exact = h.clone();
-                bf16 = null;
-            } else {
-                exact = null;
-                bf16 = new short[h.length];
-                for (int i = 0; i < h.length; i++) {
-                    bf16[i] = dev.qforge.numeric.FloatBits.floatToBf16(h[i]);
+                file = null;
+                return;
+            }
+            exact = null;
+            try {
+                file = java.nio.file.Files.createTempFile("qforge-hessian-", ".f32");
+                dev.qforge.format.PartialFiles.track(file);
+                try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(file,
+                        java.nio.file.StandardOpenOption.WRITE)) {
+                    java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(1 << 20).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+                    for (int i = 0; i < h.length; ) {
+                        b.clear();
+                        while (b.remaining() >= 4 && i < h.length) {
+                            b.putFloat(h[i++]);
+                        }
+                        b.flip();
+                        while (b.hasRemaining()) {
+                            ch.write(b);
+                        }
+                    }
                 }
+            } catch (java.io.IOException e) {
+                throw new dev.qforge.QforgeException("cannot write a temporary copy of a Hessian: " + e.getMessage(), e);
             }
         }
 
@@ -179,11 +194,23 @@ public final class Hessian {
             if (exact != null) {
                 return exact.clone();
             }
-            float[] h = new float[bf16.length];
-            for (int i = 0; i < h.length; i++) {
-                h[i] = dev.qforge.numeric.FloatBits.bf16ToFloat(bf16[i]);
+            try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined();
+                 java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.READ)) {
+                java.lang.foreign.MemorySegment m = ch.map(java.nio.channels.FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
+                float[] h = new float[Math.toIntExact(ch.size() / 4)];
+                java.lang.foreign.MemorySegment.copy(m, dev.qforge.numeric.LittleEndian.F32, 0, h, 0, h.length);
+                return h;
+            } catch (java.io.IOException e) {
+                throw new dev.qforge.QforgeException(file + ": cannot read the temporary copy of a Hessian: " + e.getMessage(), e);
             }
-            return h;
+        }
+
+        @Override
+        public void close() {
+            if (file != null) {
+                dev.qforge.format.PartialFiles.deleteTree(file);
+                dev.qforge.format.PartialFiles.untrack(file);
+            }
         }
     }
 }

@@ -64,24 +64,22 @@ public final class InverseCholesky {
             return false;
         }
         float[] l11inv = copy(inv, n, o, o, h, h);
-        float[] a21 = copy(a, n, o + h, o, m2, h);
         // L21 = A21 · L11⁻ᵀ: each row of A21 times the rows of L11⁻¹
-        float[] l21 = DenseMatrices.timesTransposed(a21, m2, l11inv, h);
-        a21 = null;
+        float[] l21 = DenseMatrices.timesTransposed(copy(a, n, o + h, o, m2, h), m2, l11inv, h);
         paste(l21, a, n, o + h, o, m2, h, 1);
         // A22 −= L21 · L21ᵀ
-        float[] s = DenseMatrices.timesTransposed(l21, m2, l21, m2);
-        paste(s, a, n, o + h, o + h, m2, m2, -1, true);
-        s = null;
+        paste(DenseMatrices.timesTransposed(l21, m2, l21, m2), a, n, o + h, o + h, m2, m2, -1, true);
+        // T = L21 · L11⁻¹, needed after the recursion; made now so only T, not L21 and L11⁻¹, waits through it
+        float[] t = DenseMatrices.timesTransposed(l21, m2, DenseMatrices.transpose(l11inv, h, h), h);
+        l21 = null;
+        l11inv = null;
         if (!factor(a, inv, n, o + h, m2)) {
             return false;
         }
-        // L⁻¹21 = −L22⁻¹ · (L21 · L11⁻¹)
-        float[] t = DenseMatrices.timesTransposed(l21, m2, DenseMatrices.transpose(l11inv, h, h), h);          // L21 · L11⁻¹   [m2 × h]
-        l21 = null;
-        l11inv = null;
-        float[] l22inv = copy(inv, n, o + h, o + h, m2, m2);
-        float[] x = DenseMatrices.timesTransposed(l22inv, m2, DenseMatrices.transpose(t, m2, h), h);           // L22⁻¹ · T    [m2 × h]
+        // L⁻¹21 = −L22⁻¹ · T
+        float[] tt = DenseMatrices.transpose(t, m2, h);
+        t = null;
+        float[] x = DenseMatrices.timesTransposed(copy(inv, n, o + h, o + h, m2, m2), m2, tt, h);
         paste(x, inv, n, o + h, o, m2, h, -1);
         return true;
     }

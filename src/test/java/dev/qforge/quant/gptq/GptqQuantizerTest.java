@@ -141,6 +141,23 @@ class GptqQuantizerTest {
     }
 
     @Test
+    void aWideIndefiniteHessianIsRetriedFromItsCopyOnDisk() {
+        int cols = 4097; // above 4096 the retry copy lives in a temporary file
+        Hessian h = new Hessian(cols);
+        float[] x = new float[cols];
+        java.util.Arrays.fill(x, 1f);
+        h.add(x, 1);
+        h.sum()[1] = 2;
+        h.sum()[cols] = 2;
+        List<String> warnings = new ArrayList<>();
+        Hessian.Factor f = h.factor(0.01, 6, "wide", warnings::add);
+        assertFalse(warnings.isEmpty(), "the damping was raised");
+        assertTrue(f.dampFraction() > 0.01);
+        assertEquals(cols * cols, f.u().length);
+        assertTrue(Float.isFinite(f.u()[0]) && f.u()[0] > 0);
+    }
+
+    @Test
     void hessianIsTheSumOfOuterProducts() {
         Random r = new Random(5);
         int cols = 600; // more than one band of the product
