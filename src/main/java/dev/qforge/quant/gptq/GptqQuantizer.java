@@ -1,6 +1,7 @@
 package dev.qforge.quant.gptq;
 
 import dev.qforge.QforgeException;
+import dev.qforge.kernel.DenseMatrices;
 import dev.qforge.kernel.Parallel;
 import dev.qforge.kernel.VectorMath;
 import dev.qforge.kernel.blocks.BlockFormat;
@@ -123,16 +124,13 @@ public final class GptqQuantizer {
                 ut[c * width + k] = u[uRow + c];
             }
         }
-        dev.qforge.tensor.Tensor weight = new dev.qforge.tensor.Tensor("gptq update", dev.qforge.tensor.DType.F32,
-                new long[]{tail, width}, MemorySegment.ofArray(ut));
         float[] e = new float[Math.min(ROW_CHUNK, rows) * width];
-        float[] delta = new float[Math.min(ROW_CHUNK, rows) * tail];
         for (int r0 = 0; r0 < rows; r0 += ROW_CHUNK) {
             int n = Math.min(ROW_CHUNK, rows - r0);
             for (int r = 0; r < n; r++) {
                 System.arraycopy(err, (r0 + r) * batch, e, r * width, width);
             }
-            dev.qforge.kernel.MatMul.matmul(weight, e, n, delta);
+            float[] delta = DenseMatrices.timesTransposed(e, n, ut, tail);
             int start = r0;
             Parallel.forRange(n, r -> {
                 int wr = (start + r) * cols + j1;
