@@ -41,17 +41,15 @@ public final class PartialFiles {
         LIVE.add(partial.toAbsolutePath());
     }
 
-    /** Deletes {@code temp} (any temporary file, e.g. in the system's temp folder) if this process stops before {@link #untrack}. */
+    /**
+     * Deletes {@code temp} (any temporary file, e.g. in the system's temp folder, where there is nothing to
+     * sweep) if this process stops before {@link #end}.
+     */
     public static void track(Path temp) {
         LIVE.add(temp.toAbsolutePath());
     }
 
-    /** {@code temp} is gone or kept on purpose. */
-    public static void untrack(Path temp) {
-        LIVE.remove(temp.toAbsolutePath());
-    }
-
-    /** {@code partial} was renamed into place or deleted: nothing left to clean up. */
+    /** {@code partial} was renamed into place, deleted or kept on purpose: nothing left to clean up. */
     public static void end(Path partial) {
         LIVE.remove(partial.toAbsolutePath());
     }

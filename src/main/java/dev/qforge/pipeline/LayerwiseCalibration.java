@@ -99,14 +99,7 @@ public final class LayerwiseCalibration {
             inputs.put(lw.wGate(), mlpIn);
             inputs.put(lw.wUp(), mlpIn);
             inputs.put(lw.wDown(), downIn);
-            Map<WeightMatrix, String> roles = new IdentityHashMap<>();
-            roles.put(lw.wq(), "q");
-            roles.put(lw.wk(), "k");
-            roles.put(lw.wv(), "v");
-            roles.put(lw.wo(), "o");
-            roles.put(lw.wGate(), "gate");
-            roles.put(lw.wUp(), "up");
-            roles.put(lw.wDown(), "down");
+            Map<WeightMatrix, String> roles = roles(lw);
             int l = layer;
             weights.replaceLayer(layer, lw.withMatrices(m -> method.quantize(l, roles.get(m), m, inputs.get(m))));
             if (fullPrecisionOutputs) {
@@ -133,18 +126,28 @@ public final class LayerwiseCalibration {
         method.layerDone(c.numLayers());
     }
 
+    /** The roles of {@link LayerWeights#matrices()}, in its order. */
     private static final String[] ROLES = {"q", "k", "v", "o", "gate", "up", "down"};
+
+    /** Each projection matrix of the layer (the objects themselves) with its role. */
+    private static Map<WeightMatrix, String> roles(LayerWeights lw) {
+        Map<WeightMatrix, String> roles = new IdentityHashMap<>();
+        java.util.List<WeightMatrix> matrices = lw.matrices();
+        for (int i = 0; i < matrices.size(); i++) {
+            roles.put(matrices.get(i), ROLES[i]);
+        }
+        return roles;
+    }
 
     /** The layer as an earlier run quantized it, when all seven of its matrices were stored; else null. */
     private static LayerWeights restored(MatrixQuantizer method, int layer, LayerWeights lw) {
-        java.util.List<WeightMatrix> source = lw.matrices();
         Map<WeightMatrix, WeightMatrix> done = new IdentityHashMap<>();
-        for (int i = 0; i < source.size(); i++) {
-            WeightMatrix m = method.restored(layer, ROLES[i], source.get(i));
+        for (Map.Entry<WeightMatrix, String> e : roles(lw).entrySet()) {
+            WeightMatrix m = method.restored(layer, e.getValue(), e.getKey());
             if (m == null) {
                 return null;
             }
-            done.put(source.get(i), m);
+            done.put(e.getKey(), m);
         }
         return lw.withMatrices(done::get);
     }

@@ -209,7 +209,7 @@ public final class Hessian {
         public void close() {
             if (file != null) {
                 dev.qforge.format.PartialFiles.deleteTree(file);
-                dev.qforge.format.PartialFiles.untrack(file);
+                dev.qforge.format.PartialFiles.end(file);
             }
         }
     }

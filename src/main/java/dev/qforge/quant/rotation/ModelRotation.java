@@ -49,8 +49,14 @@ public final class ModelRotation {
             SafetensorsWriter w = new SafetensorsWriter();
             w.metadata("format", "pt");
             boolean tied = !ck.contains(TensorLayout.LM_HEAD);
-            for (TensorLayout.Spec s : TensorLayout.of(c)) {
+            java.util.List<TensorLayout.Spec> specs = new java.util.ArrayList<>(TensorLayout.of(c));
+            if (tied) {
+                // the head takes the final norm's gain and the embedding does not: they become two tensors
+                specs.add(new TensorLayout.Spec(TensorLayout.LM_HEAD, new long[]{c.vocabSize(), d}, TensorLayout.Role.LM_HEAD));
+            }
+            for (TensorLayout.Spec s : specs) {
                 String name = s.name();
+                // computed as the writer reaches it: one rotated tensor in memory at a time
                 w.add(name, DType.F32, s.shape(), out -> {
                     float[] v = rotated(ck, c, name, q, r);
                     byte[] b = new byte[v.length * 4];
@@ -59,12 +65,6 @@ public final class ModelRotation {
                 });
             }
             if (tied) {
-                w.add(TensorLayout.LM_HEAD, DType.F32, new long[]{c.vocabSize(), d}, out -> {
-                    float[] v = rotated(ck, c, TensorLayout.LM_HEAD, q, r);
-                    byte[] b = new byte[v.length * 4];
-                    MemorySegment.copy(v, 0, MemorySegment.ofArray(b), Tensor.F32, 0, v.length);
-                    out.write(b);
-                });
                 ObjectNode json = (ObjectNode) JsonFiles.readObject(modelDir.resolve("config.json"));
                 json.put("tie_word_embeddings", false);
                 byte[] text = (json.toPrettyString() + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8);

@@ -108,6 +108,17 @@ class GptqQuantizerTest {
         assertTrue(eGptq < 0.8 * eRtn, name + ": GPTQ output error " + eGptq + " vs round-to-nearest " + eRtn);
     }
 
+    /** Σ x xᵀ of one all-ones input, made indefinite: eigenvalue −1 along (1, −1, 0, …). */
+    private static Hessian indefiniteHessian(int cols) {
+        Hessian h = new Hessian(cols);
+        float[] x = new float[cols];
+        java.util.Arrays.fill(x, 1f);
+        h.add(x, 1);
+        h.sum()[1] = 2;
+        h.sum()[cols] = 2;
+        return h;
+    }
+
     @Test
     void anIndefiniteHessianRaisesTheDampingWithAWarningOrFailsInOneLine() {
         int cols = 32;
@@ -115,13 +126,7 @@ class GptqQuantizerTest {
         for (int i = 0; i < w.length; i++) {
             w[i] = (i % 7 - 3) * 0.01f;
         }
-        Hessian h = new Hessian(cols);
-        float[] x = new float[cols];
-        java.util.Arrays.fill(x, 1f);
-        h.add(x, 1);
-        // Σ x xᵀ of one all-ones input, made indefinite: eigenvalue −1 along (1, −1, 0, …)
-        h.sum()[1] = 2;
-        h.sum()[cols] = 2;
+        Hessian h = indefiniteHessian(cols);
         List<String> warnings = new ArrayList<>();
         BlockFormat f = BlockFormats.byName("Q8_0");
         GptqQuantizer.Result r = GptqQuantizer.quantize("blk.0.attn_q.weight", w.clone(), 2, cols, h, f,
@@ -130,10 +135,7 @@ class GptqQuantizerTest {
         assertTrue(warnings.getFirst().startsWith("blk.0.attn_q.weight: Hessian"), warnings.getFirst());
         assertTrue(r.dampFraction() > 0.01, "used " + r.dampFraction());
 
-        Hessian g = new Hessian(cols);
-        g.add(x, 1);
-        g.sum()[1] = 2;
-        g.sum()[cols] = 2;
+        Hessian g = indefiniteHessian(cols);
         dev.qforge.QforgeException e = org.junit.jupiter.api.Assertions.assertThrows(dev.qforge.QforgeException.class,
                 () -> GptqQuantizer.quantize("blk.0.attn_q.weight", w.clone(), 2, cols, g, f,
                         MemorySegment.ofArray(new byte[(int) (2 * f.rowBytes(cols))]), new GptqQuantizer.Settings(0.01, 0), s -> { }));
@@ -143,12 +145,7 @@ class GptqQuantizerTest {
     @Test
     void aWideIndefiniteHessianIsRetriedFromItsCopyOnDisk() {
         int cols = 4097; // above 4096 the retry copy lives in a temporary file
-        Hessian h = new Hessian(cols);
-        float[] x = new float[cols];
-        java.util.Arrays.fill(x, 1f);
-        h.add(x, 1);
-        h.sum()[1] = 2;
-        h.sum()[cols] = 2;
+        Hessian h = indefiniteHessian(cols);
         List<String> warnings = new ArrayList<>();
         Hessian.Factor f = h.factor(0.01, 6, "wide", warnings::add);
         assertFalse(warnings.isEmpty(), "the damping was raised");
