@@ -11,6 +11,7 @@ import dev.qforge.kernel.blocks.GgmlType;
 import dev.qforge.pipeline.CalibrationSamples;
 import dev.qforge.quant.CalibratedQuantization;
 import dev.qforge.quant.QuantizeJob;
+import dev.qforge.quant.awq.AwqSearch;
 import dev.qforge.quant.gptq.GptqQuantizer;
 import dev.qforge.quant.plan.LlamaCppMix;
 import dev.qforge.quant.plan.LlamaFileType;
@@ -90,12 +91,19 @@ public final class QuantizeCommand implements Callable<Integer> {
     private Recipe recipe;
 
     @Option(names = "--method", paramLabel = "METHOD",
-            description = "With --calib: gptq (error feedback onto each format's grid; the default) or rtn (round to nearest with the calibration's importance).")
+            description = {"With --calib: gptq (error feedback onto each format's grid; the default) or rtn (round to nearest with the calibration's importance);",
+                    "awq (AWQ's activation-aware scales, then rtn) or awq+gptq (the scales, then gptq). AWQ needs disk for an F32 copy of the model beside the output."})
     String method;
+
+    /** Resolved in call(): whether --method (or the recipe) asks for AWQ's scales first. */
+    private AwqSearch.Settings awq;
 
     @Option(names = "--damp", defaultValue = "0.01",
             description = "GPTQ damping, a fraction of the Hessian's mean diagonal (default: ${DEFAULT-VALUE}; raised by itself when needed).")
     double damp;
+
+    @Option(names = "--act-order", description = "GPTQ sweeps the columns by decreasing input energy (desc_act), with every block's scales chosen first (static groups).")
+    boolean actOrder;
 
     @Option(names = "--resume", description = "Continue an interrupted calibrated run from its last finished layer (its state is in OUT.resume).")
     boolean resume;
@@ -204,8 +212,26 @@ public final class QuantizeCommand implements Callable<Integer> {
         if (method != null && calib == null) {
             throw new QforgeException("--method " + method + " needs a calibration text (--calib FILE)");
         }
-        CalibratedQuantization.Method m = method == null ? CalibratedQuantization.Method.GPTQ : CalibratedQuantization.Method.parse(method);
-        GptqQuantizer.Settings gptq = new GptqQuantizer.Settings(damp, GptqQuantizer.Settings.DEFAULT.dampRaises());
+        CalibratedQuantization.Method m = CalibratedQuantization.Method.GPTQ;
+        if (method != null) {
+            // "awq" alone is AWQ's own recipe (scales, then rounding); "awq+gptq" (either order) adds GPTQ after the scales
+            List<String> parts = new ArrayList<>(java.util.Arrays.asList(method.toLowerCase(Locale.ROOT).split("\\+", -1)));
+            if (parts.remove("awq")) {
+                awq = AwqSearch.Settings.DEFAULT;
+                m = parts.isEmpty() ? CalibratedQuantization.Method.RTN : null;
+            }
+            if (parts.size() > 1 || parts.contains("awq")) {
+                throw new QforgeException("unknown method '" + method + "'; known: gptq, rtn, awq, awq+gptq, awq+rtn");
+            }
+            if (!parts.isEmpty()) {
+                m = CalibratedQuantization.Method.parse(parts.get(0));
+            }
+        }
+        if (recipe != null && recipe.awq() != null) {
+            awq = recipe.awq();
+        }
+        CalibratedQuantization.Method chosen = m;
+        GptqQuantizer.Settings gptq = new GptqQuantizer.Settings(damp, GptqQuantizer.Settings.DEFAULT.dampRaises(), actOrder);
         if (calib != null && !Files.isRegularFile(calib)) {
             throw new QforgeException(calib + ": no such file (--calib)");
         }
@@ -222,6 +248,9 @@ public final class QuantizeCommand implements Callable<Integer> {
         if (rotate && tiedEmbeddings()) {
             err.println("note: the model ties its embeddings; rotating unties them, so the file gets a separate output.weight");
         }
+        if (awq != null && calib == null) {
+            throw new QforgeException("AWQ needs a calibration text (--calib FILE)");
+        }
         if (rotate && im != null) {
             throw new QforgeException("--rotate with --imatrix: the imatrix belongs to the unrotated model; give --calib instead");
         }
@@ -234,13 +263,13 @@ public final class QuantizeCommand implements Callable<Integer> {
             boolean byRecipe = recipe != null && !recipe.methods().isEmpty();
             Function<List<LlamaCppMix.Choice>, CalibratedQuantization.MethodChoice> methods = byRecipe
                     ? plan -> recipe.methodChoice(plan, gptq, err::println)
-                    : plan -> name -> new CalibratedQuantization.Assignment(m, gptq);
+                    : plan -> name -> new CalibratedQuantization.Assignment(chosen, gptq);
             calibration = new QuantizeJob.Calibration(calib, samples, ctx, seed, fpInputs, resume, methods,
                     byRecipe ? recipe.methodLabel() : m.label(), settings(ftype, m));
         }
         ProgressBar[] bar = {null};
         String[] stage = {null};
-        GgufModelWriter.Result r = QuantizeJob.run(new QuantizeJob.Spec(model, out, options, calibration, rotate, seed),
+        GgufModelWriter.Result r = QuantizeJob.run(new QuantizeJob.Spec(model, out, options, calibration, rotate, seed, awq),
                 new QuantizeJob.Reporter() {
                     @Override
                     public void note(String line) {
@@ -290,9 +319,9 @@ public final class QuantizeCommand implements Callable<Integer> {
         } catch (java.io.IOException e) {
             throw new QforgeException(calib + ": cannot read: " + e.getMessage(), e);
         }
-        return String.format(Locale.ROOT, "model %s (%d bytes of weights), type %s, overrides %s, calib %s (%d bytes), samples %d, ctx %d, seed %d, method %s, damp %s, fp-inputs %s, rotate %s",
+        return String.format(Locale.ROOT, "model %s (%d bytes of weights), type %s, overrides %s, calib %s (%d bytes), samples %d, ctx %d, seed %d, method %s, damp %s, act-order %s, fp-inputs %s, rotate %s, awq %s",
                 model.toAbsolutePath().normalize(), weights, ftype, tensorTypes, calib.toAbsolutePath().normalize(), calibBytes,
-                samples, ctx, seed, recipe != null ? "recipe " + recipe.source().toAbsolutePath() + " " + recipe.hashCode() : m.label(), damp, fpInputs, rotate);
+                samples, ctx, seed, recipe != null ? "recipe " + recipe.source().toAbsolutePath() + " " + recipe.hashCode() : m.label(), damp, actOrder, fpInputs, rotate, awq);
     }
 
     /** The loud warning for a result that looks broken (nothing when it does not). */

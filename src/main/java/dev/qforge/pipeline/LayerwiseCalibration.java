@@ -114,7 +114,7 @@ public final class LayerwiseCalibration {
                 listener.layerDone(layer, c.numLayers(), (System.nanoTime() - t0) / 1e9);
             }
         }
-        if (weights.lmHead() != weights.embedding() && method.restored(-1, "output", weights.lmHead()) == null) {
+        if (method.quantizesHead() && weights.lmHead() != weights.embedding() && method.restored(-1, "output", weights.lmHead()) == null) {
             Hessian headIn = new Hessian(d);
             for (float[] stream : streams) {
                 state.reset();

@@ -20,6 +20,11 @@ public interface MatrixQuantizer {
         return null;
     }
 
+    /** Whether the loop should quantize the LM head (an untied one) after the layers. */
+    default boolean quantizesHead() {
+        return true;
+    }
+
     /** Layers [0, layer] are quantized (layer = the layer count once the LM head is too). */
     default void layerDone(int layer) {
     }

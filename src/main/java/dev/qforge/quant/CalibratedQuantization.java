@@ -64,6 +64,9 @@ public final class CalibratedQuantization implements MatrixQuantizer {
     public record Assignment(Method method, GptqQuantizer.Settings settings) {
     }
 
+    /** Floats of weights held in the heap at once (32 MiB). */
+    private static final int ROWS_FLOATS = 8 << 20;
+
     private final Map<String, LlamaCppMix.Choice> planByGguf;
     private final MethodChoice methods;
     private final Consumer<String> warnings;
@@ -134,24 +137,34 @@ public final class CalibratedQuantization implements MatrixQuantizer {
         BlockFormat format = format(choice);
         int rows = source.rows();
         int cols = source.cols();
-        float[] w = new float[Math.multiplyExact(rows, cols)];
-        Parallel.forRange(rows, r -> source.copyRowTo(r, w, r * cols));
         long rowBytes = format.rowBytes(cols);
         byte[] bytes = new byte[Math.toIntExact(rows * rowBytes)];
         MemorySegment out = MemorySegment.ofArray(bytes);
-        double relativeLoss = Double.NaN;
         Assignment a = methods.methodFor(gguf);
-        if (a.method() == Method.GPTQ && format.levelGrid() != null) {
-            double energy = 0;
-            for (float v : w) {
-                energy += (double) v * v;
+        boolean gptq = a.method() == Method.GPTQ && format.levelGrid() != null;
+        float[] importance = gptq ? null : inputs.meanSquares();
+        // Rows are independent given the Hessian (GPTQ's factor is made once, on the first chunk), so the
+        // weights come through the heap a chunk of rows at a time: a 32000-row head or a 14336-row gate
+        // never needs its whole float copy.
+        int chunk = Math.max(1, Math.min(rows, ROWS_FLOATS / cols));
+        float[] w = new float[chunk * cols];
+        double loss = 0;
+        double energy = 0;
+        for (int r0 = 0; r0 < rows; r0 += chunk) {
+            int n = Math.min(chunk, rows - r0);
+            int first = r0;
+            Parallel.forRange(n, r -> source.copyRowTo(first + r, w, r * cols));
+            MemorySegment slice = out.asSlice(r0 * rowBytes, n * rowBytes);
+            if (gptq) {
+                for (int i = 0; i < n * cols; i++) {
+                    energy += (double) w[i] * w[i];
+                }
+                loss += GptqQuantizer.quantize(gguf, w, n, cols, inputs, format, slice, a.settings(), warnings).loss();
+            } else {
+                Parallel.forRange(n, r -> format.quantize(w, r * cols, cols, importance, slice, r * rowBytes));
             }
-            GptqQuantizer.Result r = GptqQuantizer.quantize(gguf, w, rows, cols, inputs, format, out, a.settings(), warnings);
-            relativeLoss = r.loss() / Math.max(energy, Double.MIN_NORMAL);
-        } else {
-            float[] importance = inputs.meanSquares();
-            Parallel.forRange(rows, r -> format.quantize(w, r * cols, cols, importance, out, r * rowBytes));
         }
+        double relativeLoss = gptq ? loss / Math.max(energy, Double.MIN_NORMAL) : Double.NaN;
         MemorySegment stored = tensors.put(source.name(), bytes);
         if (listener != null) {
             listener.matrixDone(layer, role, gguf, choice.type().toString(), relativeLoss);

@@ -7,13 +7,21 @@ import dev.qforge.kernel.Parallel;
 import dev.qforge.pipeline.CalibrationSamples;
 import dev.qforge.quant.gptq.GptqWork;
 import dev.qforge.quant.plan.LlamaCppMix;
+import dev.qforge.format.GgufTensorNames;
+import dev.qforge.kernel.blocks.BlockFormat;
+import dev.qforge.kernel.blocks.BlockFormats;
+import dev.qforge.pipeline.LayerwiseCalibration;
+import dev.qforge.quant.awq.AwqScales;
+import dev.qforge.quant.awq.AwqSearch;
 import dev.qforge.quant.rotation.ModelRotation;
 import dev.qforge.quant.write.GgufModelWriter;
 import dev.qforge.runtime.QModel;
 
 import java.nio.file.Path;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.function.Function;
 
 /**
@@ -47,9 +55,20 @@ public final class QuantizeJob {
     /**
      * @param calibration null for llama.cpp's round-to-nearest (with the options' imatrix, if any)
      * @param rotate      rotate the model first, with {@code rotationSeed}
+     * @param awq         AWQ's scale search before the methods (after the rotation), or null
      */
     public record Spec(Path model, Path out, GgufModelWriter.Options options, Calibration calibration, boolean rotate,
-                       long rotationSeed) {
+                       long rotationSeed, AwqSearch.Settings awq) {
+        public Spec {
+            if (awq != null && calibration == null) {
+                throw new dev.qforge.QforgeException("AWQ needs a calibration text (--calib FILE)");
+            }
+        }
+
+        public Spec(Path model, Path out, GgufModelWriter.Options options, Calibration calibration, boolean rotate,
+                    long rotationSeed) {
+            this(model, out, options, calibration, rotate, rotationSeed, null);
+        }
     }
 
     private QuantizeJob() {
@@ -65,7 +84,7 @@ public final class QuantizeJob {
     /** Runs the job; the output appears only when complete. */
     public static GgufModelWriter.Result run(Spec spec, Reporter reporter) {
         GgufModelWriter.Options options = spec.options();
-        if (spec.rotate() && options.name() == null) {
+        if ((spec.rotate() || spec.awq() != null) && options.name() == null) {
             options = options.withName(GgufModelWriter.modelName(spec.model()));
         }
         Calibration cal = spec.calibration();
@@ -81,6 +100,7 @@ public final class QuantizeJob {
                     : CalibrationState.start(spec.out(), cal.fingerprint());
         }
         Path rotated = null;
+        Path scaled = null;
         try {
             Path source = spec.model();
             if (spec.rotate()) {
@@ -90,8 +110,17 @@ public final class QuantizeJob {
                 ModelRotation.write(spec.model(), rotated, spec.rotationSeed());
                 source = rotated;
             }
+            if (spec.awq() != null) {
+                scaled = PartialFiles.partialPath(spec.out().resolveSibling(spec.out().getFileName() + ".awq"));
+                PartialFiles.begin(scaled);
+                AwqScales scales = searchAwq(source, options, samples, spec.awq(), reporter);
+                reporter.note("AWQ: writing the scaled model ...");
+                scales.write(source, scaled);
+                source = scaled;
+            }
             if (state != null) {
-                options = options.withCalibrated(calibrate(source, options, cal, samples, state, spec.rotate(), reporter));
+                String transforms = (spec.rotate() ? "rotation+" : "") + (spec.awq() != null ? "awq+" : "");
+                options = options.withCalibrated(calibrate(source, options, cal, samples, state, transforms, reporter));
             }
             String type = options.type().toString();
             GgufModelWriter.Result r = GgufModelWriter.write(source, spec.out(), options, (done, total, choice, bytes) ->
@@ -110,16 +139,58 @@ public final class QuantizeJob {
             }
             throw e;
         } finally {
-            if (rotated != null) {
-                PartialFiles.deleteTree(rotated);
-                PartialFiles.end(rotated);
+            for (Path p : new Path[]{rotated, scaled}) {
+                if (p != null) {
+                    PartialFiles.deleteTree(p);
+                    PartialFiles.end(p);
+                }
             }
+        }
+    }
+
+    /**
+     * AWQ's search: the full-precision model run layer by layer over the calibration samples, each group's
+     * scales chosen against the planned formats. A resumed run searches again (it is deterministic), so the
+     * scaled model it continues on is the one the interrupted run used.
+     */
+    private static AwqScales searchAwq(Path source, GgufModelWriter.Options options, CalibrationSamples samples,
+                                       AwqSearch.Settings settings, Reporter reporter) {
+        Map<String, BlockFormat> formats = new HashMap<>();
+        for (LlamaCppMix.Choice c : GgufModelWriter.plan(source, options, true)) {
+            formats.put(c.name(), BlockFormats.byGgmlType(c.type().id()));
+        }
+        try (QModel model = QModel.load(source)) {
+            int layers = model.config().numLayers();
+            reporter.note(String.format(Locale.ROOT, "AWQ: searching scales (%d-point grid) on %d samples of %d tokens ...",
+                    settings.grid(), samples.count(), samples.ctx()));
+            // per group: Σα, Σ relative error, count
+            Map<String, double[]> groups = new java.util.LinkedHashMap<>();
+            AwqSearch search = new AwqSearch(model.config(), hf -> {
+                String gguf = GgufTensorNames.toGguf(hf);
+                return gguf == null ? null : formats.get(gguf);
+            }, settings, (layer, group, alpha, relative) -> {
+                double[] g = groups.computeIfAbsent(group, k -> new double[3]);
+                g[0] += alpha;
+                g[1] += relative;
+                g[2]++;
+            });
+            long t0 = System.nanoTime();
+            new LayerwiseCalibration(model.decoder(), true).run(samples, search, (layer, all, seconds) -> {
+                double elapsed = (System.nanoTime() - t0) / 1e9;
+                reporter.progress("AWQ search", layer + 1, all, String.format(Locale.ROOT, "layer %d/%d %.1f s, ETA %.0f s",
+                        layer + 1, all, seconds, elapsed / (layer + 1) * (all - layer - 1)));
+            });
+            StringBuilder b = new StringBuilder();
+            groups.forEach((g, v) -> b.append(String.format(Locale.ROOT, "; %s: mean α %.2f, output error %.3f× unscaled",
+                    g, v[0] / v[2], v[1] / v[2])));
+            reporter.note(String.format(Locale.ROOT, "AWQ: %d layers in %.1f s%s", layers, (System.nanoTime() - t0) / 1e9, b));
+            return search.scales();
         }
     }
 
     /** Runs the layer-by-layer calibration and returns the quantized tensors for the writer. */
     private static GgufModelWriter.Calibrated calibrate(Path source, GgufModelWriter.Options options, Calibration cal,
-                                                        CalibrationSamples samples, CalibrationState state, boolean rotated,
+                                                        CalibrationSamples samples, CalibrationState state, String transforms,
                                                         Reporter reporter) {
         List<LlamaCppMix.Choice> plan = GgufModelWriter.plan(source, options, true);
         CalibratedQuantization.MethodChoice choice = cal.methods().apply(plan);
@@ -152,7 +223,7 @@ public final class QuantizeJob {
             }
             reporter.note(String.format(Locale.ROOT, "calibration: %.1f s; %s; FMA peak measured now: %.0f GFLOP/s (%d threads)",
                     (System.nanoTime() - t0) / 1e9, GptqWork.TOTAL.summary(), FmaPeak.measureGflops(), Parallel.threads()));
-            return new GgufModelWriter.Calibrated(q.tensors(), (rotated ? "rotation+" : "") + cal.methodLabel(),
+            return new GgufModelWriter.Calibrated(q.tensors(), transforms + cal.methodLabel(),
                     cal.text().getFileName().toString(), samples.count(), samples.ctx());
         }
     }

@@ -169,6 +169,23 @@ class QuantizeCommandTest {
             assertEquals("rotation+gptq", f.metadata().getString("quantize.qforge.method"));
             assertEquals("tiny-llama", f.metadata().getString("general.name"), "named after the model, not the rotated copy");
         }
+        Path awq = tmp.resolve("awq.gguf");
+        r = CliRun.of("quantize", "-m", model.toString(), "-t", "Q4_K_M", "-o", awq.toString(), "--calib",
+                text.toString(), "--calib-samples", "4", "--calib-ctx", "64", "--method", "awq+gptq", "--no-check");
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.err().contains("AWQ: 2 layers in"), r.err());
+        try (GgufFile f = GgufFile.open(awq)) {
+            assertEquals("awq+gptq", f.metadata().getString("quantize.qforge.method"));
+            assertEquals("tiny-llama", f.metadata().getString("general.name"), "named after the model, not the scaled copy");
+        }
+        assertTrue(Math.abs(Files.size(out) - Files.size(awq)) <= 32,
+                "AWQ changes the blocks, not the tensors' sizes (the longer method name is within the alignment)");
+        r = CliRun.of("quantize", "-m", model.toString(), "-t", "Q4_K_M", "-o", awq.toString(), "--calib",
+                text.toString(), "--calib-samples", "4", "--calib-ctx", "64", "--method", "awq", "--no-check");
+        assertEquals(0, r.exit(), r.err());
+        try (GgufFile f = GgufFile.open(awq)) {
+            assertEquals("awq+rtn", f.metadata().getString("quantize.qforge.method"), "AWQ alone rounds after scaling");
+        }
         try (var files = Files.list(tmp)) {
             assertTrue(files.noneMatch(f -> f.getFileName().toString().contains(".partial-")
                             || f.getFileName().toString().endsWith(".resume")),
@@ -184,6 +201,10 @@ class QuantizeCommandTest {
         String out = tmp.resolve("x.gguf").toString();
         assertOneLineError(CliRun.of("quantize", "-m", model.toString(), "-t", "Q4_0", "-o", out, "--calib", text.toString(),
                 "--method", "magic"), "unknown method 'magic'");
+        assertOneLineError(CliRun.of("quantize", "-m", model.toString(), "-t", "Q4_0", "-o", out, "--calib", text.toString(),
+                "--method", "awq+gptq+rtn"), "unknown method 'awq+gptq+rtn'");
+        assertOneLineError(CliRun.of("quantize", "-m", model.toString(), "-t", "Q4_0", "-o", out, "--method", "awq"),
+                "needs a calibration text");
         assertOneLineError(CliRun.of("quantize", "-m", model.toString(), "-t", "Q4_0", "-o", out, "--method", "gptq"),
                 "needs a calibration text");
         assertOneLineError(CliRun.of("quantize", "-m", model.toString(), "-t", "Q4_0", "-o", out, "--calib", text.toString(),

@@ -1,14 +1,11 @@
 package dev.qforge.quant.gptq;
 
 import dev.qforge.QforgeException;
-import dev.qforge.kernel.DenseMatrices;
 import dev.qforge.kernel.Parallel;
-import dev.qforge.kernel.VectorMath;
 import dev.qforge.kernel.blocks.BlockFormat;
 import dev.qforge.kernel.blocks.LevelGrid;
 
 import java.lang.foreign.MemorySegment;
-import java.util.concurrent.atomic.DoubleAdder;
 import java.util.function.Consumer;
 
 /**
@@ -20,25 +17,35 @@ import java.util.function.Consumer;
  * imatrix); each weight of the block is then rounded onto those scales' grid ({@link LevelGrid}) and its
  * error fed forward. The output is ordinary blocks of the format, which llama.cpp reads unchanged.
  *
- * <p>Updates are lazy in batches of columns (the reference code's 128): within a batch the error is applied
- * at once, to the columns after the batch once per batch. Rows are independent given the factor, so they
- * run in parallel in bands.
+ * <p>Updates are lazy, on two levels: within a sub-batch of 16 columns an error reaches the sub-batch's later
+ * columns at once; the rest of its batch of 256 after the sub-batch, and the columns after the batch after the
+ * batch, both as register-blocked products ({@link ErrorFeedback}). Rows are independent given the factor, so
+ * each band of rows runs the whole sweep on its own thread, with no barrier between batches.
  */
 public final class GptqQuantizer {
-    /** Rows per parallel task. */
-    private static final int BAND = 8;
+    /** Rows per parallel task, at most: the errors of a band are reused across it from the cache. */
+    private static final int BAND = 64;
+    /** Columns per lazy batch, at least (a multiple of every block size); the reference code's is 128. */
+    private static final int BATCH = 256;
 
     /**
      * @param dampFraction λ = dampFraction · mean(diag H) is added to the diagonal (the reference's percdamp, 0.01)
      * @param dampRaises   how many times λ may be multiplied by 10 when H + λI is not positive definite
+     * @param actOrder     sweep the columns in decreasing order of their Hessian diagonal (the reference's
+     *                     desc_act); the block scales are then all chosen first, from the weights as they are
+     *                     (GPTQModel's static groups), since a block format's blocks are runs of columns
      */
-    public record Settings(double dampFraction, int dampRaises) {
-        public static final Settings DEFAULT = new Settings(0.01, 6);
+    public record Settings(double dampFraction, int dampRaises, boolean actOrder) {
+        public static final Settings DEFAULT = new Settings(0.01, 6, false);
 
         public Settings {
             if (!(dampFraction > 0) || dampFraction > 10) {
                 throw new QforgeException("GPTQ damping must be in (0, 10], not " + dampFraction);
             }
+        }
+
+        public Settings(double dampFraction, int dampRaises) {
+            this(dampFraction, dampRaises, false);
         }
     }
 
@@ -50,8 +57,8 @@ public final class GptqQuantizer {
     }
 
     /**
-     * Quantizes the rows × cols weights {@code w} (row-major; overwritten with work values) into
-     * {@code out} (rows × format.rowBytes(cols) bytes) for inputs whose Hessian is {@code h}.
+     * Quantizes the rows × cols weights {@code w} (row-major; left as they were, or with dead columns zeroed)
+     * into {@code out} (rows × format.rowBytes(cols) bytes) for inputs whose Hessian is {@code h}.
      *
      * @param name     the tensor, for messages
      * @param warnings told when the damping had to be raised
@@ -69,8 +76,7 @@ public final class GptqQuantizer {
         if (cols % bs != 0) {
             throw new IllegalArgumentException(name + ": " + cols + " columns is not a multiple of " + format.name() + "'s block");
         }
-        Hessian.Factor f = h.factor(settings.dampFraction(), settings.dampRaises(), name, warnings);
-        float[] u = f.u();
+        Hessian.Factor f = h.factor(settings.dampFraction(), settings.dampRaises(), settings.actOrder(), name, warnings);
         float[] importance = f.importance();
         for (int i = 0; i < cols; i++) {
             if (f.dead()[i]) {
@@ -83,114 +89,128 @@ public final class GptqQuantizer {
         for (int b = 0; b < cols / bs; b++) {
             System.arraycopy(importance, b * bs, blockImportance[b], 0, bs);
         }
-        int batch = bs >= 128 ? bs : 128 / bs * bs;
-        long rowBytes = format.rowBytes(cols);
-        DoubleAdder loss = new DoubleAdder();
-        float[] factor = u;
-        int bands = (rows + BAND - 1) / BAND;
-        float[] err = new float[rows * batch];
+        Sweep sweep = new Sweep(w, cols, f.u(), f.order(), format, grid, blockImportance, out, format.rowBytes(cols),
+                Math.max(BATCH, bs));
+        // Rows are independent given the factor: each band of rows runs the whole sweep on its own, so no
+        // thread waits for another between batches. Bands are small enough to keep every thread busy.
+        int band = Math.max(4, Math.min(BAND, rows / (4 * Parallel.threads()) / 4 * 4));
+        int bands = (rows + band - 1) / band;
+        double[] losses = new double[bands];
         long t0 = System.nanoTime();
-        for (int j0 = 0; j0 < cols; j0 += batch) {
-            int j1 = Math.min(j0 + batch, cols);
-            int from = j0;
-            Parallel.forRange(bands, band -> {
-                int r0 = band * BAND;
-                int n = Math.min(BAND, rows - r0);
-                loss.add(sweep(w, r0, n, cols, factor, from, j1, format, grid, blockImportance, err, batch, out, rowBytes));
-            });
-            if (j1 < cols) {
-                feedForward(w, rows, cols, factor, j0, j1, err, batch);
-            }
-        }
+        Parallel.forRange(bands, i -> losses[i] = sweep.band(i * band, Math.min(band, rows - i * band)));
         GptqWork.TOTAL.sweep(System.nanoTime() - t0, rows, cols);
-        return new Result(loss.sum(), f.lambda(), f.dampFraction());
-    }
-
-    /** Rows per matrix product of the lazy update (bounds its temporary to ROW_CHUNK × cols floats). */
-    private static final int ROW_CHUNK = 1024;
-
-    /**
-     * The lazy update after a batch of columns [j0, j1): W[:, j1:] −= E · U[j0:j1, j1:], a matrix product
-     * on the runtime's GEMM (E holds each row's scaled errors of the batch).
-     */
-    private static void feedForward(float[] w, int rows, int cols, float[] u, int j0, int j1, float[] err, int batch) {
-        int width = j1 - j0;
-        int tail = cols - j1;
-        // The product's "weight" is U's block transposed: [tail × width].
-        float[] ut = new float[tail * width];
-        for (int k = 0; k < width; k++) {
-            int uRow = (j0 + k) * cols + j1;
-            for (int c = 0; c < tail; c++) {
-                ut[c * width + k] = u[uRow + c];
-            }
-        }
-        float[] e = new float[Math.min(ROW_CHUNK, rows) * width];
-        for (int r0 = 0; r0 < rows; r0 += ROW_CHUNK) {
-            int n = Math.min(ROW_CHUNK, rows - r0);
-            for (int r = 0; r < n; r++) {
-                System.arraycopy(err, (r0 + r) * batch, e, r * width, width);
-            }
-            float[] delta = DenseMatrices.timesTransposed(e, n, ut, tail);
-            int start = r0;
-            Parallel.forRange(n, r -> {
-                int wr = (start + r) * cols + j1;
-                for (int c = 0; c < tail; c++) {
-                    w[wr + c] -= delta[r * tail + c];
-                }
-            });
-        }
-    }
-
-    /**
-     * The columns [j0, j1) of rows [r0, r0 + n): each weight rounded onto its block's grid, its scaled error
-     * kept in err and applied at once to the batch's later columns. Returns the rows' loss.
-     */
-    private static double sweep(float[] w, int r0, int n, int cols, float[] u, int j0, int j1, BlockFormat format,
-                                LevelGrid grid, float[][] blockImportance, float[] err, int batch, MemorySegment out,
-                                long rowBytes) {
-        int bs = format.blockSize();
-        int bpb = format.bytesPerBlock();
-        float[] codebook = grid.codebook();
-        float[] scale = new float[n * bs];
-        float[] offset = new float[n * bs];
-        int[] levels = new int[n * bs];
-        float[] blockScale = new float[bs];
-        float[] blockOffset = new float[bs];
         double loss = 0;
-        for (int j = j0; j < j1; j++) {
-            int inBlock = j % bs;
-            if (inBlock == 0) {
-                for (int r = 0; r < n; r++) {
-                    long at = (long) (r0 + r) * rowBytes + (long) (j / bs) * bpb;
-                    format.quantize(w, (r0 + r) * cols + j, bs, blockImportance[j / bs], out, at);
-                    grid.grid(out, at, bs, blockScale, blockOffset);
-                    System.arraycopy(blockScale, 0, scale, r * bs, bs);
-                    System.arraycopy(blockOffset, 0, offset, r * bs, bs);
-                }
-            }
-            float d = u[j * cols + j];
-            int rest = j1 - j - 1;
-            for (int r = 0; r < n; r++) {
-                int wi = (r0 + r) * cols + j;
-                float x = w[wi];
-                int g = r * bs + inBlock;
-                int k = grid.nearest(x, scale[g], offset[g]);
-                levels[g] = k;
-                float q = scale[g] * codebook[k] + offset[g];
-                float e = (x - q) / d;
-                loss += (double) e * e;
-                err[(r0 + r) * batch + (j - j0)] = e;
-                if (rest > 0) {
-                    VectorMath.axpy(-e, u, j * cols + j + 1, w, wi + 1, rest);
-                }
-            }
-            if (inBlock == bs - 1) {
-                for (int r = 0; r < n; r++) {
-                    long at = (long) (r0 + r) * rowBytes + (long) (j / bs) * bpb;
-                    grid.setLevels(out, at, bs, levels, r * bs);
-                }
-            }
+        for (double l : losses) {
+            loss += l;
         }
-        return loss;
+        return new Result(loss, f.lambda(), f.dampFraction());
+    }
+
+    /** Columns per sub-batch: within one, errors spread by short scalar loops; after it, by {@link ErrorFeedback}. */
+    private static final int SUB = 16;
+
+    /** One matrix's sweep; {@link #band} runs it over some rows, with its own working copy of them. */
+    private record Sweep(float[] w, int cols, float[] u, int[] order, BlockFormat format, LevelGrid grid,
+                         float[][] blockImportance, MemorySegment out, long rowBytes, int batch) {
+
+        /** Rows [r0, r0 + n): quantized into out. Returns their loss. */
+        double band(int r0, int n) {
+            int bs = format.blockSize();
+            int bpb = format.bytesPerBlock();
+            // the band's weights in sweep order (column p is the original column order[p])
+            float[] wb = new float[n * cols];
+            for (int r = 0; r < n; r++) {
+                int src = (r0 + r) * cols;
+                if (order == null) {
+                    System.arraycopy(w, src, wb, r * cols, cols);
+                } else {
+                    for (int p = 0; p < cols; p++) {
+                        wb[r * cols + p] = w[src + order[p]];
+                    }
+                }
+            }
+            // each weight's grid, in sweep order, and its chosen level, in the original order
+            float[] scale = new float[n * cols];
+            float[] offset = new float[n * cols];
+            int[] levels = new int[n * cols];
+            float[] blockScale = new float[bs];
+            float[] blockOffset = new float[bs];
+            if (order != null) {
+                int[] position = new int[cols];
+                for (int p = 0; p < cols; p++) {
+                    position[order[p]] = p;
+                }
+                for (int r = 0; r < n; r++) {
+                    for (int b = 0; b < cols / bs; b++) {
+                        long at = (long) (r0 + r) * rowBytes + (long) b * bpb;
+                        format.quantize(w, (r0 + r) * cols + b * bs, bs, blockImportance[b], out, at);
+                        grid.grid(out, at, bs, blockScale, blockOffset);
+                        for (int i = 0; i < bs; i++) {
+                            scale[r * cols + position[b * bs + i]] = blockScale[i];
+                            offset[r * cols + position[b * bs + i]] = blockOffset[i];
+                        }
+                    }
+                }
+            }
+            float[] err = new float[n * batch];
+            float[] codebook = grid.codebook();
+            int sub = gcd(SUB, bs);
+            double loss = 0;
+            for (int j0 = 0; j0 < cols; j0 += batch) {
+                int j1 = Math.min(j0 + batch, cols);
+                long t0 = System.nanoTime();
+                for (int s0 = j0; s0 < j1; s0 += sub) {
+                    int s1 = Math.min(s0 + sub, j1);
+                    for (int j = s0; j < s1; j++) {
+                        if (order == null && j % bs == 0) {
+                            // A block's scales are chosen when the sweep reaches its first column, which starts a
+                            // sub-batch: by then every finished column's error has reached the whole block.
+                            for (int r = 0; r < n; r++) {
+                                long at = (long) (r0 + r) * rowBytes + (long) (j / bs) * bpb;
+                                format.quantize(wb, r * cols + j, bs, blockImportance[j / bs], out, at);
+                                grid.grid(out, at, bs, blockScale, blockOffset);
+                                System.arraycopy(blockScale, 0, scale, r * cols + j, bs);
+                                System.arraycopy(blockOffset, 0, offset, r * cols + j, bs);
+                            }
+                        }
+                        int uj = j * cols;
+                        float d = u[uj + j];
+                        int column = order == null ? j : order[j];
+                        for (int r = 0; r < n; r++) {
+                            int wi = r * cols + j;
+                            float x = wb[wi];
+                            int k = grid.nearest(x, scale[wi], offset[wi]);
+                            levels[r * cols + column] = k;
+                            float e = (x - (scale[wi] * codebook[k] + offset[wi])) / d;
+                            loss += (double) e * e;
+                            err[r * batch + (j - j0)] = e;
+                            for (int c = j + 1; c < s1; c++) {
+                                wb[wi + c - j] -= e * u[uj + c];
+                            }
+                        }
+                    }
+                    if (s1 < j1) {
+                        ErrorFeedback.subtract(wb, 0, cols, err, s0 - j0, batch, u, s0, cols, s1 - s0, n, s1, j1);
+                    }
+                }
+                long t1 = System.nanoTime();
+                GptqWork.TOTAL.batch(t1 - t0);
+                if (j1 < cols) {
+                    // the lazy update: the batch's errors reach every later column, W[:, j1:] −= E · U[j0:j1, j1:]
+                    ErrorFeedback.subtract(wb, 0, cols, err, 0, batch, u, j0, cols, j1 - j0, n, j1, cols);
+                    GptqWork.TOTAL.update(System.nanoTime() - t1, 2L * n * (j1 - j0) * (cols - j1));
+                }
+            }
+            for (int r = 0; r < n; r++) {
+                for (int b = 0; b < cols / bs; b++) {
+                    grid.setLevels(out, (long) (r0 + r) * rowBytes + (long) b * bpb, bs, levels, r * cols + b * bs);
+                }
+            }
+            return loss;
+        }
+    }
+
+    private static int gcd(int a, int b) {
+        return b == 0 ? a : gcd(b, a % b);
     }
 }

@@ -16,12 +16,17 @@ public final class GptqWork {
     private final LongAdder factorFlops = new LongAdder();
     private final LongAdder sweepNanos = new LongAdder();
     private final LongAdder sweepFlops = new LongAdder();
+    /** Thread time in the lazy updates between batches, and their multiply-adds ×2. */
+    private final LongAdder updateNanos = new LongAdder();
+    private final LongAdder updateFlops = new LongAdder();
+    /** Thread time in the batches themselves: scale searches, rounding, errors spread within the batch. */
+    private final LongAdder batchNanos = new LongAdder();
 
     /** The counters of this process (a run resets them first). */
     public static final GptqWork TOTAL = new GptqWork();
 
     public void reset() {
-        for (LongAdder a : new LongAdder[]{hessianNanos, hessianFlops, factorNanos, factorFlops, sweepNanos, sweepFlops}) {
+        for (LongAdder a : new LongAdder[]{hessianNanos, hessianFlops, factorNanos, factorFlops, sweepNanos, sweepFlops, updateNanos, updateFlops, batchNanos}) {
             a.reset();
         }
     }
@@ -39,6 +44,26 @@ public final class GptqWork {
     void sweep(long nanos, int rows, int cols) {
         sweepNanos.add(nanos);
         sweepFlops.add((long) rows * cols * cols);
+    }
+
+    void update(long threadNanos, long flops) {
+        updateNanos.add(threadNanos);
+        updateFlops.add(flops);
+    }
+
+    void batch(long threadNanos) {
+        batchNanos.add(threadNanos);
+    }
+
+    /** The share of the sweeps' thread time spent in the lazy updates. */
+    public double updateShare() {
+        long all = updateNanos.sum() + batchNanos.sum();
+        return all == 0 ? 0 : updateNanos.sum() / (double) all;
+    }
+
+    /** The lazy updates' rate: their operations over their thread time, times the threads that ran them. */
+    public double updateGflops(int threads) {
+        return rate(updateFlops.sum(), updateNanos.sum()) * threads;
     }
 
     public double hessianSeconds() {
@@ -71,7 +96,8 @@ public final class GptqWork {
 
     /** One line: each part's seconds and GFLOP/s. */
     public String summary() {
-        return String.format(Locale.ROOT, "Hessians %.1f s (%.0f GFLOP/s), factors %.1f s (%.0f GFLOP/s), GPTQ sweeps %.1f s (%.0f GFLOP/s)",
-                hessianSeconds(), hessianGflops(), factorSeconds(), factorGflops(), sweepSeconds(), sweepGflops());
+        return String.format(Locale.ROOT, "Hessians %.1f s (%.0f GFLOP/s), factors %.1f s (%.0f GFLOP/s), GPTQ sweeps %.1f s (%.0f GFLOP/s; %.0f %% of it in the lazy updates, at %.0f GFLOP/s)",
+                hessianSeconds(), hessianGflops(), factorSeconds(), factorGflops(), sweepSeconds(), sweepGflops(),
+                100 * updateShare(), updateGflops(dev.qforge.kernel.Parallel.threads()));
     }
 }

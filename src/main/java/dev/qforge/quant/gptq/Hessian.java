@@ -22,10 +22,13 @@ public final class Hessian {
     private float[] diagonal;
     private Factor factor;
     private long tokens;
+    /** Σ |x| per column: AWQ's activation magnitudes, which the squares of H do not give. */
+    private final double[] absSum;
 
     public Hessian(int cols) {
         this.cols = cols;
         this.sum = new float[Math.multiplyExact(cols, cols)];
+        this.absSum = new double[cols];
     }
 
     public int cols() {
@@ -48,7 +51,9 @@ public final class Hessian {
         float[] transposed = new float[n * cols];
         for (int t = 0; t < n; t++) {
             for (int c = 0; c < cols; c++) {
-                transposed[c * n + t] = x[t * cols + c];
+                float v = x[t * cols + c];
+                transposed[c * n + t] = v;
+                absSum[c] += Math.abs(v);
             }
         }
         // Σ_t x xᵀ, a band of BAND rows of H at a time (so the product's temporary stays small): the transposed
@@ -92,19 +97,38 @@ public final class Hessian {
         return d;
     }
 
+    /** Mean |x| per input column: the activation magnitudes AWQ's scales are powers of. */
+    public float[] meanAbs() {
+        float[] m = new float[cols];
+        for (int i = 0; i < cols; i++) {
+            m[i] = tokens == 0 ? 0 : (float) (absSum[i] / tokens);
+        }
+        return m;
+    }
+
     /**
      * What GPTQ needs of this Hessian, computed once for all the linears that share it (q, k, v): the
      * inverse factor U of the damped Hessian, the columns no token fed, the importance and the damping used.
-     * The sum is consumed to save memory (it is the factorization's working array); a copy is kept only for
-     * the rare retry with more damping, exact for widths up to 4096 and in bfloat16 above.
+     * The sum is consumed to save memory (it becomes U, in place); a copy is kept only for the rare retry
+     * with more damping, in the heap for widths up to 4096 and in a temporary file above.
      */
-    public synchronized Factor factor(double dampFraction, int dampRaises, String name, java.util.function.Consumer<String> warnings) {
-        if (factor != null && factor.requestedFraction == dampFraction) {
+    public Factor factor(double dampFraction, int dampRaises, String name, java.util.function.Consumer<String> warnings) {
+        return factor(dampFraction, dampRaises, false, name, warnings);
+    }
+
+    /**
+     * As {@link #factor(double, int, String, java.util.function.Consumer)}; with {@code actOrder} the factor is
+     * of H with rows and columns in decreasing order of its diagonal ({@link Factor#order}), GPTQ's act-order.
+     */
+    public synchronized Factor factor(double dampFraction, int dampRaises, boolean actOrder, String name,
+                                      java.util.function.Consumer<String> warnings) {
+        if (factor != null && factor.requestedFraction == dampFraction && (factor.order != null) == actOrder) {
             return factor;
         }
         if (factor != null) {
             throw new dev.qforge.QforgeException(name + ": reads the same input as a matrix quantized with damping "
-                    + factor.requestedFraction + ", not " + dampFraction + "; give linears that share an input (q/k/v, gate/up) the same damp");
+                    + factor.requestedFraction + (factor.order != null ? " and act-order" : "") + ", not " + dampFraction
+                    + (actOrder ? " and act-order" : "") + "; give linears that share an input (q/k/v, gate/up) the same GPTQ settings");
         }
         float[] h = sum();
         float[] importance = meanSquares();
@@ -123,13 +147,17 @@ public final class Hessian {
         for (int i = 0; i < cols; i++) {
             diagonal[i] = dead[i] ? 0 : h[i * cols + i];
         }
+        int[] order = actOrder ? decreasingDiagonal(h, cols) : null;
+        if (order != null) {
+            permute(h, cols, order);
+        }
         double fraction = dampFraction;
         float[] u = null;
         try (Backup backup = new Backup(h, cols)) {
             for (int attempt = 0; ; attempt++) {
                 float[] work = attempt == 0 ? h : backup.restore();
                 long t0 = System.nanoTime();
-                u = InverseCholesky.ofConsuming(work, cols, fraction * meanDiag);
+                u = InverseCholesky.ofConsuming(work, cols, fraction * meanDiag) ? work : null;
                 GptqWork.TOTAL.factor(System.nanoTime() - t0, cols);
                 if (u != null || attempt == dampRaises) {
                     break;
@@ -144,12 +172,61 @@ public final class Hessian {
             throw new dev.qforge.QforgeException(name + ": the Hessian stays singular with damping " + fraction
                     + "·mean(diag); the calibration inputs may be degenerate (too few tokens?)");
         }
-        factor = new Factor(u, dead, importance, fraction * meanDiag, fraction, dampFraction);
+        factor = new Factor(u, order, dead, importance, fraction * meanDiag, fraction, dampFraction);
         return factor;
     }
 
-    /** GPTQ's view of a Hessian: U with (H + λI)⁻¹ = UᵀU, the dead columns, mean squares as importance. */
-    public record Factor(float[] u, boolean[] dead, float[] importance, double lambda, double dampFraction,
+    /** The columns by decreasing diagonal (ties: by index, so the order is the same on every run). */
+    private static int[] decreasingDiagonal(float[] h, int n) {
+        Integer[] idx = new Integer[n];
+        for (int i = 0; i < n; i++) {
+            idx[i] = i;
+        }
+        java.util.Arrays.sort(idx, (a, b) -> {
+            int c = Float.compare(h[b * n + b], h[a * n + a]);
+            return c != 0 ? c : Integer.compare(a, b);
+        });
+        int[] order = new int[n];
+        for (int i = 0; i < n; i++) {
+            order[i] = idx[i];
+        }
+        return order;
+    }
+
+    /** h ← P·h·Pᵀ in place: row and column i become the old order[i] (one spare row, cycles of rows). */
+    private static void permute(float[] h, int n, int[] order) {
+        float[] spare = new float[n];
+        boolean[] placed = new boolean[n];
+        for (int start = 0; start < n; start++) {
+            if (placed[start] || order[start] == start) {
+                continue;
+            }
+            System.arraycopy(h, start * n, spare, 0, n);
+            int i = start;
+            while (true) {
+                placed[i] = true;
+                int from = order[i];
+                if (from == start) {
+                    System.arraycopy(spare, 0, h, i * n, n);
+                    break;
+                }
+                System.arraycopy(h, from * n, h, i * n, n);
+                i = from;
+            }
+        }
+        for (int r = 0; r < n; r++) {
+            System.arraycopy(h, r * n, spare, 0, n);
+            for (int c = 0; c < n; c++) {
+                h[r * n + c] = spare[order[c]];
+            }
+        }
+    }
+
+    /**
+     * GPTQ's view of a Hessian: U with (H + λI)⁻¹ = UᵀU (of the permuted H when {@code order} is not null:
+     * row/column p of U is original column order[p]), the dead columns, mean squares as importance.
+     */
+    public record Factor(float[] u, int[] order, boolean[] dead, float[] importance, double lambda, double dampFraction,
                          double requestedFraction) {
     }
 

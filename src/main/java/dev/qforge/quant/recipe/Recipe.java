@@ -6,6 +6,7 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import dev.qforge.QforgeException;
 import dev.qforge.quant.CalibratedQuantization;
 import dev.qforge.quant.QuantizeJob;
+import dev.qforge.quant.awq.AwqSearch;
 import dev.qforge.quant.gptq.GptqQuantizer;
 import dev.qforge.quant.plan.LlamaCppMix;
 
@@ -34,12 +35,13 @@ import java.util.Set;
  * tensor_types: ["attn_v=Q6_K"]
  * modifiers:
  *   - rotation: {seed: 0}
- *   - gptq: {targets: ["re:blk\\..*"], ignore: ["output.weight"], damp: 0.01}
+ *   - awq: {grid: 20}
+ *   - gptq: {targets: ["re:blk\\..*"], ignore: ["output.weight"], damp: 0.01, act_order: false}
  *   - rtn: {targets: ["output.weight"]}
  * </pre>
  */
 public record Recipe(Path source, String type, Calibration calibration, List<String> tensorTypes, Rotation rotation,
-                     List<MethodStep> methods) {
+                     AwqSearch.Settings awq, List<MethodStep> methods) {
 
     /** Calibration settings; null fields take the command line's or the defaults. */
     public record Calibration(Path text, Integer samples, Integer ctx, Long seed, Boolean fpInputs) {
@@ -50,7 +52,7 @@ public record Recipe(Path source, String type, Calibration calibration, List<Str
     }
 
     /** A method and the tensors it applies to. */
-    public record MethodStep(String method, List<String> targets, List<String> ignore, Double damp) {
+    public record MethodStep(String method, List<String> targets, List<String> ignore, Double damp, Boolean actOrder) {
         /** Whether this step claims the GGUF tensor {@code name}. */
         public boolean claims(String name) {
             return matchesAny(targets, name) && !matchesAny(ignore, name);
@@ -88,6 +90,7 @@ public record Recipe(Path source, String type, Calibration calibration, List<Str
         }
         List<String> tensorTypes = strings(file, "tensor_types", root.get("tensor_types"));
         Rotation rotation = null;
+        AwqSearch.Settings awq = null;
         List<MethodStep> methods = new ArrayList<>();
         JsonNode mods = root.get("modifiers");
         if (mods != null && !mods.isNull()) {
@@ -108,8 +111,19 @@ public record Recipe(Path source, String type, Calibration calibration, List<Str
                         throw new QforgeException(file + ": more than one rotation");
                     }
                     rotation = new Rotation(s.hasNonNull("seed") ? integer(file, "rotation.seed", s.get("seed")) : 0);
+                } else if (name.equals("awq")) {
+                    keys(file, "awq.", s, Set.of("grid"));
+                    if (awq != null) {
+                        throw new QforgeException(file + ": more than one awq");
+                    }
+                    int grid = s.hasNonNull("grid") ? integer(file, "awq.grid", s.get("grid")) : AwqSearch.Settings.DEFAULT.grid();
+                    try {
+                        awq = new AwqSearch.Settings(grid);
+                    } catch (QforgeException bad) {
+                        throw new QforgeException(file + ": " + bad.getMessage());
+                    }
                 } else if (METHODS.contains(name)) {
-                    keys(file, name + ".", s, name.equals("gptq") ? Set.of("targets", "ignore", "damp") : Set.of("targets", "ignore"));
+                    keys(file, name + ".", s, name.equals("gptq") ? Set.of("targets", "ignore", "damp", "act_order") : Set.of("targets", "ignore"));
                     List<String> targets = strings(file, name + ".targets", s.get("targets"));
                     if (targets.isEmpty()) {
                         targets = List.of("re:.*");
@@ -122,13 +136,14 @@ public record Recipe(Path source, String type, Calibration calibration, List<Str
                         compile(file, t);
                     }
                     Double damp = s.hasNonNull("damp") ? s.get("damp").asDouble() : null;
-                    methods.add(new MethodStep(name, targets, ignore, damp));
+                    Boolean actOrder = s.hasNonNull("act_order") ? bool(file, name + ".act_order", s.get("act_order")) : null;
+                    methods.add(new MethodStep(name, targets, ignore, damp, actOrder));
                 } else {
-                    throw new QforgeException(file + ": unknown method '" + e.getKey() + "'; known: gptq, rtn, rotation");
+                    throw new QforgeException(file + ": unknown method '" + e.getKey() + "'; known: gptq, rtn, awq, rotation");
                 }
             }
         }
-        return new Recipe(file, type, cal, tensorTypes, rotation, List.copyOf(methods));
+        return new Recipe(file, type, cal, tensorTypes, rotation, awq, List.copyOf(methods));
     }
 
     /**
@@ -164,7 +179,8 @@ public record Recipe(Path source, String type, Calibration calibration, List<Str
             if (step == null || step.method().equals("rtn")) {
                 return new CalibratedQuantization.Assignment(CalibratedQuantization.Method.RTN, defaults);
             }
-            GptqQuantizer.Settings s = step.damp() == null ? defaults : new GptqQuantizer.Settings(step.damp(), defaults.dampRaises());
+            GptqQuantizer.Settings s = new GptqQuantizer.Settings(step.damp() == null ? defaults.dampFraction() : step.damp(),
+                    defaults.dampRaises(), step.actOrder() == null ? defaults.actOrder() : step.actOrder());
             return new CalibratedQuantization.Assignment(CalibratedQuantization.Method.GPTQ, s);
         };
     }

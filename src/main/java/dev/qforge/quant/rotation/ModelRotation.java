@@ -1,23 +1,13 @@
 package dev.qforge.quant.rotation;
 
-import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.qforge.QforgeException;
-import dev.qforge.format.JsonFiles;
 import dev.qforge.format.SafetensorsCheckpoint;
-import dev.qforge.format.SafetensorsWriter;
 import dev.qforge.kernel.DenseMatrices;
 import dev.qforge.model.HfConfigFile;
 import dev.qforge.model.ModelConfig;
 import dev.qforge.model.TensorLayout;
-import dev.qforge.tensor.DType;
-import dev.qforge.tensor.Tensor;
+import dev.qforge.quant.transform.TransformedCheckpoint;
 
-import java.io.IOException;
-import java.lang.foreign.MemorySegment;
-import java.nio.file.DirectoryStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 
 /**
  * The rotations of QuaRot and SpinQuant that fold into the weights, so that the rotated model is still a
@@ -39,52 +29,10 @@ public final class ModelRotation {
      */
     public static void write(Path modelDir, Path target, long seed) {
         ModelConfig c = HfConfigFile.read(modelDir.resolve("config.json"));
-        int d = c.hiddenSize();
-        int hd = c.headDim();
-        float[] q = Hadamard.randomOrthogonal(d, seed);
-        float[] r = Hadamard.randomOrthogonal(hd, seed + 1);
-        try (SafetensorsCheckpoint ck = SafetensorsCheckpoint.open(modelDir)) {
-            Files.createDirectories(target);
-            copyOtherFiles(modelDir, target);
-            SafetensorsWriter w = new SafetensorsWriter();
-            w.metadata("format", "pt");
-            boolean tied = !ck.contains(TensorLayout.LM_HEAD);
-            java.util.List<TensorLayout.Spec> specs = new java.util.ArrayList<>(TensorLayout.of(c));
-            if (tied) {
-                // the head takes the final norm's gain and the embedding does not: they become two tensors
-                specs.add(new TensorLayout.Spec(TensorLayout.LM_HEAD, new long[]{c.vocabSize(), d}, TensorLayout.Role.LM_HEAD));
-            }
-            for (TensorLayout.Spec s : specs) {
-                String name = s.name();
-                // computed as the writer reaches it: one rotated tensor in memory at a time
-                w.add(name, DType.F32, s.shape(), out -> {
-                    float[] v = rotated(ck, c, name, q, r);
-                    byte[] b = new byte[v.length * 4];
-                    MemorySegment.copy(v, 0, MemorySegment.ofArray(b), Tensor.F32, 0, v.length);
-                    out.write(b);
-                });
-            }
-            if (tied) {
-                ObjectNode json = (ObjectNode) JsonFiles.readObject(modelDir.resolve("config.json"));
-                json.put("tie_word_embeddings", false);
-                byte[] text = (json.toPrettyString() + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8);
-                Files.write(target.resolve("config.json"), text);
-            }
-            w.write(target.resolve(SafetensorsCheckpoint.SINGLE_FILE));
-        } catch (IOException e) {
-            throw new QforgeException(target + ": cannot write the rotated model: " + e.getMessage(), e);
-        }
-    }
-
-    private static void copyOtherFiles(Path from, Path to) throws IOException {
-        try (DirectoryStream<Path> files = Files.newDirectoryStream(from)) {
-            for (Path f : files) {
-                String n = f.getFileName().toString();
-                if (Files.isRegularFile(f) && !n.endsWith(".safetensors") && !n.equals(SafetensorsCheckpoint.INDEX_FILE)) {
-                    Files.copy(f, to.resolve(n), StandardCopyOption.REPLACE_EXISTING);
-                }
-            }
-        }
+        float[] q = Hadamard.randomOrthogonal(c.hiddenSize(), seed);
+        float[] r = Hadamard.randomOrthogonal(c.headDim(), seed + 1);
+        // a tied head is untied: it takes the final norm's gain and the embedding does not
+        TransformedCheckpoint.write(modelDir, target, true, "rotated", (ck, name) -> rotated(ck, c, name, q, r));
     }
 
     /** The rotated values of one tensor of the checkpoint (Hugging Face names and layout). */

@@ -1,5 +1,7 @@
 package dev.qforge.quant.gptq;
 
+import dev.qforge.QforgeException;
+
 import dev.qforge.kernel.blocks.BlockFormat;
 import dev.qforge.kernel.blocks.BlockFormats;
 import org.junit.jupiter.api.Test;
@@ -14,6 +16,7 @@ import java.util.Random;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -106,6 +109,18 @@ class GptqQuantizerTest {
         double eGptq = outputError(x, w, dequantize(f, gptq));
         assertTrue(warnings.isEmpty(), warnings.toString());
         assertTrue(eGptq < 0.8 * eRtn, name + ": GPTQ output error " + eGptq + " vs round-to-nearest " + eRtn);
+        // act-order: the same, with the columns swept by decreasing energy and all block scales chosen first
+        Hessian h2 = new Hessian(COLS);
+        h2.add(x, TOKENS);
+        byte[] ordered = new byte[rtn.length];
+        GptqQuantizer.quantize("test", w.clone(), ROWS, COLS, h2, f, MemorySegment.ofArray(ordered),
+                new GptqQuantizer.Settings(0.01, 0, true), warnings::add);
+        double eOrdered = outputError(x, w, dequantize(f, ordered));
+        assertTrue(eOrdered < 0.8 * eRtn, name + ": act-order GPTQ output error " + eOrdered + " vs round-to-nearest " + eRtn);
+        QforgeException mixed = assertThrows(QforgeException.class, () -> GptqQuantizer.quantize("blk.0.attn_k.weight",
+                w.clone(), ROWS, COLS, h2, f, MemorySegment.ofArray(new byte[rtn.length]), GptqQuantizer.Settings.DEFAULT, s -> { }));
+        assertTrue(mixed.getMessage().contains("same GPTQ settings"), mixed.getMessage());
+        System.out.printf("%s: output error RTN %.4g, GPTQ %.4g, act-order GPTQ %.4g%n", name, eRtn, eGptq, eOrdered);
     }
 
     /** Σ x xᵀ of one all-ones input, made indefinite: eigenvalue −1 along (1, −1, 0, …). */

@@ -32,6 +32,7 @@ class RecipeTest {
                 tensor_types: ["attn_v=Q6_K"]
                 modifiers:
                   - rotation: {seed: 5}
+                  - awq: {grid: 10}
                   - gptq:
                       targets: ["re:blk\\\\..*"]
                       ignore: ["blk.0.ffn_down.weight"]
@@ -45,6 +46,7 @@ class RecipeTest {
         assertEquals(256, r.calibration().ctx());
         assertEquals(List.of("attn_v=Q6_K"), r.tensorTypes());
         assertEquals(5, r.rotation().seed());
+        assertEquals(10, r.awq().grid());
         assertEquals("gptq", r.methodFor("blk.3.attn_q.weight").method());
         assertEquals(0.02, r.methodFor("blk.3.attn_q.weight").damp());
         assertEquals("rtn", r.methodFor("blk.0.ffn_down.weight").method(), "ignored by gptq, claimed by rtn");
@@ -57,7 +59,9 @@ class RecipeTest {
 
     @Test
     void mistakesAreOneLineErrorsNamingTheFile() throws IOException {
-        assertRejected("modifiers:\n  - awq: {}\n", "unknown method 'awq'");
+        assertRejected("modifiers:\n  - smoothquant: {}\n", "unknown method 'smoothquant'");
+        assertRejected("modifiers:\n  - awq: {grid: 0}\n", "AWQ's grid must be 1 to 1000");
+        assertRejected("modifiers:\n  - awq: {alpha: 0.5}\n", "unknown key 'awq.alpha'");
         assertRejected("type: Q4_K_M\ncolibration: {}\n", "unknown key 'colibration'");
         assertRejected("modifiers:\n  - gptq: {targets: ['re:(']}\n", "does not compile");
         assertRejected("modifiers:\n  - gptq: {dampening: 1}\n", "unknown key 'gptq.dampening'");
