@@ -23,7 +23,7 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 
 /** {@code qforge bench}: prefill and decode speed, next to the memory-bandwidth bound. */
-@Command(name = "bench", mixinStandardHelpOptions = true,
+@Command(name = "bench", mixinStandardHelpOptions = true, subcommands = GptqBenchCommand.class,
         description = {"Measure prefill and decode tokens/s (as llama-bench's pp and tg) and the decode bound",
                 "(weight bytes per token ÷ measured read bandwidth). Without --model, a synthetic model of",
                 "--shape (default llama-1b) is written once to the cache and used."})

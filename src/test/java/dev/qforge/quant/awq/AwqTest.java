@@ -2,12 +2,11 @@ package dev.qforge.quant.awq;
 
 import dev.qforge.kernel.blocks.BlockFormat;
 import dev.qforge.kernel.blocks.BlockFormats;
-import dev.qforge.model.InferenceState;
 import dev.qforge.model.ModelConfig;
 import dev.qforge.model.SyntheticModel;
 import dev.qforge.model.SyntheticShape;
 import dev.qforge.quant.gptq.Hessian;
-import dev.qforge.runtime.QModel;
+import dev.qforge.quant.transform.SameFunction;
 import dev.qforge.tensor.DType;
 import dev.qforge.tensor.WeightMatrix;
 import org.junit.jupiter.api.Test;
@@ -45,16 +44,7 @@ class AwqTest {
         }
         Path scaled = tmp.resolve(shape.id() + "-awq");
         scales.write(model, scaled);
-        int[] tokens = {1, 17, 305, 42, 99, 7, 250, 3, 64, 128, 11, 400};
-        float[] a = logits(model, tokens);
-        float[] b = logits(scaled, tokens);
-        double largest = 0;
-        double worst = 0;
-        for (int i = 0; i < a.length; i++) {
-            largest = Math.max(largest, Math.abs(a[i]));
-            worst = Math.max(worst, Math.abs(a[i] - b[i]));
-        }
-        assertTrue(worst <= 1e-4 * Math.max(1, largest), shape + ": logits differ by " + worst + " (largest " + largest + ")");
+        SameFunction.assertSameLogits(model, scaled, shape.toString());
     }
 
     @Test
@@ -149,12 +139,5 @@ class AwqTest {
             v[i] = (float) Math.exp((r.nextDouble() * 2 - 1) * Math.log(4));
         }
         return v;
-    }
-
-    private static float[] logits(Path dir, int[] tokens) {
-        try (QModel m = QModel.load(dir)) {
-            InferenceState s = m.decoder().newState(tokens.length);
-            return m.decoder().forward(s, tokens, 0, tokens.length, tokens.length);
-        }
     }
 }

@@ -1,9 +1,8 @@
 package dev.qforge.quant.rotation;
 
-import dev.qforge.model.InferenceState;
 import dev.qforge.model.SyntheticModel;
 import dev.qforge.model.SyntheticShape;
-import dev.qforge.runtime.QModel;
+import dev.qforge.quant.transform.SameFunction;
 import dev.qforge.tensor.DType;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -60,22 +59,6 @@ class ModelRotationTest {
         SyntheticModel.write(shape.config(), DType.F32, 11, Long.MAX_VALUE, model, null);
         Path rotated = tmp.resolve(shape.id() + "-rotated");
         ModelRotation.write(model, rotated, 3);
-        int[] tokens = {1, 17, 305, 42, 99, 7, 250, 3, 64, 128, 11, 400};
-        float[] a = logits(model, tokens);
-        float[] b = logits(rotated, tokens);
-        double scale = 0;
-        double worst = 0;
-        for (int i = 0; i < a.length; i++) {
-            scale = Math.max(scale, Math.abs(a[i]));
-            worst = Math.max(worst, Math.abs(a[i] - b[i]));
-        }
-        assertTrue(worst <= 1e-4 * Math.max(1, scale), shape + ": logits differ by " + worst + " (largest " + scale + ")");
-    }
-
-    private static float[] logits(Path dir, int[] tokens) {
-        try (QModel m = QModel.load(dir)) {
-            InferenceState s = m.decoder().newState(tokens.length);
-            return m.decoder().forward(s, tokens, 0, tokens.length, tokens.length);
-        }
+        SameFunction.assertSameLogits(model, rotated, shape.toString());
     }
 }
