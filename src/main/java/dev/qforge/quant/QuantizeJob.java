@@ -1,18 +1,18 @@
 package dev.qforge.quant;
 
+import dev.qforge.format.GgufTensorNames;
 import dev.qforge.format.PartialFiles;
 import dev.qforge.format.TextFiles;
 import dev.qforge.kernel.FmaPeak;
 import dev.qforge.kernel.Parallel;
-import dev.qforge.pipeline.CalibrationSamples;
-import dev.qforge.quant.gptq.GptqWork;
-import dev.qforge.quant.plan.LlamaCppMix;
-import dev.qforge.format.GgufTensorNames;
 import dev.qforge.kernel.blocks.BlockFormat;
 import dev.qforge.kernel.blocks.BlockFormats;
+import dev.qforge.pipeline.CalibrationSamples;
 import dev.qforge.pipeline.LayerwiseCalibration;
 import dev.qforge.quant.awq.AwqScales;
 import dev.qforge.quant.awq.AwqSearch;
+import dev.qforge.quant.gptq.GptqWork;
+import dev.qforge.quant.plan.LlamaCppMix;
 import dev.qforge.quant.rotation.ModelRotation;
 import dev.qforge.quant.write.GgufModelWriter;
 import dev.qforge.runtime.QModel;
