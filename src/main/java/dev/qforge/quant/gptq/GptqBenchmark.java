@@ -20,6 +20,9 @@ public final class GptqBenchmark {
                          double updateShare, double updateGflops, double fmaPeakGflops) {
     }
 
+    /** The left-to-right sweep, whose block scales are chosen as it goes (the figures in docs/BENCHMARKS.md). */
+    private static final GptqQuantizer.Settings NATURAL_ORDER = new GptqQuantizer.Settings(0.01, 6, false);
+
     private GptqBenchmark() {
     }
 
@@ -59,7 +62,7 @@ public final class GptqBenchmark {
                 h.add(x, Math.min(chunk, tokens - t));
             }
             float[] w = w0.clone();
-            GptqQuantizer.quantize("benchmark", w, rows, cols, h, format, out, GptqQuantizer.Settings.DEFAULT, s -> { });
+            GptqQuantizer.quantize("benchmark", w, rows, cols, h, format, out, NATURAL_ORDER, s -> { });
             GptqWork g = GptqWork.TOTAL;
             double[] v = {g.hessianSeconds(), g.hessianGflops(), g.factorSeconds(), g.factorGflops(), g.sweepSeconds(),
                     g.sweepGflops(), g.updateShare()};

@@ -36,16 +36,13 @@ public final class GptqQuantizer {
      *                     (GPTQModel's static groups), since a block format's blocks are runs of columns
      */
     public record Settings(double dampFraction, int dampRaises, boolean actOrder) {
-        public static final Settings DEFAULT = new Settings(0.01, 6, false);
+        /** qforge's default: 1 % damping, act-order (lower KLD at every type measured, docs/QUALITY.md). */
+        public static final Settings DEFAULT = new Settings(0.01, 6, true);
 
         public Settings {
             if (!(dampFraction > 0) || dampFraction > 10) {
                 throw new QforgeException("GPTQ damping must be in (0, 10], not " + dampFraction);
             }
-        }
-
-        public Settings(double dampFraction, int dampRaises) {
-            this(dampFraction, dampRaises, false);
         }
     }
 

@@ -103,8 +103,8 @@ class GptqQuantizerTest {
         }
         byte[] gptq = new byte[rtn.length];
         List<String> warnings = new ArrayList<>();
-        GptqQuantizer.quantize("test", w.clone(), ROWS, COLS, h, f, MemorySegment.ofArray(gptq),
-                GptqQuantizer.Settings.DEFAULT, warnings::add);
+        GptqQuantizer.Settings leftToRight = new GptqQuantizer.Settings(0.01, 6, false);
+        GptqQuantizer.quantize("test", w.clone(), ROWS, COLS, h, f, MemorySegment.ofArray(gptq), leftToRight, warnings::add);
         double eRtn = outputError(x, w, dequantize(f, rtn));
         double eGptq = outputError(x, w, dequantize(f, gptq));
         assertTrue(warnings.isEmpty(), warnings.toString());
@@ -118,7 +118,7 @@ class GptqQuantizerTest {
         double eOrdered = outputError(x, w, dequantize(f, ordered));
         assertTrue(eOrdered < 0.8 * eRtn, name + ": act-order GPTQ output error " + eOrdered + " vs round-to-nearest " + eRtn);
         QforgeException mixed = assertThrows(QforgeException.class, () -> GptqQuantizer.quantize("blk.0.attn_k.weight",
-                w.clone(), ROWS, COLS, h2, f, MemorySegment.ofArray(new byte[rtn.length]), GptqQuantizer.Settings.DEFAULT, s -> { }));
+                w.clone(), ROWS, COLS, h2, f, MemorySegment.ofArray(new byte[rtn.length]), leftToRight, s -> { }));
         assertTrue(mixed.getMessage().contains("same GPTQ settings"), mixed.getMessage());
         System.out.printf("%s: output error RTN %.4g, GPTQ %.4g, act-order GPTQ %.4g%n", name, eRtn, eGptq, eOrdered);
     }
@@ -153,7 +153,7 @@ class GptqQuantizerTest {
         Hessian g = indefiniteHessian(cols);
         dev.qforge.QforgeException e = org.junit.jupiter.api.Assertions.assertThrows(dev.qforge.QforgeException.class,
                 () -> GptqQuantizer.quantize("blk.0.attn_q.weight", w.clone(), 2, cols, g, f,
-                        MemorySegment.ofArray(new byte[(int) (2 * f.rowBytes(cols))]), new GptqQuantizer.Settings(0.01, 0), s -> { }));
+                        MemorySegment.ofArray(new byte[(int) (2 * f.rowBytes(cols))]), new GptqQuantizer.Settings(0.01, 0, true), s -> { }));
         assertTrue(e.getMessage().startsWith("blk.0.attn_q.weight: the Hessian stays singular"), e.getMessage());
     }
 
