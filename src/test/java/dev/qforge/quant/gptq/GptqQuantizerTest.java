@@ -170,6 +170,42 @@ class GptqQuantizerTest {
     }
 
     @Test
+    void actOrderFactorsTheHessianInDecreasingDiagonalOrder() {
+        int n = 160;
+        Random r = new Random(5);
+        float[] x = new float[300 * n];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) (r.nextGaussian() * (1 + (i % n) % 7));
+        }
+        Hessian h = new Hessian(n);
+        h.add(x, 300);
+        float[] a = h.sum().clone();
+        Hessian.Factor f = h.factor(0.01, 0, true, "test", s -> { });
+        int[] order = f.order();
+        for (int p = 1; p < n; p++) {
+            assertTrue(a[order[p - 1] * n + order[p - 1]] >= a[order[p] * n + order[p]], "decreasing diagonal at " + p);
+        }
+        // (P·H·Pᵀ + λI)·UᵀU must be I
+        float[] u = f.u();
+        double worst = 0;
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < n; j++) {
+                double s = 0;
+                for (int k = 0; k < n; k++) {
+                    double hp = a[order[i] * n + order[k]] + (i == k ? f.lambda() : 0);
+                    double p = 0;
+                    for (int l = 0; l <= Math.min(k, j); l++) {
+                        p += (double) u[l * n + k] * u[l * n + j];
+                    }
+                    s += hp * p;
+                }
+                worst = Math.max(worst, Math.abs(s - (i == j ? 1 : 0)));
+            }
+        }
+        assertTrue(worst < 2e-3, "(PHPᵀ + λI)·UᵀU differs from I by " + worst);
+    }
+
+    @Test
     void hessianIsTheSumOfOuterProducts() {
         Random r = new Random(5);
         int cols = 600; // more than one band of the product
