@@ -63,7 +63,7 @@ public final class GptqBenchCommand implements Callable<Integer> {
                 throw new QforgeException("--shape " + s + ": columns must be a positive multiple of " + format.name()
                         + "'s block of " + format.blockSize());
             }
-            GptqBenchmark.Result r = GptqBenchmark.run(rows, cols, format, tokens, reps, Parallel.threads());
+            GptqBenchmark.Result r = GptqBenchmark.run(rows, cols, format, tokens, reps);
             out.printf(Locale.ROOT, "%-11s %-5s %7d | %6.2f %4.0f %3.0f%% | %6.2f %4.0f %3.0f%% | %6.2f %4.0f %3.0f%% | %3.0f%% %5.0f %3.0f%% | %.0f (%d)%n",
                     s, r.format(), r.tokens(), r.hessianSeconds(), r.hessianGflops(), 100 * r.hessianGflops() / r.fmaPeakGflops(),
                     r.factorSeconds(), r.factorGflops(), 100 * r.factorGflops() / r.fmaPeakGflops(),

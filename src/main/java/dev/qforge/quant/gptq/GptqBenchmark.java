@@ -1,6 +1,7 @@
 package dev.qforge.quant.gptq;
 
 import dev.qforge.kernel.FmaPeak;
+import dev.qforge.kernel.Parallel;
 import dev.qforge.kernel.blocks.BlockFormat;
 
 import java.lang.foreign.MemorySegment;
@@ -26,7 +27,7 @@ public final class GptqBenchmark {
     private GptqBenchmark() {
     }
 
-    public static Result run(int rows, int cols, BlockFormat format, int tokens, int reps, int threads) {
+    public static Result run(int rows, int cols, BlockFormat format, int tokens, int reps) {
         Random r = new Random(7);
         int latent = 16;
         float[] mix = new float[latent * cols];
@@ -54,7 +55,7 @@ public final class GptqBenchmark {
         }
         MemorySegment out = MemorySegment.ofArray(new byte[Math.toIntExact(rows * format.rowBytes(cols))]);
         double peakBefore = FmaPeak.measureGflops();
-        double[][] parts = new double[7][reps];
+        double[][] parts = new double[8][reps];
         for (int rep = 0; rep < reps; rep++) {
             GptqWork.TOTAL.reset();
             Hessian h = new Hessian(cols);
@@ -65,15 +66,14 @@ public final class GptqBenchmark {
             GptqQuantizer.quantize("benchmark", w, rows, cols, h, format, out, NATURAL_ORDER, s -> { });
             GptqWork g = GptqWork.TOTAL;
             double[] v = {g.hessianSeconds(), g.hessianGflops(), g.factorSeconds(), g.factorGflops(), g.sweepSeconds(),
-                    g.sweepGflops(), g.updateShare()};
+                    g.sweepGflops(), g.updateShare(), g.updateGflops(Parallel.threads())};
             for (int p = 0; p < v.length; p++) {
                 parts[p][rep] = v[p];
             }
         }
-        double updateGflops = GptqWork.TOTAL.updateGflops(threads);
         double peak = Math.max(peakBefore, FmaPeak.measureGflops());
         return new Result(rows, cols, format.name(), tokens, median(parts[0]), median(parts[1]), median(parts[2]),
-                median(parts[3]), median(parts[4]), median(parts[5]), median(parts[6]), updateGflops, peak);
+                median(parts[3]), median(parts[4]), median(parts[5]), median(parts[6]), median(parts[7]), peak);
     }
 
     private static double median(double[] v) {

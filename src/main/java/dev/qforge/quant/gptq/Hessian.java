@@ -111,14 +111,9 @@ public final class Hessian {
      * inverse factor U of the damped Hessian, the columns no token fed, the importance and the damping used.
      * The sum is consumed to save memory (it becomes U, in place); a copy is kept only for the rare retry
      * with more damping, in the heap for widths up to 4096 and in a temporary file above.
-     */
-    public Factor factor(double dampFraction, int dampRaises, String name, java.util.function.Consumer<String> warnings) {
-        return factor(dampFraction, dampRaises, false, name, warnings);
-    }
-
-    /**
-     * As {@link #factor(double, int, String, java.util.function.Consumer)}; with {@code actOrder} the factor is
-     * of H with rows and columns in decreasing order of its diagonal ({@link Factor#order}), GPTQ's act-order.
+     *
+     * <p>With {@code actOrder} the factor is of H with rows and columns in decreasing order of its diagonal
+     * ({@link Factor#order}), GPTQ's act-order.
      */
     public synchronized Factor factor(double dampFraction, int dampRaises, boolean actOrder, String name,
                                       java.util.function.Consumer<String> warnings) {

@@ -162,7 +162,7 @@ class GptqQuantizerTest {
         int cols = 4097; // above 4096 the retry copy lives in a temporary file
         Hessian h = indefiniteHessian(cols);
         List<String> warnings = new ArrayList<>();
-        Hessian.Factor f = h.factor(0.01, 6, "wide", warnings::add);
+        Hessian.Factor f = h.factor(0.01, 6, false, "wide", warnings::add);
         assertFalse(warnings.isEmpty(), "the damping was raised");
         assertTrue(f.dampFraction() > 0.01);
         assertEquals(cols * cols, f.u().length);
