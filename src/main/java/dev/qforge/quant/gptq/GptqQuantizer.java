@@ -2,6 +2,7 @@ package dev.qforge.quant.gptq;
 
 import dev.qforge.QforgeException;
 import dev.qforge.kernel.Parallel;
+import dev.qforge.kernel.RankUpdate;
 import dev.qforge.kernel.blocks.BlockFormat;
 import dev.qforge.kernel.blocks.LevelGrid;
 
@@ -19,12 +20,16 @@ import java.util.function.Consumer;
  *
  * <p>Updates are lazy, on two levels: within a sub-batch of 16 columns an error reaches the sub-batch's later
  * columns at once; the rest of its batch of 256 after the sub-batch, and the columns after the batch after the
- * batch, both as register-blocked products ({@link ErrorFeedback}). Rows are independent given the factor, so
+ * batch, both as register-tiled products ({@link RankUpdate}). Rows are independent given the factor, so
  * each band of rows runs the whole sweep on its own thread, with no barrier between batches.
  */
 public final class GptqQuantizer {
-    /** Rows per parallel task, at most: the errors of a band are reused across it from the cache. */
-    private static final int BAND = 64;
+    /**
+     * Bytes of working arrays per band of rows, at most (16 per weight: the weight, its grid's scale and
+     * offset, its level). Each band streams the whole factor U from memory once, so bands should be tall:
+     * 32 MB is 512 rows of 4096 columns, where U's traffic is a few per cent of the update's time.
+     */
+    private static final long BAND_BYTES = 64L << 20;
     /** Columns per lazy batch, at least (a multiple of every block size); the reference code's is 128. */
     private static final int BATCH = 256;
 
@@ -90,7 +95,9 @@ public final class GptqQuantizer {
                 Math.max(BATCH, bs));
         // Rows are independent given the factor: each band of rows runs the whole sweep on its own, so no
         // thread waits for another between batches. Bands are small enough to keep every thread busy.
-        int band = Math.max(4, Math.min(BAND, rows / (4 * Parallel.threads()) / 4 * 4));
+        int perThread = (rows + Parallel.threads() - 1) / Parallel.threads();
+        int tall = (int) Math.min(perThread, BAND_BYTES / (16L * cols));
+        int band = Math.max(RankUpdate.MR, tall / RankUpdate.MR * RankUpdate.MR);
         int bands = (rows + band - 1) / band;
         double[] losses = new double[bands];
         long t0 = System.nanoTime();
@@ -103,7 +110,7 @@ public final class GptqQuantizer {
         return new Result(loss, f.lambda(), f.dampFraction());
     }
 
-    /** Columns per sub-batch: within one, errors spread by short scalar loops; after it, by {@link ErrorFeedback}. */
+    /** Columns per sub-batch: within one, errors spread by short scalar loops; after it, by {@link RankUpdate}. */
     private static final int SUB = 16;
 
     /** One matrix's sweep; {@link #band} runs it over some rows, with its own working copy of them. */
@@ -187,14 +194,14 @@ public final class GptqQuantizer {
                         }
                     }
                     if (s1 < j1) {
-                        ErrorFeedback.subtract(wb, 0, cols, err, s0 - j0, batch, u, s0, cols, s1 - s0, n, s1, j1);
+                        RankUpdate.update(wb, 0, cols, err, s0 - j0, batch, 1, u, s0 * cols, cols, s1 - s0, n, s1, j1, -1f);
                     }
                 }
                 long t1 = System.nanoTime();
                 GptqWork.TOTAL.batch(t1 - t0);
                 if (j1 < cols) {
                     // the lazy update: the batch's errors reach every later column, W[:, j1:] −= E · U[j0:j1, j1:]
-                    ErrorFeedback.subtract(wb, 0, cols, err, 0, batch, u, j0, cols, j1 - j0, n, j1, cols);
+                    RankUpdate.update(wb, 0, cols, err, 0, batch, 1, u, j0 * cols, cols, j1 - j0, n, j1, cols, -1f);
                     GptqWork.TOTAL.update(System.nanoTime() - t1, 2L * n * (j1 - j0) * (cols - j1));
                 }
             }

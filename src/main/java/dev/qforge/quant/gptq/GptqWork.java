@@ -5,9 +5,10 @@ import java.util.concurrent.atomic.LongAdder;
 
 /**
  * Where a calibrated run's arithmetic goes, counted as it happens: the Hessian sums, the factorizations and
- * GPTQ's sweeps with their lazy updates, each as useful floating-point operations (2·tokens·n² for a
- * Hessian of width n, 4n³/3 for a factor, rows·cols² for a sweep) and time. Compared with the FMA peak
- * measured in the same run, it says how near the kernels are to the machine.
+ * GPTQ's sweeps with their lazy updates, each as useful floating-point operations and time: tokens·n·(n+1)
+ * for a Hessian of width n (its upper triangle's multiply-adds, which is all that is computed), 4n³/3 for a
+ * factor, rows·cols² for a sweep. Compared with the FMA peak measured in the same run, it says how near the
+ * kernels are to the machine.
  */
 public final class GptqWork {
     private final LongAdder hessianNanos = new LongAdder();
@@ -33,7 +34,7 @@ public final class GptqWork {
 
     void hessian(long nanos, long tokens, int n) {
         hessianNanos.add(nanos);
-        hessianFlops.add(2L * tokens * n * n);
+        hessianFlops.add(tokens * n * (n + 1L));
     }
 
     void factor(long nanos, int n) {

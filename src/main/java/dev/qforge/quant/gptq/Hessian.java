@@ -1,27 +1,22 @@
 package dev.qforge.quant.gptq;
 
-import dev.qforge.kernel.MatMul;
-import dev.qforge.tensor.DType;
-import dev.qforge.tensor.Tensor;
-
-import java.lang.foreign.MemorySegment;
+import dev.qforge.kernel.RankUpdate;
 
 /**
  * GPTQ's proxy Hessian of one linear layer's input: H = Σ x xᵀ over the calibration tokens (the reference
  * code's 2/n factor is left out: GPTQ's result does not depend on H's scale, and damping is relative to its
- * mean diagonal). Linears that read the same input (q, k, v; gate, up) share one. The sum is a GEMM of the
- * batch's transpose with itself, so it runs on the runtime's matrix kernels and all threads.
+ * mean diagonal). Linears that read the same input (q, k, v; gate, up) share one. The sum is the upper
+ * triangle of each batch's Gram matrix ({@link RankUpdate#addUpperGram}), on all threads.
  */
 public final class Hessian {
-    /** Rows of H per matrix product: bounds the product's temporary to BAND × cols floats. */
-    private static final int BAND = 512;
-
     private final int cols;
     private float[] sum;
     /** The diagonal of the sum, kept when the sum itself is consumed by {@link #factor}. */
     private float[] diagonal;
     private Factor factor;
     private long tokens;
+    /** Whether the lower triangle lags the upper one, which is all {@link #add} sums. */
+    private boolean lowerStale;
     /** Σ |x| per column: AWQ's activation magnitudes, which the squares of H do not give. */
     private final double[] absSum;
 
@@ -46,35 +41,17 @@ public final class Hessian {
             return;
         }
         long t0 = System.nanoTime();
-        int n = rows;
-        // temporaries per call, not fields: a layer's four Hessians should not each keep theirs
-        float[] transposed = new float[n * cols];
-        for (int t = 0; t < n; t++) {
+        for (int t = 0; t < rows; t++) {
             for (int c = 0; c < cols; c++) {
-                float v = x[t * cols + c];
-                transposed[c * n + t] = v;
-                absSum[c] += Math.abs(v);
+                absSum[c] += Math.abs(x[t * cols + c]);
             }
         }
-        // Σ_t x xᵀ, a band of BAND rows of H at a time (so the product's temporary stays small): the transposed
-        // batch's rows [i0, i1) as the weight, all of its rows as the input: out[j][i − i0] = Σ_t x_t[j]·x_t[i].
-        int band = Math.min(BAND, cols);
-        float[] product = new float[band * cols];
-        MemorySegment all = MemorySegment.ofArray(transposed);
-        for (int i0 = 0; i0 < cols; i0 += band) {
-            int b = Math.min(band, cols - i0);
-            Tensor rowsOfXt = new Tensor("calibration inputs", DType.F32, new long[]{b, n},
-                    all.asSlice(4L * i0 * n, 4L * b * n));
-            MatMul.matmul(rowsOfXt, transposed, cols, product);
-            int start = i0;
-            dev.qforge.kernel.Parallel.forRange(cols, j -> {
-                int row = j * cols + start;
-                int p = j * b;
-                for (int i = 0; i < b; i++) {
-                    sum[row + i] += product[p + i];
-                }
-            });
+        // H is symmetric: only its upper triangle is summed, and mirrored once when the sum is read
+        if (sum == null) {
+            throw new IllegalStateException("the Hessian was consumed by its factorization");
         }
+        RankUpdate.addUpperGram(sum, cols, x, rows);
+        lowerStale = true;
         tokens += rows;
         GptqWork.TOTAL.hessian(System.nanoTime() - t0, rows, cols);
     }
@@ -83,6 +60,19 @@ public final class Hessian {
     public float[] sum() {
         if (sum == null) {
             throw new IllegalStateException("the Hessian was consumed by its factorization");
+        }
+        if (lowerStale) {
+            // in 64 × 64 tiles, so that the column reads stay in the cache
+            for (int i0 = 0; i0 < cols; i0 += 64) {
+                for (int j0 = 0; j0 <= i0; j0 += 64) {
+                    for (int i = i0; i < Math.min(i0 + 64, cols); i++) {
+                        for (int j = j0; j < Math.min(j0 + 64, i); j++) {
+                            sum[i * cols + j] = sum[j * cols + i];
+                        }
+                    }
+                }
+            }
+            lowerStale = false;
         }
         return sum;
     }
