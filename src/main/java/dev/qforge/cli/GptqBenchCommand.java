@@ -28,7 +28,7 @@ public final class GptqBenchCommand implements Callable<Integer> {
             description = "Matrix shapes, rows x input columns (default: 4096x4096,11008x4096,4096x11008).")
     List<String> shapes = List.of("4096x4096", "11008x4096", "4096x11008");
 
-    @Option(names = {"-t", "--type"}, defaultValue = "Q4_K", description = "Block format GPTQ rounds onto (default: ${DEFAULT-VALUE}).")
+    @Option(names = {"-t", "--type"}, defaultValue = "Q4_K", description = "Block format GPTQ rounds onto: a GGUF type or a plain integer one, e.g. INT4_G128, INT8_CH_SYM (default: ${DEFAULT-VALUE}).")
     String type;
 
     @Option(names = "--tokens", defaultValue = "2048", description = "Calibration tokens summed into the Hessian (default: ${DEFAULT-VALUE}).")
@@ -39,8 +39,8 @@ public final class GptqBenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        BlockFormat format = BlockFormats.byName(type.toUpperCase(Locale.ROOT));
-        if (format == null || format.levelGrid() == null) {
+        // checked before any work; per-channel formats are made again for each shape's width
+        if (BlockFormats.anyByName(type, 256).levelGrid() == null) {
             throw new QforgeException("--type " + type + ": not a block format GPTQ can round onto");
         }
         if (tokens < 1 || reps < 1) {
@@ -59,7 +59,11 @@ public final class GptqBenchCommand implements Callable<Integer> {
             } catch (RuntimeException e) {
                 throw new QforgeException("--shape " + s + ": give ROWSxCOLS, e.g. 4096x11008");
             }
-            if (rows < 1 || cols < 1 || cols % format.blockSize() != 0) {
+            if (rows < 1 || cols < 1) {
+                throw new QforgeException("--shape " + s + ": give ROWSxCOLS, e.g. 4096x11008");
+            }
+            BlockFormat format = BlockFormats.anyByName(type, cols);
+            if (cols % format.blockSize() != 0) {
                 throw new QforgeException("--shape " + s + ": columns must be a positive multiple of " + format.name()
                         + "'s block of " + format.blockSize());
             }

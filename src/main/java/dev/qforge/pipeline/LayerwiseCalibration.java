@@ -27,6 +27,13 @@ public final class LayerwiseCalibration {
     /** Told as the loop goes. */
     public interface Listener {
         void layerDone(int layer, int layers, double seconds);
+
+        /**
+         * Progress within a layer, whose passes over the sequences take minutes on large models: {@code done}
+         * of the layer's {@code total} sequence runs (the inputs' pass, then the outputs' pass where there is one).
+         */
+        default void sequencesDone(int layer, int layers, int done, int total) {
+        }
     }
 
     private final Decoder decoder;
@@ -62,12 +69,13 @@ public final class LayerwiseCalibration {
             LayerWeights replay = restored(method, layer, lw);
             if (replay != null) {
                 // Quantized by an interrupted run: only the streams need to advance through it.
+                Pass pass = new Pass(layer, c.numLayers(), 0, 1, listener);
                 if (fullPrecisionOutputs) {
-                    runLayer(layer, streams, streams, state, null);
+                    runLayer(streams, streams, state, null, pass);
                     weights.replaceLayer(layer, replay);
                 } else {
                     weights.replaceLayer(layer, replay);
-                    runLayer(layer, streams, streams, state, null);
+                    runLayer(streams, streams, state, null, pass);
                 }
                 if (listener != null) {
                     listener.layerDone(layer, c.numLayers(), (System.nanoTime() - t0) / 1e9);
@@ -90,7 +98,8 @@ public final class LayerwiseCalibration {
                     h.add(x, rows);
                 }
             };
-            runLayer(layer, streams, next, state, observer);
+            int passes = fullPrecisionOutputs ? 1 : 2;
+            runLayer(streams, next, state, observer, new Pass(layer, c.numLayers(), 0, passes, listener));
             Map<WeightMatrix, Hessian> inputs = new IdentityHashMap<>();
             inputs.put(lw.wq(), attnIn);
             inputs.put(lw.wk(), attnIn);
@@ -107,7 +116,7 @@ public final class LayerwiseCalibration {
                 streams = next;
                 next = t;
             } else {
-                runLayer(layer, streams, streams, state, null);
+                runLayer(streams, streams, state, null, new Pass(layer, c.numLayers(), 1, passes, listener));
             }
             method.layerDone(layer);
             if (listener != null) {
@@ -152,12 +161,22 @@ public final class LayerwiseCalibration {
         return lw.withMatrices(done::get);
     }
 
+    /** Which pass over a layer's sequences this is, of how many, and whom to tell. */
+    private record Pass(int layer, int layers, int index, int passes, Listener listener) {
+        void sequenceDone(int s, int sequences) {
+            if (listener != null) {
+                listener.sequencesDone(layer, layers, index * sequences + s + 1, passes * sequences);
+            }
+        }
+    }
+
     /**
-     * Runs layer {@code layer} over every stream with {@code observer} watching; the outputs go to
+     * Runs the pass's layer over every stream with {@code observer} watching; the outputs go to
      * {@code outputs} (which may be the streams themselves), or nowhere when it is null.
      */
-    private void runLayer(int layer, float[][] streams, float[][] outputs, InferenceState state, ActivationObserver observer) {
+    private void runLayer(float[][] streams, float[][] outputs, InferenceState state, ActivationObserver observer, Pass pass) {
         ModelConfig c = decoder.config();
+        int layer = pass.layer();
         int ctx = state.capacity();
         decoder.setActivationObserver(observer);
         try {
@@ -168,6 +187,7 @@ public final class LayerwiseCalibration {
                 if (outputs != null) {
                     state.copyResidual(c, outputs[s], 0, ctx);
                 }
+                pass.sequenceDone(s, streams.length);
             }
         } finally {
             decoder.setActivationObserver(null);

@@ -188,6 +188,9 @@ public final class QuantizeJob {
         }
     }
 
+    /** Progress units per layer of the calibration, so that the bar moves within a layer too. */
+    private static final int PER_LAYER = 100;
+
     /** Runs the layer-by-layer calibration and returns the quantized tensors for the writer. */
     private static GgufModelWriter.Calibrated calibrate(Path source, GgufModelWriter.Options options, Calibration cal,
                                                         CalibrationSamples samples, CalibrationState state, String transforms,
@@ -211,11 +214,21 @@ public final class QuantizeJob {
             GptqWork.TOTAL.reset();
             long t0 = System.nanoTime();
             try {
-                q.run(model.decoder(), samples, cal.fpInputs(), (layer, all, seconds) -> {
-                    double elapsed = (System.nanoTime() - t0) / 1e9;
-                    double eta = elapsed / (layer + 1) * (all - layer - 1);
-                    reporter.progress("calibrate " + cal.methodLabel(), layer + 1, all,
-                            String.format(Locale.ROOT, "layer %d/%d %.1f s, ETA %.0f s", layer + 1, all, seconds, eta));
+                String stage = "calibrate " + cal.methodLabel();
+                q.run(model.decoder(), samples, cal.fpInputs(), new LayerwiseCalibration.Listener() {
+                    @Override
+                    public void layerDone(int layer, int all, double seconds) {
+                        reporter.progress(stage, (layer + 1) * PER_LAYER, all * PER_LAYER,
+                                String.format(Locale.ROOT, "(layers × %d) layer %d/%d done in %.1f s", PER_LAYER, layer + 1, all, seconds));
+                    }
+
+                    @Override
+                    public void sequencesDone(int layer, int all, int done, int total) {
+                        // the passes are most of a layer's time; quantizing it is the last tenth of its share
+                        reporter.progress(stage, layer * PER_LAYER + (int) (0.9 * PER_LAYER * done / total), all * PER_LAYER,
+                                String.format(Locale.ROOT, "(layers × %d) layer %d/%d: sequence runs %d/%d", PER_LAYER,
+                                        layer + 1, all, done, total));
+                    }
                 });
             } finally {
                 // the notice is for a stopped process, not for an error (the caller reports that)

@@ -57,6 +57,22 @@ public final class BlockFormats {
         return BY_GGML_TYPE.get(type);
     }
 
+    /**
+     * A format of the table or a plain integer one ({@link IntGroupFormat}: {@code INT4_G128}, {@code INT8_CH}, …,
+     * which no GGUF file holds), for rows of {@code rowWidth} weights; a QforgeException listing both when unknown.
+     */
+    public static BlockFormat anyByName(String name, int rowWidth) {
+        IntGroupFormat plain = IntGroupFormat.parse(name, rowWidth);
+        if (plain != null) {
+            return plain;
+        }
+        try {
+            return byName(name);
+        } catch (QforgeException e) {
+            throw new QforgeException(e.getMessage() + "; or a plain integer format INT{2,3,4,8}_G{32,64,128,…}[_SYM] or INT{2,3,4,8}_CH[_SYM]");
+        }
+    }
+
     public static List<BlockFormat> all() {
         return Collections.unmodifiableList(new ArrayList<>(BY_NAME.values()));
     }
