@@ -32,6 +32,8 @@ public final class BlockFormats {
         register(new Q5KFormat());
         register(new Q6KFormat());
         register(new Q8KFormat());
+        register(new TQ1_0Format());
+        register(new TQ2_0Format());
     }
 
     private BlockFormats() {

@@ -26,10 +26,11 @@ import java.util.function.Consumer;
 public final class GptqQuantizer {
     /**
      * Bytes of working arrays per band of rows, at most (16 per weight: the weight, its grid's scale and
-     * offset, its level). Each band streams the whole factor U from memory once, so bands should be tall:
-     * 32 MB is 512 rows of 4096 columns, where U's traffic is a few per cent of the update's time.
+     * offset, its level): 64 MB, or a 32nd of the heap where the heap is small. Each band streams the whole
+     * factor U from memory once, so bands should be tall: 64 MB is about 1000 rows of 4096 columns, where U's
+     * traffic is a few per cent of the update's time (with 64-row bands it was a third).
      */
-    private static final long BAND_BYTES = 64L << 20;
+    private static final long BAND_BYTES = Math.min(64L << 20, Runtime.getRuntime().maxMemory() / 32);
     /** Columns per lazy batch, at least (a multiple of every block size); the reference code's is 128. */
     private static final int BATCH = 256;
 

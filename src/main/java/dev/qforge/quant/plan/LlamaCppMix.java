@@ -168,7 +168,7 @@ public final class LlamaCppMix {
             return type == GgmlType.Q8_0 ? type : GgmlType.Q6_K;
         }
         if (name.equals("token_embd.weight")) {
-            return type;
+            return is(LlamaFileType.TQ1_0, LlamaFileType.TQ2_0) ? GgmlType.Q4_K : type;
         }
         if (name.contains("attn_v.weight") || name.contains("attn_qkv.weight") || name.contains("attn_kv_b.weight")) {
             if (ftype == LlamaFileType.Q2_K) {

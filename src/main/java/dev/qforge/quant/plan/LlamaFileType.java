@@ -32,7 +32,9 @@ public enum LlamaFileType {
     Q5_K_M(17, GgmlType.Q5_K),
     Q6_K(18, GgmlType.Q6_K),
     IQ4_NL(25, GgmlType.IQ4_NL),
-    IQ4_XS(30, GgmlType.IQ4_XS);
+    IQ4_XS(30, GgmlType.IQ4_XS),
+    TQ1_0(36, GgmlType.TQ1_0),
+    TQ2_0(37, GgmlType.TQ2_0);
 
     private final int id;
     private final GgmlType baseType;

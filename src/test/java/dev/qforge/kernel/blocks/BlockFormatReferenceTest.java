@@ -18,21 +18,21 @@ import static org.junit.jupiter.api.Assertions.fail;
  */
 class BlockFormatReferenceTest {
     @ParameterizedTest
-    @ValueSource(strings = {"f16", "bf16", "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "iq4_nl", "iq4_xs"})
+    @ValueSource(strings = {"f16", "bf16", "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "iq4_nl", "iq4_xs", "tq1_0", "tq2_0"})
     void quantizeIsBitExactWithoutImportance(String type) {
         ReferenceVectors v = ReferenceVectors.load(type);
         assertBytes(type, v.quant(), quantize(BlockFormats.byName(type), v, null));
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"f16", "bf16", "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "iq4_nl", "iq4_xs"})
+    @ValueSource(strings = {"f16", "bf16", "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "iq4_nl", "iq4_xs", "tq1_0", "tq2_0"})
     void quantizeIsBitExactWithImportance(String type) {
         ReferenceVectors v = ReferenceVectors.load(type);
         assertBytes(type + " imatrix", v.quantImatrix(), quantize(BlockFormats.byName(type), v, v.importance()));
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"f16", "bf16", "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "iq4_nl", "iq4_xs"})
+    @ValueSource(strings = {"f16", "bf16", "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "iq4_nl", "iq4_xs", "tq1_0", "tq2_0"})
     void dequantizeIsBitExact(String type) {
         ReferenceVectors v = ReferenceVectors.load(type);
         BlockFormat f = BlockFormats.byName(type);
@@ -41,7 +41,7 @@ class BlockFormatReferenceTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"f16", "bf16", "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "iq4_nl", "iq4_xs"})
+    @ValueSource(strings = {"f16", "bf16", "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "iq4_nl", "iq4_xs", "tq1_0", "tq2_0"})
     void dotOfLlamaCppBytesMatchesItsDequantization(String type) {
         ReferenceVectors v = ReferenceVectors.load(type);
         BlockFormat f = BlockFormats.byName(type);

@@ -37,6 +37,8 @@ class GgufModelWriterReferenceTest {
             "Q4_K_M, imatrix-wiki-valid.dat, qforge-tiny-llama-Q4_K_M-imatrix.gguf",
             "IQ4_XS, imatrix-wiki-valid.dat, qforge-tiny-llama-IQ4_XS-imatrix.gguf",
             "Q2_K, imatrix-wiki-valid.dat, qforge-tiny-llama-Q2_K-imatrix.gguf",
+            "TQ1_0, imatrix-wiki-valid.dat, qforge-tiny-llama-TQ1_0-imatrix.gguf",
+            "TQ2_0, imatrix-wiki-valid.dat, qforge-tiny-llama-TQ2_0-imatrix.gguf",
     })
     void tinyLlamaMatchesLlamaCpp(String type, String imatrixName, String referenceName) {
         Path model = SharedData.require("models/qforge-tiny-llama/hf");
