@@ -34,6 +34,7 @@ public final class BlockFormats {
         register(new Q8KFormat());
         register(new TQ1_0Format());
         register(new TQ2_0Format());
+        register(new MXFP4Format());
     }
 
     private BlockFormats() {

@@ -85,7 +85,7 @@ class GptqQuantizerTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"Q4_0", "Q8_0", "IQ4_NL", "IQ4_XS", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K",
-            "INT4_G128", "INT3_G64_SYM", "INT2_G32", "INT8_CH", "INT4_CH_SYM"})
+            "TQ1_0", "TQ2_0", "MXFP4", "INT4_G128", "INT3_G64_SYM", "INT2_G32", "INT8_CH", "INT4_CH_SYM"})
     void gptqKeepsTheOutputCloserThanRoundToNearest(String name) {
         BlockFormat f = BlockFormats.anyByName(name, COLS);
         Random r = new Random(11);
