@@ -41,6 +41,11 @@ public interface BlockFormat {
      */
     void quantize(float[] src, int srcOff, int n, float[] importance, MemorySegment dst, long dstOffset);
 
+    /** Whether qforge can write this format ({@link #quantize}); the lattice IQ formats are read-only for now. */
+    default boolean canQuantize() {
+        return true;
+    }
+
     /** Dequantizes n weights of src at srcOffset into dst[dstOff ..]. */
     void dequantize(MemorySegment src, long srcOffset, int n, float[] dst, int dstOff);
 

@@ -35,6 +35,13 @@ public final class BlockFormats {
         register(new TQ1_0Format());
         register(new TQ2_0Format());
         register(new MXFP4Format());
+        register(new IQ1SFormat());
+        register(new IQ1MFormat());
+        register(new IQ2XXSFormat());
+        register(new IQ2XSFormat());
+        register(new IQ2SFormat());
+        register(new IQ3XXSFormat());
+        register(new IQ3SFormat());
     }
 
     private BlockFormats() {

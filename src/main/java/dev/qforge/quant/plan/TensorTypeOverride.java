@@ -35,6 +35,9 @@ public record TensorTypeOverride(Pattern pattern, GgmlType type) {
         } catch (QforgeException e) {
             throw new QforgeException("--tensor-type '" + option + "': " + e.getMessage());
         }
+        if (!f.canQuantize()) {
+            throw new QforgeException("--tensor-type '" + option + "': qforge reads " + f.name() + " but cannot write it yet");
+        }
         GgmlType type = GgmlType.byId(f.ggmlType());
         if (type == GgmlType.Q8_K) {
             throw new QforgeException("--tensor-type '" + option + "': Q8_K is an intermediate format, not a weight type");

@@ -1,5 +1,6 @@
 package dev.qforge.kernel.blocks;
 
+import dev.qforge.QforgeException;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -9,6 +10,9 @@ import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 /**
@@ -40,8 +44,21 @@ class BlockFormatReferenceTest {
         assertFloats(type + " imatrix", v.dequantImatrix(), dequantize(f, v, v.quantImatrix()));
     }
 
+    /** The lattice formats qforge reads but does not write: llama.cpp's bytes (made with importance) to its floats. */
     @ParameterizedTest
-    @ValueSource(strings = {"f16", "bf16", "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "iq4_nl", "iq4_xs", "tq1_0", "tq2_0"})
+    @ValueSource(strings = {"iq1_s", "iq1_m", "iq2_xxs", "iq2_xs", "iq2_s", "iq3_xxs", "iq3_s"})
+    void latticeFormatsDequantizeBitExactlyAndRefuseToQuantize(String type) {
+        ReferenceVectors v = ReferenceVectors.load(type);
+        BlockFormat f = BlockFormats.byName(type);
+        assertFloats(type + " imatrix", v.dequantImatrix(), dequantize(f, v, v.quantImatrix()));
+        assertFalse(f.canQuantize(), type);
+        QforgeException e = assertThrows(QforgeException.class, () -> quantize(f, v, v.importance()));
+        assertTrue(e.getMessage().contains("cannot write"), e.getMessage());
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"f16", "bf16", "q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "iq4_nl", "iq4_xs", "tq1_0", "tq2_0",
+            "iq1_s", "iq1_m", "iq2_xxs", "iq2_xs", "iq2_s", "iq3_xxs", "iq3_s"})
     void dotOfLlamaCppBytesMatchesItsDequantization(String type) {
         ReferenceVectors v = ReferenceVectors.load(type);
         BlockFormat f = BlockFormats.byName(type);

@@ -23,7 +23,9 @@ class RealFormatSlicesTest {
     @ParameterizedTest
     @ValueSource(strings = {"smollm2_q4_0", "smollm2_q4_1", "tinyllama_q5_0", "smollm2_q5_1", "smollm2_q8_0",
             "tinyllama_q2_k", "smollm2_q3_k", "smollm2_q4_k", "smollm2_q5_k", "smollm2_q6_k", "smollm2_iq4_nl",
-            "smollm2_iq4_xs", "synthetic_tq1_0", "synthetic_tq2_0", "synthetic_mxfp4"})
+            "smollm2_iq4_xs", "synthetic_tq1_0", "synthetic_tq2_0", "synthetic_mxfp4",
+            "mistral_7b_iq1_s", "mistral_7b_iq1_m", "mistral_7b_iq2_xxs", "mistral_7b_iq2_xs", "qwen25_iq2_s",
+            "mistral_7b_iq3_xxs", "mistral_7b_iq3_s"})
     void dequantizesToWhatGgufPyGives(String slice) throws IOException {
         Path file = SharedData.require("reference/real-format-slices/gguf/" + slice + ".bin");
         ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(file)).order(ByteOrder.LITTLE_ENDIAN);

@@ -164,5 +164,8 @@ class LlamaCppMixTest {
         assertTrue(e.getMessage().contains("known: F32, F16"), e.getMessage());
         assertEquals(-1, LlamaCppMix.layerOf("output.weight"));
         assertEquals(12, LlamaCppMix.layerOf("blk.12.ffn_up.weight"));
+        assertEquals(36, LlamaFileType.parse("tq1_0").id());
+        QforgeException readOnly = assertThrows(QforgeException.class, () -> TensorTypeOverride.parse("attn_v=IQ2_XXS"));
+        assertTrue(readOnly.getMessage().contains("reads IQ2_XXS but cannot write it yet"), readOnly.getMessage());
     }
 }

@@ -1,0 +1,68 @@
+package dev.qforge.kernel.blocks;
+
+import dev.qforge.QforgeException;
+import dev.qforge.numeric.Lanes;
+import jdk.incubator.vector.FloatVector;
+
+import java.lang.foreign.MemorySegment;
+
+import static dev.qforge.kernel.blocks.BlockDot.F;
+
+/**
+ * What llama.cpp's lattice formats (IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S) share: super-blocks of
+ * 256 weights whose groups of 8 (or 4) are entries of a fixed grid ({@link IqGrids}) with signs and scales. Each
+ * format decodes one block ({@link #decode}); dequantizing and the dot product are built on that. qforge reads
+ * these formats; writing them (ggml's grid searches) is not built yet, and {@link #canQuantize()} says so before
+ * any work starts.
+ */
+abstract class IqGridFormat extends GgmlBlockFormat {
+    static final int QK = 256;
+    private static final ThreadLocal<float[]> BLOCK = ThreadLocal.withInitial(() -> new float[QK]);
+
+    IqGridFormat(GgmlType type) {
+        super(type);
+    }
+
+    /** The block at o as 256 floats into y[yOff ..]. */
+    abstract void decode(MemorySegment s, long o, float[] y, int yOff);
+
+    @Override
+    public boolean canQuantize() {
+        return false;
+    }
+
+    @Override
+    public void quantize(float[] src, int srcOff, int n, float[] importance, MemorySegment dst, long dstOffset) {
+        throw new QforgeException(name() + ": qforge reads this format but cannot write it yet");
+    }
+
+    @Override
+    public void dequantize(MemorySegment src, long srcOffset, int n, float[] dst, int dstOff) {
+        for (int b = 0; b < blocks(n); b++) {
+            decode(src, srcOffset + (long) b * bytesPerBlock(), dst, dstOff + b * QK);
+        }
+    }
+
+    @Override
+    public float dot(MemorySegment row, long rowOffset, int n, float[] x, int xOff) {
+        BlockDot.checkX(x, xOff, n);
+        float[] w = BLOCK.get();
+        FloatVector acc = FloatVector.zero(F);
+        for (int b = 0; b < blocks(n); b++) {
+            decode(row, rowOffset + (long) b * bytesPerBlock(), w, 0);
+            int xo = xOff + b * QK;
+            for (int j = 0; j < QK; j += F.length()) {
+                acc = FloatVector.fromArray(F, w, j).fma(FloatVector.fromArray(F, x, xo + j), acc);
+            }
+        }
+        return Lanes.sum(acc);
+    }
+
+    /** y[yOff + j] = d · grid[entry·width + j] · (sign bit j of signs ? −1 : 1), for j < width. */
+    static void signed(float[] y, int yOff, float d, byte[] grid, int entry, int width, int signs, int firstSign) {
+        for (int j = 0; j < width; j++) {
+            float v = d * (grid[entry * width + j] & 0xFF);
+            y[yOff + j] = (signs >> (firstSign + j) & 1) != 0 ? -v : v;
+        }
+    }
+}
