@@ -208,11 +208,7 @@ public final class IntGroupFormat implements BlockFormat, LevelGrid {
         for (int b = 0; b < blocks(n); b++) {
             long o = rowOffset + (long) b * bytesPerBlock();
             float s = BlockBytes.f16(row, o);
-            int zero = BlockBytes.u8(row, o + 2);
-            for (int i = 0; i < group; i++) {
-                scale[b * group + i] = s;
-                offset[b * group + i] = -s * zero;
-            }
+            LevelGrids.fill(scale, offset, b * group, group, s, -s * BlockBytes.u8(row, o + 2));
         }
     }
 

@@ -13,6 +13,12 @@ final class LevelGrids {
     private LevelGrids() {
     }
 
+    /** Weights [from, from + count) all on one grid: scale s, offset off (formats with one scale per block). */
+    static void fill(float[] scale, float[] offset, int from, int count, float s, float off) {
+        java.util.Arrays.fill(scale, from, from + count, s);
+        java.util.Arrays.fill(offset, from, from + count, off);
+    }
+
     private static float[] range(int from, int count) {
         float[] cb = new float[count];
         for (int k = 0; k < count; k++) {
@@ -81,7 +87,8 @@ final class LevelGrids {
     };
 
     /** Sets the nibbles of 32-weight blocks laid out as Q4_0 and IQ4_NL: weight j low nibble of byte j, j+16 its high one. */
-    private static void setNibbles(MemorySegment row, long blockOff, int[] levels, int from) {
+    /** The 32 levels of a block laid out as Q4_0's nibbles: byte j holds weight j low and weight j + 16 high. */
+    static void setNibbles(MemorySegment row, long blockOff, int[] levels, int from) {
         for (int j = 0; j < 16; j++) {
             BlockBytes.putU8(row, blockOff + j, levels[from + j] | levels[from + j + 16] << 4);
         }

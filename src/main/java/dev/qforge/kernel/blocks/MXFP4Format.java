@@ -110,20 +110,14 @@ final class MXFP4Format extends GgmlBlockFormat implements LevelGrid {
     @Override
     public void grid(MemorySegment row, long rowOffset, int n, float[] scale, float[] offset) {
         for (int b = 0; b < blocks(n); b++) {
-            float d = halfScale(BlockBytes.u8(row, rowOffset + (long) b * bytesPerBlock()));
-            java.util.Arrays.fill(scale, b * QK, (b + 1) * QK, d);
-            java.util.Arrays.fill(offset, b * QK, (b + 1) * QK, 0f);
+            LevelGrids.fill(scale, offset, b * QK, QK, halfScale(BlockBytes.u8(row, rowOffset + (long) b * bytesPerBlock())), 0f);
         }
     }
 
     @Override
     public void setLevels(MemorySegment row, long rowOffset, int n, int[] levels, int levelsOff) {
         for (int b = 0; b < blocks(n); b++) {
-            long o = rowOffset + (long) b * bytesPerBlock();
-            int l = levelsOff + b * QK;
-            for (int j = 0; j < QK / 2; j++) {
-                BlockBytes.putU8(row, o + 1 + j, levels[l + j] | levels[l + j + QK / 2] << 4);
-            }
+            LevelGrids.setNibbles(row, rowOffset + (long) b * bytesPerBlock() + 1, levels, levelsOff + b * QK);
         }
     }
 }

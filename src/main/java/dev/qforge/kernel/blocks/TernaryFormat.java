@@ -104,9 +104,7 @@ abstract sealed class TernaryFormat extends GgmlBlockFormat implements LevelGrid
     @Override
     public void grid(MemorySegment row, long rowOffset, int n, float[] scale, float[] offset) {
         for (int b = 0; b < blocks(n); b++) {
-            float d = BlockBytes.f16(row, rowOffset + (long) b * bytesPerBlock() + scaleOffset());
-            java.util.Arrays.fill(scale, b * QK, (b + 1) * QK, d);
-            java.util.Arrays.fill(offset, b * QK, (b + 1) * QK, 0f);
+            LevelGrids.fill(scale, offset, b * QK, QK, BlockBytes.f16(row, rowOffset + (long) b * bytesPerBlock() + scaleOffset()), 0f);
         }
     }
 
