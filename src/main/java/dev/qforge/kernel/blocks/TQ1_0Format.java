@@ -1,6 +1,13 @@
 package dev.qforge.kernel.blocks;
 
+import dev.qforge.numeric.Lanes;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+
 import java.lang.foreign.MemorySegment;
+
+import static dev.qforge.kernel.blocks.BlockDot.F;
 
 /**
  * TQ1_0 (1.6875 bits per weight): five trits per byte (3⁵ = 243 ≤ 256), qs[48] then qh[4] then the f16 scale.
@@ -68,5 +75,46 @@ final class TQ1_0Format extends TernaryFormat {
                 t[240 + j + 4 * n] = trit(b, n);
             }
         }
+    }
+
+    /** Trit n of each byte of v, as −1, 0, 1: (byte·3ⁿ mod 256)·3 >> 8 is 0 below 86, 1 below 171, else 2. */
+    private static ByteVector trits(ByteVector v, int n) {
+        ByteVector q = n == 0 ? v : v.mul((byte) POW3[n]);
+        ByteVector zero = ByteVector.zero(BlockDot.B16);
+        return zero.blend((byte) 1, q.compare(VectorOperators.UGE, (byte) 86))
+                .add(zero.blend((byte) 1, q.compare(VectorOperators.UGE, (byte) 171)))
+                .sub((byte) 1);
+    }
+
+    /** The five trits of each loaded byte are five runs of 16 consecutive weights; only qh's 16 are scalar. */
+    @Override
+    public float dot(MemorySegment row, long rowOffset, int n, float[] x, int xOff) {
+        BlockDot.checkX(x, xOff, n);
+        FloatVector total = FloatVector.zero(F);
+        for (int b = 0; b < blocks(n); b++) {
+            long o = rowOffset + (long) b * bytesPerBlock();
+            int xo = xOff + b * QK;
+            FloatVector acc = FloatVector.zero(F);
+            for (int chunk = 0; chunk < 3; chunk++) {
+                ByteVector v = BlockDot.load16(row, o + 16L * chunk);
+                // qs[0..32): weight m + 32n; qs[32..48): weight 160 + m + 16n
+                int first = chunk < 2 ? 16 * chunk : 160;
+                int stride = chunk < 2 ? 32 : 16;
+                for (int t = 0; t < 5; t++) {
+                    acc = BlockDot.fma16(trits(v, t), x, xo + first + stride * t, acc);
+                }
+            }
+            float tail = 0;
+            for (int j = 0; j < 4; j++) {
+                int q = BlockBytes.u8(row, o + 48 + j);
+                for (int t = 0; t < 4; t++) {
+                    tail += trit(q, t) * x[xo + 240 + j + 4 * t];
+                }
+            }
+            float d = BlockBytes.f16(row, o + 52);
+            total = acc.fma(FloatVector.broadcast(F, d), total);
+            total = total.add(FloatVector.zero(F).withLane(0, tail * d));
+        }
+        return Lanes.sum(total);
     }
 }

@@ -1,6 +1,13 @@
 package dev.qforge.kernel.blocks;
 
+import dev.qforge.numeric.Lanes;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+
 import java.lang.foreign.MemorySegment;
+
+import static dev.qforge.kernel.blocks.BlockDot.F;
 
 /**
  * TQ2_0 (2.0625 bits per weight): the trits as 2-bit fields, qs[64] then the f16 scale. Each 32-byte half of qs
@@ -39,5 +46,30 @@ final class TQ2_0Format extends TernaryFormat {
                 }
             }
         }
+    }
+
+    /**
+     * Byte m of a 16-byte load holds, in field l, the weight 32l + m of its half: each field of the load is 16
+     * consecutive weights, decoded by a shift, a mask and −1 without leaving the registers.
+     */
+    @Override
+    public float dot(MemorySegment row, long rowOffset, int n, float[] x, int xOff) {
+        BlockDot.checkX(x, xOff, n);
+        FloatVector total = FloatVector.zero(F);
+        for (int b = 0; b < blocks(n); b++) {
+            long o = rowOffset + (long) b * bytesPerBlock();
+            int xo = xOff + b * QK;
+            FloatVector acc = FloatVector.zero(F);
+            for (int chunk = 0; chunk < 4; chunk++) {
+                ByteVector q = BlockDot.load16(row, o + 16L * chunk);
+                int first = (chunk / 2) * 128 + (chunk % 2) * 16;
+                for (int l = 0; l < 4; l++) {
+                    ByteVector field = l == 0 ? q : q.reinterpretAsInts().lanewise(VectorOperators.LSHR, 2 * l).reinterpretAsBytes();
+                    acc = BlockDot.fma16(field.and((byte) 3).sub((byte) 1), x, xo + first + 32 * l, acc);
+                }
+            }
+            total = acc.fma(FloatVector.broadcast(F, BlockBytes.f16(row, o + 64)), total);
+        }
+        return Lanes.sum(total);
     }
 }

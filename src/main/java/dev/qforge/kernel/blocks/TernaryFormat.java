@@ -1,18 +1,13 @@
 package dev.qforge.kernel.blocks;
 
-import dev.qforge.numeric.Lanes;
-import jdk.incubator.vector.ByteVector;
-import jdk.incubator.vector.FloatVector;
-
 import java.lang.foreign.MemorySegment;
-
-import static dev.qforge.kernel.blocks.BlockDot.F;
 
 /**
  * llama.cpp's ternary formats (TQ1_0, TQ2_0): blocks of 256 weights, each −d, 0 or +d, with d the block's
  * largest magnitude as f16; the two differ only in how the 256 trits are packed ({@link #pack}, {@link #unpack}).
  * Quantizing rounds w/d to the nearest of −1, 0, 1 (halves away from zero, as C's {@code lroundf}); llama.cpp
- * ignores importance for these types, and so does this. The level grid lets GPTQ round onto the trits.
+ * ignores importance for these types, and so does this. The level grid lets GPTQ round onto the trits. Each
+ * format's dot product decodes its packing in vector registers.
  */
 abstract sealed class TernaryFormat extends GgmlBlockFormat implements LevelGrid permits TQ1_0Format, TQ2_0Format {
     static final int QK = 256;
@@ -67,23 +62,6 @@ abstract sealed class TernaryFormat extends GgmlBlockFormat implements LevelGrid
                 dst[dstOff + b * QK + j] = t[j] * d;
             }
         }
-    }
-
-    @Override
-    public float dot(MemorySegment row, long rowOffset, int n, float[] x, int xOff) {
-        BlockDot.checkX(x, xOff, n);
-        byte[] t = TRITS.get();
-        FloatVector total = FloatVector.zero(F);
-        for (int b = 0; b < blocks(n); b++) {
-            long o = rowOffset + (long) b * bytesPerBlock();
-            unpack(row, o, t);
-            FloatVector acc = FloatVector.zero(F);
-            for (int j = 0; j < QK; j += 16) {
-                acc = BlockDot.fma16(ByteVector.fromArray(BlockDot.B16, t, j), x, xOff + b * QK + j, acc);
-            }
-            total = acc.fma(FloatVector.broadcast(F, BlockBytes.f16(row, o + scaleOffset())), total);
-        }
-        return Lanes.sum(total);
     }
 
     @Override
