@@ -19,13 +19,16 @@ import static dev.qforge.kernel.blocks.BlockDot.F;
 final class TQ1_0Format extends TernaryFormat {
     private static final int[] POW3 = {1, 3, 9, 27, 81, 243};
 
+    /** Where the block's f16 scale is. */
+    private static final int SCALE_OFFSET = 52;
+
     TQ1_0Format() {
-        super(GgmlType.TQ1_0);
+        super(GgmlType.TQ1_0, new TernaryInterleaved(GgmlType.TQ1_0.bytesPerBlock(), SCALE_OFFSET, TQ1_0Format::unpackBlock));
     }
 
     @Override
     int scaleOffset() {
-        return 52;
+        return SCALE_OFFSET;
     }
 
     /** The byte of trits t[first + n·stride] for n < count, padded with zero trits to five. */
@@ -57,6 +60,10 @@ final class TQ1_0Format extends TernaryFormat {
 
     @Override
     void unpack(MemorySegment src, long o, byte[] t) {
+        unpackBlock(src, o, t);
+    }
+
+    static void unpackBlock(MemorySegment src, long o, byte[] t) {
         for (int m = 0; m < 32; m++) {
             int b = BlockBytes.u8(src, o + m);
             for (int n = 0; n < 5; n++) {
@@ -111,7 +118,7 @@ final class TQ1_0Format extends TernaryFormat {
                     tail += trit(q, t) * x[xo + 240 + j + 4 * t];
                 }
             }
-            float d = BlockBytes.f16(row, o + 52);
+            float d = BlockBytes.f16(row, o + SCALE_OFFSET);
             total = acc.fma(FloatVector.broadcast(F, d), total);
             total = total.add(FloatVector.zero(F).withLane(0, tail * d));
         }

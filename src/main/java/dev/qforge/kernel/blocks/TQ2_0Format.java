@@ -14,13 +14,16 @@ import static dev.qforge.kernel.blocks.BlockDot.F;
  * covers 128 weights: byte m holds weights m, m + 32, m + 64 and m + 96 of that half in bits 0–1, 2–3, 4–5, 6–7.
  */
 final class TQ2_0Format extends TernaryFormat {
+    /** Where the block's f16 scale is. */
+    private static final int SCALE_OFFSET = 64;
+
     TQ2_0Format() {
-        super(GgmlType.TQ2_0);
+        super(GgmlType.TQ2_0, new TernaryInterleaved(GgmlType.TQ2_0.bytesPerBlock(), SCALE_OFFSET, TQ2_0Format::unpackBlock));
     }
 
     @Override
     int scaleOffset() {
-        return 64;
+        return SCALE_OFFSET;
     }
 
     @Override
@@ -38,6 +41,10 @@ final class TQ2_0Format extends TernaryFormat {
 
     @Override
     void unpack(MemorySegment src, long o, byte[] t) {
+        unpackBlock(src, o, t);
+    }
+
+    static void unpackBlock(MemorySegment src, long o, byte[] t) {
         for (int half = 0; half < 2; half++) {
             for (int m = 0; m < 32; m++) {
                 int q = BlockBytes.u8(src, o + half * 32 + m);
@@ -68,7 +75,7 @@ final class TQ2_0Format extends TernaryFormat {
                     acc = BlockDot.fma16(field.and((byte) 3).sub((byte) 1), x, xo + first + 32 * l, acc);
                 }
             }
-            total = acc.fma(FloatVector.broadcast(F, BlockBytes.f16(row, o + 64)), total);
+            total = acc.fma(FloatVector.broadcast(F, BlockBytes.f16(row, o + SCALE_OFFSET)), total);
         }
         return Lanes.sum(total);
     }

@@ -14,8 +14,8 @@ abstract sealed class TernaryFormat extends GgmlBlockFormat implements LevelGrid
     private static final float[] CODEBOOK = {-1, 0, 1};
     private static final ThreadLocal<byte[]> TRITS = ThreadLocal.withInitial(() -> new byte[QK]);
 
-    TernaryFormat(GgmlType type) {
-        super(type);
+    TernaryFormat(GgmlType type, InterleavedLayout layout) {
+        super(type, layout);
     }
 
     /** Writes the block's 256 trits t[off + i] ∈ {0, 1, 2} (level + 1) into its bytes at o, the scale untouched. */

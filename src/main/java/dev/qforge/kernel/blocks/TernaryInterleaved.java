@@ -1,0 +1,109 @@
+package dev.qforge.kernel.blocks;
+
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+
+import static dev.qforge.kernel.blocks.InterleavedLanes.S;
+
+/**
+ * The ternary formats' decode layout (TQ1_0, TQ2_0: the same layout, unpacked from either packing). Per block
+ * column b (32 columns) of a group: the 32 rows' trits + 1 (0, 1, 2) as four
+ * vectors of 32 shorts, short lane j of vector k holding row j's levels k, k + 4, …, k + 28 in its eight 2-bit
+ * fields (256 bytes), then the rows' f16 scales d (64 bytes, each super-block's d repeated for its 8 blocks):
+ * 320 bytes per 32×32 weights, 2.5 bits per weight against TQ2_0's 2.06 and TQ1_0's 1.69: more bytes than the
+ * format streams, for a kernel of shifts and masks instead of TQ1_0's base-3 digits.
+ *
+ * <p>Row j's dot with x is Σ_b d_j·d_x(b)·Σ_i (q − 1)·x_q: the trits times int8 activations summed in short
+ * lanes, as llama.cpp sums them against Q8_K.
+ */
+final class TernaryInterleaved implements InterleavedLayout {
+    private static final int BLOCK = 32;
+    private static final int SUPER = 256;
+    private static final int SCALES = 256;
+    private static final long BLOCK_BYTES = SCALES + 2 * ROWS;
+
+    /** A format's unpacking: the 256 levels (−1, 0, 1) of the block at o into t. */
+    interface Unpacker {
+        void unpack(MemorySegment s, long o, byte[] t);
+    }
+
+    private final int sourceBlockBytes;
+    private final int scaleOffset;
+    private final Unpacker unpacker;
+
+    TernaryInterleaved(int sourceBlockBytes, int scaleOffset, Unpacker unpacker) {
+        this.sourceBlockBytes = sourceBlockBytes;
+        this.scaleOffset = scaleOffset;
+        this.unpacker = unpacker;
+    }
+
+    @Override
+    public long groupBytes(int cols) {
+        return cols / BLOCK * BLOCK_BYTES;
+    }
+
+    @Override
+    public void pack(MemorySegment src, long srcOffset, long rowBytes, int rows, int cols, MemorySegment dst,
+                     long dstOffset) {
+        byte[] t = new byte[SUPER];
+        for (int j = 0; j < rows; j++) {
+            for (int sb = 0; sb < cols / SUPER; sb++) {
+                long s = srcOffset + j * rowBytes + (long) sb * sourceBlockBytes;
+                unpacker.unpack(src, s, t);
+                int scale = BlockBytes.u16(src, s + scaleOffset);
+                for (int bb = 0; bb < SUPER / BLOCK; bb++) {
+                    long d = dstOffset + (sb * (SUPER / BLOCK) + bb) * BLOCK_BYTES;
+                    BlockBytes.putU16(dst, d + SCALES + 2L * j, scale);
+                    for (int k = 0; k < 4; k++) {
+                        int packed = 0;
+                        for (int f = 0; f < 8; f++) {
+                            packed |= (t[bb * BLOCK + k + 4 * f] + 1) << (2 * f);
+                        }
+                        BlockBytes.putU16(dst, d + k * 64L + j * 2L, packed);
+                    }
+                }
+            }
+        }
+    }
+
+    @Override
+    public void dot(MemorySegment packed, long offset, int cols, QuantizedInput x, float[] out, int outOff, int rows) {
+        InterleavedLanes.Scratch scratch = InterleavedLanes.scratch();
+        float[] acc = scratch.acc;
+        float[] t = scratch.t;
+        short[] a = x.levels();
+        for (int b = 0; b < cols / BLOCK; b++) {
+            long o = offset + b * BLOCK_BYTES;
+            int ao = b * BLOCK;
+            ShortVector s0 = ShortVector.zero(S);
+            ShortVector s1 = s0;
+            for (int k = 0; k < 4; k++) {
+                ShortVector v = ShortVector.fromMemorySegment(S, packed, o + k * 64L, ByteOrder.LITTLE_ENDIAN);
+                IntVector w = v.reinterpretAsInts();
+                // |Σ| ≤ 32·2·127 = 8128: short lanes hold every partial sum exactly
+                s0 = s0.add(v.and((short) 3).mul(a[ao + k]));
+                s1 = s1.add(field(w, 2).mul(a[ao + k + 4]));
+                s0 = s0.add(field(w, 4).mul(a[ao + k + 8]));
+                s1 = s1.add(field(w, 6).mul(a[ao + k + 12]));
+                s0 = s0.add(field(w, 8).mul(a[ao + k + 16]));
+                s1 = s1.add(field(w, 10).mul(a[ao + k + 20]));
+                s0 = s0.add(field(w, 12).mul(a[ao + k + 24]));
+                s1 = s1.add(field(w, 14).mul(a[ao + k + 28]));
+            }
+            ShortVector total = s0.add(s1).sub((short) x.sum(b));
+            InterleavedLanes.half(total, 0).intoArray(t, 0);
+            InterleavedLanes.half(total, 1).intoArray(t, 16);
+            InterleavedLanes.addScaled(packed, o + SCALES, x.scale(b), t, acc);
+        }
+        System.arraycopy(acc, 0, out, outOff, rows);
+    }
+
+    /** Bits shift, shift + 1 of each short of w, as shorts. */
+    private static ShortVector field(IntVector w, int shift) {
+        return w.lanewise(VectorOperators.LSHR, shift).and(0x00030003).reinterpretAsShorts();
+    }
+}
