@@ -78,28 +78,36 @@ final class TernaryInterleaved implements InterleavedLayout {
         short[] a = x.levels();
         for (int b = 0; b < cols / BLOCK; b++) {
             long o = offset + b * BLOCK_BYTES;
-            int ao = b * BLOCK;
-            ShortVector s0 = ShortVector.zero(S);
-            ShortVector s1 = s0;
-            for (int k = 0; k < 4; k++) {
-                ShortVector v = ShortVector.fromMemorySegment(S, packed, o + k * 64L, ByteOrder.LITTLE_ENDIAN);
-                IntVector w = v.reinterpretAsInts();
-                // |Σ| ≤ 32·2·127 = 8128: short lanes hold every partial sum exactly
-                s0 = s0.add(v.and((short) 3).mul(a[ao + k]));
-                s1 = s1.add(field(w, 2).mul(a[ao + k + 4]));
-                s0 = s0.add(field(w, 4).mul(a[ao + k + 8]));
-                s1 = s1.add(field(w, 6).mul(a[ao + k + 12]));
-                s0 = s0.add(field(w, 8).mul(a[ao + k + 16]));
-                s1 = s1.add(field(w, 10).mul(a[ao + k + 20]));
-                s0 = s0.add(field(w, 12).mul(a[ao + k + 24]));
-                s1 = s1.add(field(w, 14).mul(a[ao + k + 28]));
-            }
-            ShortVector total = s0.add(s1).sub((short) x.sum(b));
-            InterleavedLanes.half(total, 0).intoArray(t, 0);
-            InterleavedLanes.half(total, 1).intoArray(t, 16);
+            levelDot(packed, o, a, b * BLOCK, x.sum(b), t);
             InterleavedLanes.addScaled(packed, o + SCALES, x.scale(b), t, acc);
         }
         System.arraycopy(acc, 0, out, outOff, rows);
+    }
+
+    /**
+     * t[j] = Σ_i (q_ji − 1)·a[ao + i] over the block's 32 columns for the 32 rows j, aSum = Σ_i a[ao + i]. A
+     * method of its own, as {@link InterleavedLanes#centeredDot} is, so that C2 inlines the small vector helpers
+     * into it instead of boxing their results.
+     */
+    private static void levelDot(MemorySegment g, long o, short[] a, int ao, int aSum, float[] t) {
+        ShortVector s0 = ShortVector.zero(S);
+        ShortVector s1 = s0;
+        for (int k = 0; k < 4; k++) {
+            ShortVector v = ShortVector.fromMemorySegment(S, g, o + k * 64L, ByteOrder.LITTLE_ENDIAN);
+            IntVector w = v.reinterpretAsInts();
+            // |Σ| ≤ 32·2·127 = 8128: short lanes hold every partial sum exactly
+            s0 = s0.add(v.and((short) 3).mul(a[ao + k]));
+            s1 = s1.add(field(w, 2).mul(a[ao + k + 4]));
+            s0 = s0.add(field(w, 4).mul(a[ao + k + 8]));
+            s1 = s1.add(field(w, 6).mul(a[ao + k + 12]));
+            s0 = s0.add(field(w, 8).mul(a[ao + k + 16]));
+            s1 = s1.add(field(w, 10).mul(a[ao + k + 20]));
+            s0 = s0.add(field(w, 12).mul(a[ao + k + 24]));
+            s1 = s1.add(field(w, 14).mul(a[ao + k + 28]));
+        }
+        ShortVector total = s0.add(s1).sub((short) aSum);
+        InterleavedLanes.half(total, 0).intoArray(t, 0);
+        InterleavedLanes.half(total, 1).intoArray(t, 16);
     }
 
     /** Bits shift, shift + 1 of each short of w, as shorts. */
