@@ -74,7 +74,11 @@ public final class IntGroupFormat implements BlockFormat, LevelGrid {
         if (m.group(3) == null) {
             return new IntGroupFormat(bits, rowWidth, sym, true);
         }
-        return of(bits, Integer.parseInt(m.group(3)), sym);
+        try {
+            return of(bits, Integer.parseInt(m.group(3)), sym);
+        } catch (NumberFormatException e) {
+            throw new QforgeException(name + ": a group of " + m.group(3) + " weights is too large");
+        }
     }
 
     public int bits() {

@@ -24,6 +24,8 @@ class IntGroupFormatTest {
         assertThrows(QforgeException.class, () -> BlockFormats.byName("INT4_G128"));
         QforgeException e = assertThrows(QforgeException.class, () -> BlockFormats.anyByName("INT5_G128", 4096));
         assertTrue(e.getMessage().contains("INT{2,3,4,8}"), e.getMessage());
+        assertThrows(QforgeException.class, () -> BlockFormats.anyByName("INT4_G12", 4096), "not a multiple of 8");
+        assertThrows(QforgeException.class, () -> BlockFormats.anyByName("INT4_G99999999999", 4096), "too large");
     }
 
     /** Every level written through the grid reads back as scale·(q − zero), for every width of the bit stream. */
