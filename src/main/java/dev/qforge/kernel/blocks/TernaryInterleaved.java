@@ -1,13 +1,11 @@
 package dev.qforge.kernel.blocks;
 
 import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 
-import static dev.qforge.kernel.blocks.InterleavedLanes.S;
 
 /**
  * The ternary formats' decode layout (TQ1_0, TQ2_0: the same layout, unpacked from either packing). Per block
@@ -76,27 +74,29 @@ final class TernaryInterleaved implements InterleavedLayout {
         float[] acc = scratch.acc;
         float[] t = scratch.t;
         short[] a = x.levels();
+        int[] sums = SUMS.get();
         for (int b = 0; b < cols / BLOCK; b++) {
             long o = offset + b * BLOCK_BYTES;
-            levelDot(packed, o, a, b * BLOCK, x.sum(b), t);
+            levelDot(packed, o, a, b * BLOCK, x.sum(b), t, sums);
             InterleavedLanes.addScaled(packed, o + SCALES, x.scale(b), t, acc);
         }
         System.arraycopy(acc, 0, out, outOff, rows);
     }
 
     /**
-     * t[j] = Σ_i (q_ji − 1)·a[ao + i] over the block's 32 columns for the 32 rows j, aSum = Σ_i a[ao + i]. A
-     * method of its own, as {@link InterleavedLanes#centeredDot} is, so that C2 inlines the small vector helpers
-     * into it instead of boxing their results.
+     * t[j] = Σ_i (q_ji − 1)·a[ao + i] over the block's 32 columns for the 32 rows j, aSum = Σ_i a[ao + i].
+     *
+     * <p>Worked in int lanes, each holding two rows' fields (row 2i low, row 2i + 1 high): (lo + hi·2¹⁶)·a sums
+     * to lo_sum + hi_sum·2¹⁶, exact in 32 bits since |lo_sum|, |hi_sum| ≤ 32·2·127, and splits back with a
+     * sign-extending shift. No short/int reinterpretation is needed: those fell back to a library copy here
+     * (a third of decode's samples in JFR).
      */
-    private static void levelDot(MemorySegment g, long o, short[] a, int ao, int aSum, float[] t) {
-        ShortVector s0 = ShortVector.zero(S);
-        ShortVector s1 = s0;
+    private static void levelDot(MemorySegment g, long o, short[] a, int ao, int aSum, float[] t, int[] sums) {
+        IntVector s0 = IntVector.zero(I);
+        IntVector s1 = s0;
         for (int k = 0; k < 4; k++) {
-            ShortVector v = ShortVector.fromMemorySegment(S, g, o + k * 64L, ByteOrder.LITTLE_ENDIAN);
-            IntVector w = v.reinterpretAsInts();
-            // |Σ| ≤ 32·2·127 = 8128: short lanes hold every partial sum exactly
-            s0 = s0.add(v.and((short) 3).mul(a[ao + k]));
+            IntVector w = IntVector.fromMemorySegment(I, g, o + k * 64L, ByteOrder.LITTLE_ENDIAN);
+            s0 = s0.add(w.and(FIELD).mul(a[ao + k]));
             s1 = s1.add(field(w, 2).mul(a[ao + k + 4]));
             s0 = s0.add(field(w, 4).mul(a[ao + k + 8]));
             s1 = s1.add(field(w, 6).mul(a[ao + k + 12]));
@@ -105,13 +105,21 @@ final class TernaryInterleaved implements InterleavedLayout {
             s0 = s0.add(field(w, 12).mul(a[ao + k + 24]));
             s1 = s1.add(field(w, 14).mul(a[ao + k + 28]));
         }
-        ShortVector total = s0.add(s1).sub((short) aSum);
-        InterleavedLanes.half(total, 0).intoArray(t, 0);
-        InterleavedLanes.half(total, 1).intoArray(t, 16);
+        s0.add(s1).intoArray(sums, 0);
+        for (int i = 0; i < ROWS / 2; i++) {
+            int low = (short) sums[i];
+            t[2 * i] = low - aSum;
+            t[2 * i + 1] = ((sums[i] - low) >> 16) - aSum;
+        }
     }
 
-    /** Bits shift, shift + 1 of each short of w, as shorts. */
-    private static ShortVector field(IntVector w, int shift) {
-        return w.lanewise(VectorOperators.LSHR, shift).and(0x00030003).reinterpretAsShorts();
+    private static final jdk.incubator.vector.VectorSpecies<Integer> I = IntVector.SPECIES_512;
+    /** Bits 0–1 of both shorts of an int. */
+    private static final int FIELD = 0x00030003;
+    private static final ThreadLocal<int[]> SUMS = ThreadLocal.withInitial(() -> new int[ROWS / 2]);
+
+    /** Bits shift, shift + 1 of both shorts of each int of w. */
+    private static IntVector field(IntVector w, int shift) {
+        return w.lanewise(VectorOperators.LSHR, shift).and(FIELD);
     }
 }
