@@ -6,7 +6,6 @@ import jdk.incubator.vector.VectorOperators;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 
-
 /**
  * The ternary formats' decode layout (TQ1_0, TQ2_0: the same layout, unpacked from either packing). Per block
  * column b (32 columns) of a group: the 32 rows' trits + 1 (0, 1, 2) as four
@@ -15,8 +14,8 @@ import java.nio.ByteOrder;
  * 320 bytes per 32×32 weights, 2.5 bits per weight against TQ2_0's 2.06 and TQ1_0's 1.69: more bytes than the
  * format streams, for a kernel of shifts and masks instead of TQ1_0's base-3 digits.
  *
- * <p>Row j's dot with x is Σ_b d_j·d_x(b)·Σ_i (q − 1)·x_q: the trits times int8 activations summed in short
- * lanes, as llama.cpp sums them against Q8_K.
+ * <p>Row j's dot with x is Σ_b d_j·d_x(b)·Σ_i (q − 1)·x_q: the trits times int8 activations summed in integer
+ * lanes ({@link #levelDot}), as llama.cpp sums them against Q8_K.
  */
 final class TernaryInterleaved implements InterleavedLayout {
     private static final int BLOCK = 32;
