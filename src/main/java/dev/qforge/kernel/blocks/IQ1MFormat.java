@@ -27,15 +27,12 @@ final class IQ1MFormat extends IqGridFormat {
             int scale = sc[ib / 2] >>> (6 * (ib % 2));
             float dl1 = d * (2 * (scale & 7) + 1);
             float dl2 = d * (2 * (scale >>> 3 & 7) + 1);
-            int h0 = u8(s, o + 32 + 2 * ib);
-            int h1 = u8(s, o + 32 + 2 * ib + 1);
-            int[] entries = {
-                    u8(s, o + 4 * ib) | (h0 << 8 & 0x700), u8(s, o + 4 * ib + 1) | (h0 << 4 & 0x700),
-                    u8(s, o + 4 * ib + 2) | (h1 << 8 & 0x700), u8(s, o + 4 * ib + 3) | (h1 << 4 & 0x700)};
-            boolean[] negative = {(h0 & 0x08) != 0, (h0 & 0x80) != 0, (h1 & 0x08) != 0, (h1 & 0x80) != 0};
             for (int l = 0; l < 4; l++) {
-                IQ1SFormat.shifted(y, yOff + 32 * ib + 8 * l, l < 2 ? dl1 : dl2, entries[l],
-                        negative[l] ? -IQ1SFormat.DELTA : IQ1SFormat.DELTA);
+                // qh byte l/2 holds groups 2·(l/2) and 2·(l/2) + 1: entry bits 8–10 and the shift's sign in a nibble each
+                int high = u8(s, o + 32 + 2 * ib + l / 2) >> (4 * (l % 2));
+                int entry = u8(s, o + 4 * ib + l) | (high & 7) << 8;
+                IQ1SFormat.shifted(y, yOff + 32 * ib + 8 * l, l < 2 ? dl1 : dl2, entry,
+                        (high & 8) != 0 ? -IQ1SFormat.DELTA : IQ1SFormat.DELTA);
             }
         }
     }

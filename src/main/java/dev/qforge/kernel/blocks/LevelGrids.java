@@ -86,8 +86,7 @@ final class LevelGrids {
         }
     };
 
-    /** Sets the nibbles of 32-weight blocks laid out as Q4_0 and IQ4_NL: weight j low nibble of byte j, j+16 its high one. */
-    /** The 32 levels of a block laid out as Q4_0's nibbles: byte j holds weight j low and weight j + 16 high. */
+    /** Sets the nibbles of 32-weight blocks laid out as Q4_0, IQ4_NL and MXFP4: weight j low nibble of byte j, j+16 its high one. */
     static void setNibbles(MemorySegment row, long blockOff, int[] levels, int from) {
         for (int j = 0; j < 16; j++) {
             BlockBytes.putU8(row, blockOff + j, levels[from + j] | levels[from + j + 16] << 4);

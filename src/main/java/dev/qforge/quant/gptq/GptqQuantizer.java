@@ -95,7 +95,7 @@ public final class GptqQuantizer {
         Sweep sweep = new Sweep(w, cols, f.u(), f.order(), format, grid, blockImportance, out, format.rowBytes(cols),
                 Math.max(BATCH, bs));
         // Rows are independent given the factor: each band of rows runs the whole sweep on its own, so no
-        // thread waits for another between batches. Bands are small enough to keep every thread busy.
+        // thread waits for another between batches. Bands are as tall as BAND_BYTES allows, at most a thread's share.
         int perThread = (rows + Parallel.threads() - 1) / Parallel.threads();
         int tall = (int) Math.min(perThread, BAND_BYTES / (16L * cols));
         int band = Math.max(RankUpdate.MR, tall / RankUpdate.MR * RankUpdate.MR);

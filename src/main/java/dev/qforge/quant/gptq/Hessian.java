@@ -41,26 +41,22 @@ public final class Hessian {
             return;
         }
         long t0 = System.nanoTime();
+        float[] h = unconsumed();
         for (int t = 0; t < rows; t++) {
             for (int c = 0; c < cols; c++) {
                 absSum[c] += Math.abs(x[t * cols + c]);
             }
         }
         // H is symmetric: only its upper triangle is summed, and mirrored once when the sum is read
-        if (sum == null) {
-            throw new IllegalStateException("the Hessian was consumed by its factorization");
-        }
-        RankUpdate.addUpperGram(sum, cols, x, rows);
+        RankUpdate.addUpperGram(h, cols, x, rows);
         lowerStale = true;
         tokens += rows;
         GptqWork.TOTAL.hessian(System.nanoTime() - t0, rows, cols);
     }
 
     /** The accumulated Σ x xᵀ, [cols × cols], row-major (the array itself); gone once {@link #factor} consumed it. */
-    public float[] sum() {
-        if (sum == null) {
-            throw new IllegalStateException("the Hessian was consumed by its factorization");
-        }
+    public synchronized float[] sum() {
+        unconsumed();
         if (lowerStale) {
             // in 64 × 64 tiles, so that the column reads stay in the cache
             for (int i0 = 0; i0 < cols; i0 += 64) {
@@ -73,6 +69,13 @@ public final class Hessian {
                 }
             }
             lowerStale = false;
+        }
+        return sum;
+    }
+
+    private float[] unconsumed() {
+        if (sum == null) {
+            throw new IllegalStateException("the Hessian was consumed by its factorization");
         }
         return sum;
     }
