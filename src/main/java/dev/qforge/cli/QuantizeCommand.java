@@ -11,6 +11,10 @@ import dev.qforge.kernel.blocks.GgmlType;
 import dev.qforge.pipeline.CalibrationSamples;
 import dev.qforge.quant.CalibratedQuantization;
 import dev.qforge.quant.QuantizeJob;
+import dev.qforge.quant.allocation.Allocation;
+import dev.qforge.quant.allocation.BitAllocation;
+import dev.qforge.quant.allocation.CandidateTypes;
+import dev.qforge.quant.allocation.SizeBudget;
 import dev.qforge.quant.awq.AwqSearch;
 import dev.qforge.quant.gptq.GptqQuantizer;
 import dev.qforge.quant.plan.LlamaCppMix;
@@ -54,6 +58,31 @@ public final class QuantizeCommand implements Callable<Integer> {
     @Option(names = {"-t", "--type"}, paramLabel = "TYPE",
             description = "llama.cpp mix: Q2_K, Q2_K_S, Q3_K_S, Q3_K_M, Q3_K_L, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K_S, Q4_K_M, Q5_K_S, Q5_K_M, Q6_K, Q8_0, IQ4_NL, IQ4_XS, F16, BF16, F32.")
     String type;
+
+    @Option(names = "--target-size", paramLabel = "SIZE",
+            description = {"Instead of -t: the file size to fit (a byte count, or 2.4GB, 860MiB, ...). qforge measures how much each tensor's",
+                    "quantization to each candidate type moves the output distribution on --calib, and chooses the types per tensor",
+                    "that minimize the expected KL divergence within the size (an ordinary GGUF file; --explain prints the choices)."})
+    String targetSize;
+
+    @Option(names = "--target-bpw", paramLabel = "BITS",
+            description = "Instead of -t: the size to fit as bits per weight of the whole file (e.g. 3.5); as --target-size.")
+    Double targetBpw;
+
+    @Option(names = "--candidates", paramLabel = "TYPES",
+            description = "The types a --target-size/--target-bpw allocation chooses from, comma-separated (default: IQ2_XXS,Q2_K,Q3_K,IQ4_XS,Q4_K,Q5_K,Q6_K,Q8_0,F16).")
+    String candidates;
+
+    @Option(names = "--sensitivity-samples", paramLabel = "N",
+            description = "Calibration sequences the allocation measures KL divergences on (default: " + BitAllocation.Request.DEFAULT_MEASURE_SEQUENCES + ").")
+    Integer sensitivitySamples;
+
+    @Option(names = "--measure-all",
+            description = "Measure the KL divergence of every tensor in every candidate type (slower) instead of scaling each tensor's GPTQ errors by one measurement.")
+    boolean measureAll;
+
+    @Option(names = "--explain", description = "Print the allocation: each tensor's type and the expected KLD of every candidate.")
+    boolean explain;
 
     @Option(names = {"-o", "--out"}, required = true, paramLabel = "FILE", description = "The GGUF file to write.")
     Path out;
@@ -175,8 +204,25 @@ public final class QuantizeCommand implements Callable<Integer> {
                 throw new QforgeException(recipeFile + ": its methods need a calibration text (calibration.text, or --calib FILE)");
             }
         }
+        boolean allocating = targetSize != null || targetBpw != null;
+        if (targetSize != null && targetBpw != null) {
+            throw new QforgeException("--target-size and --target-bpw: give one size to fit, not both");
+        }
+        if (allocating && type != null) {
+            throw new QforgeException("-t " + type + " and a target size: the allocation chooses the types itself; give one or the other");
+        }
+        if (!allocating && (candidates != null || sensitivitySamples != null || measureAll || explain)) {
+            throw new QforgeException("--candidates, --sensitivity-samples, --measure-all and --explain belong to a bit allocation: give --target-size or --target-bpw");
+        }
+        if (allocating && calib == null) {
+            throw new QforgeException("a bit allocation (--target-size, --target-bpw) measures on a calibration text: give --calib FILE"
+                    + (imatrix != null ? " (an imatrix holds no measure of what each tensor's rounding does to the output)" : ""));
+        }
+        if (allocating) {
+            type = "Q8_0"; // a placeholder: every quantized tensor's type comes from the allocation
+        }
         if (type == null) {
-            throw new QforgeException("no type: give -t TYPE (e.g. Q4_K_M)" + (recipe != null ? " or type: in the recipe" : ""));
+            throw new QforgeException("no type: give -t TYPE (e.g. Q4_K_M), or --target-size / --target-bpw" + (recipe != null ? " or type: in the recipe" : ""));
         }
         samples = calibSamples != null ? calibSamples : 0;
         ctx = calibCtx != null ? calibCtx : CalibrationSamples.DEFAULT_CTX;
@@ -200,6 +246,7 @@ public final class QuantizeCommand implements Callable<Integer> {
         }
         OutputPaths.refuseInputs(out, "-o", java.util.Arrays.asList(model, imatrix, calib, checkText, recipeFile));
         OutputPaths.refuseInputs(checkFile(out), "-o (its .check.json)", java.util.Arrays.asList(model, imatrix, calib, checkText, recipeFile));
+        OutputPaths.refuseInputs(allocationFile(out), "-o (its .allocation.json)", java.util.Arrays.asList(model, imatrix, calib, checkText, recipeFile));
         if (checkText != null && !Files.isRegularFile(checkText)) {
             throw new QforgeException(checkText + ": no such file (--check-text)");
         }
@@ -269,9 +316,18 @@ public final class QuantizeCommand implements Callable<Integer> {
             calibration = new QuantizeJob.Calibration(calib, samples, ctx, seed, fpInputs, resume, methods,
                     byRecipe ? recipe.methodLabel() : m.label(), settings(ftype, m));
         }
+        BitAllocation.Request allocation = null;
+        if (allocating) {
+            SizeBudget budget = targetSize != null ? SizeBudget.ofSize(targetSize)
+                    : SizeBudget.ofBitsPerWeight(targetBpw, modelWeights());
+            allocation = new BitAllocation.Request(budget, candidates == null ? CandidateTypes.DEFAULT : CandidateTypes.parse(candidates),
+                    sensitivitySamples == null ? BitAllocation.Request.DEFAULT_MEASURE_SEQUENCES : sensitivitySamples,
+                    BitAllocation.Request.DEFAULT_REFERENCE, measureAll, gptq);
+        }
+        Allocation[] allocated = {null};
         ProgressBar[] bar = {null};
         String[] stage = {null};
-        GgufModelWriter.Result r = QuantizeJob.run(new QuantizeJob.Spec(model, out, options, calibration, rotate, seed, awq),
+        GgufModelWriter.Result r = QuantizeJob.run(new QuantizeJob.Spec(model, out, options, calibration, rotate, seed, awq, allocation),
                 new QuantizeJob.Reporter() {
                     @Override
                     public void note(String line) {
@@ -286,8 +342,23 @@ public final class QuantizeCommand implements Callable<Integer> {
                         }
                         bar[0].update(done, detail);
                     }
+
+                    @Override
+                    public void allocated(Allocation a) {
+                        allocated[0] = a;
+                        if (explain) {
+                            stdout.print(a.explain());
+                            stdout.flush();
+                        }
+                    }
                 });
         summary(stdout, err, r, im);
+        if (allocated[0] != null) {
+            Allocation a = allocated[0];
+            stdout.printf(Locale.ROOT, "allocation: %,d of %,d bytes, expected KLD %.6f (lower bound %.6f); choices and measurements in %s%n",
+                    a.fileBytes(), a.targetBytes(), a.predictedKld(), a.lowerBound(), allocationFile(out));
+            AtomicFile.write(allocationFile(out), o -> o.write((a.toJson().toPrettyString() + "\n").getBytes(StandardCharsets.UTF_8)));
+        }
 
         if (noCheck) {
             return 0;
@@ -299,6 +370,22 @@ public final class QuantizeCommand implements Callable<Integer> {
         stdout.println("check written to " + json);
         warnIfBroken(err, report);
         return 0;
+    }
+
+    /** The weights of the model's checkpoint: what --target-bpw counts bits over. */
+    private long modelWeights() {
+        try (var checkpoint = dev.qforge.format.SafetensorsCheckpoint.open(model)) {
+            long n = 0;
+            for (String t : checkpoint.names()) {
+                n += checkpoint.tensor(t).elementCount();
+            }
+            return n;
+        }
+    }
+
+    /** Where an allocation's measurements are kept: beside the file, {@code <file>.allocation.json}. */
+    static Path allocationFile(Path gguf) {
+        return gguf.resolveSibling(gguf.getFileName() + ".allocation.json");
     }
 
     private boolean tiedEmbeddings() {
@@ -321,8 +408,9 @@ public final class QuantizeCommand implements Callable<Integer> {
         } catch (java.io.IOException e) {
             throw new QforgeException(calib + ": cannot read: " + e.getMessage(), e);
         }
-        return String.format(Locale.ROOT, "model %s (%d bytes of weights), type %s, overrides %s, calib %s (%d bytes), samples %d, ctx %d, seed %d, method %s, damp %s, act-order %s, fp-inputs %s, rotate %s, awq %s",
-                model.toAbsolutePath().normalize(), weights, ftype, tensorTypes, calib.toAbsolutePath().normalize(), calibBytes,
+        return String.format(Locale.ROOT, "model %s (%d bytes of weights), type %s, target %s %s, candidates %s, sensitivity %s %s, overrides %s, calib %s (%d bytes), samples %d, ctx %d, seed %d, method %s, damp %s, act-order %s, fp-inputs %s, rotate %s, awq %s",
+                model.toAbsolutePath().normalize(), weights, targetSize != null || targetBpw != null ? "allocation" : ftype,
+                targetSize, targetBpw, candidates, sensitivitySamples, measureAll, tensorTypes, calib.toAbsolutePath().normalize(), calibBytes,
                 samples, ctx, seed, recipe != null ? "recipe " + recipe.source().toAbsolutePath() + " " + recipe.hashCode() : m.label(), damp, actOrder, fpInputs, rotate, awq);
     }
 

@@ -450,7 +450,7 @@ public final class GgufFile implements TensorStore {
         return sb.length() >= 120 ? sb + "…" : sb.toString();
     }
 
-    static long alignUp(long offset, long alignment) {
+    public static long alignUp(long offset, long alignment) {
         return Math.addExact(offset, alignment - 1) & -alignment;
     }
 

@@ -177,6 +177,30 @@ public final class GgufWriter {
         AtomicFile.write(target, this::writeTo);
     }
 
+    /** The size of the file {@link #writeTo} would write, in bytes, without producing any tensor's bytes. */
+    public long fileSize() {
+        long[] header = {0};
+        OutputStream counter = new OutputStream() {
+            @Override
+            public void write(int b) {
+                header[0]++;
+            }
+
+            @Override
+            public void write(byte[] b, int off, int len) {
+                header[0] += len;
+            }
+        };
+        try {
+            LittleEndianOutput le = new LittleEndianOutput(counter);
+            writeHeader(le);
+            le.flush();
+        } catch (IOException e) {
+            throw new IllegalStateException("counting bytes cannot fail", e);
+        }
+        return header[0] + dataBytes;
+    }
+
     /** Writes the whole file to {@code out}. */
     public void writeTo(OutputStream out) throws IOException {
         LittleEndianOutput le = new LittleEndianOutput(out);

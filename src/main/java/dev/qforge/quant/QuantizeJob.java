@@ -9,6 +9,8 @@ import dev.qforge.kernel.blocks.BlockFormat;
 import dev.qforge.kernel.blocks.BlockFormats;
 import dev.qforge.pipeline.CalibrationSamples;
 import dev.qforge.pipeline.LayerwiseCalibration;
+import dev.qforge.quant.allocation.Allocation;
+import dev.qforge.quant.allocation.BitAllocation;
 import dev.qforge.quant.awq.AwqScales;
 import dev.qforge.quant.awq.AwqSearch;
 import dev.qforge.quant.gptq.GptqWork;
@@ -38,6 +40,10 @@ public final class QuantizeJob {
 
         /** A stage's progress: {@code done} of {@code total}. */
         void progress(String stage, int done, int total, String detail);
+
+        /** A bit allocation's result, before the quantization it plans. */
+        default void allocated(Allocation allocation) {
+        }
     }
 
     /**
@@ -56,18 +62,27 @@ public final class QuantizeJob {
      * @param calibration null for llama.cpp's round-to-nearest (with the options' imatrix, if any)
      * @param rotate      rotate the model first, with {@code rotationSeed}
      * @param awq         AWQ's scale search before the methods (after the rotation), or null
+     * @param allocation  a measured bit allocation in place of the mix's rules (after the rotation), or null
      */
     public record Spec(Path model, Path out, GgufModelWriter.Options options, Calibration calibration, boolean rotate,
-                       long rotationSeed, AwqSearch.Settings awq) {
+                       long rotationSeed, AwqSearch.Settings awq, BitAllocation.Request allocation) {
         public Spec {
             if (awq != null && calibration == null) {
                 throw new dev.qforge.QforgeException("AWQ needs a calibration text (--calib FILE)");
             }
+            if (allocation != null && calibration == null) {
+                throw new dev.qforge.QforgeException("a bit allocation (--target-size, --target-bpw) measures on a calibration text: give --calib FILE");
+            }
+        }
+
+        public Spec(Path model, Path out, GgufModelWriter.Options options, Calibration calibration, boolean rotate,
+                    long rotationSeed, AwqSearch.Settings awq) {
+            this(model, out, options, calibration, rotate, rotationSeed, awq, null);
         }
 
         public Spec(Path model, Path out, GgufModelWriter.Options options, Calibration calibration, boolean rotate,
                     long rotationSeed) {
-            this(model, out, options, calibration, rotate, rotationSeed, null);
+            this(model, out, options, calibration, rotate, rotationSeed, null, null);
         }
     }
 
@@ -96,6 +111,13 @@ public final class QuantizeJob {
                 samples = CalibrationSamples.of(cal.text(), TextFiles.readUtf8(cal.text()), m.tokenizer(), m.bosToken(),
                         cal.samples(), cal.ctx(), cal.seed());
             }
+            if (spec.allocation() == null) {
+                java.util.Set<String> calibrated = new java.util.HashSet<>(calibratedNames(GgufModelWriter.plan(spec.model(), options, true)));
+                GgufModelWriter.requireImportance(GgufModelWriter.plan(spec.model(), options, true), options, calibrated::contains);
+            } else {
+                // the budget is checked before anything is rotated or measured
+                BitAllocation.checkBudget(spec.model(), labelled(options, spec, samples), spec.allocation(), samples);
+            }
             state = cal.resume() ? CalibrationState.resume(spec.out(), cal.fingerprint())
                     : CalibrationState.start(spec.out(), cal.fingerprint());
         }
@@ -110,6 +132,12 @@ public final class QuantizeJob {
                 ModelRotation.write(spec.model(), rotated, spec.rotationSeed());
                 source = rotated;
             }
+            if (spec.allocation() != null) {
+                Allocation a = BitAllocation.run(source, labelled(options, spec, samples), samples, spec.allocation(),
+                        reporter::note, reporter::progress);
+                reporter.allocated(a);
+                options = BitAllocation.apply(options, a);
+            }
             if (spec.awq() != null) {
                 scaled = PartialFiles.partialPath(spec.out().resolveSibling(spec.out().getFileName() + ".awq"));
                 PartialFiles.begin(scaled);
@@ -119,8 +147,7 @@ public final class QuantizeJob {
                 source = scaled;
             }
             if (state != null) {
-                String transforms = (spec.rotate() ? "rotation+" : "") + (spec.awq() != null ? "awq+" : "");
-                options = options.withCalibrated(calibrate(source, options, cal, samples, state, transforms, reporter));
+                options = options.withCalibrated(calibrate(source, options, cal, samples, state, transforms(spec), reporter));
             }
             String type = options.type().toString();
             GgufModelWriter.Result r = GgufModelWriter.write(source, spec.out(), options, (done, total, choice, bytes) ->
@@ -146,6 +173,21 @@ public final class QuantizeJob {
                 }
             }
         }
+    }
+
+    /** The transforms a calibrated file's method label starts with. */
+    private static String transforms(Spec spec) {
+        return (spec.rotate() ? "rotation+" : "") + (spec.awq() != null ? "awq+" : "");
+    }
+
+    /**
+     * {@code options} with a calibration's label but no tensors yet: what the file's metadata will say, so a size
+     * counted from it is the written file's.
+     */
+    private static GgufModelWriter.Options labelled(GgufModelWriter.Options options, Spec spec, CalibrationSamples samples) {
+        Calibration cal = spec.calibration();
+        return options.withCalibrated(new GgufModelWriter.Calibrated(Map.of(), transforms(spec) + cal.methodLabel(),
+                cal.text().getFileName().toString(), samples.count(), samples.ctx()));
     }
 
     /**

@@ -46,6 +46,14 @@ public interface BlockFormat {
         return true;
     }
 
+    /**
+     * Whether {@link #quantize} needs importance (llama.cpp's lattice formats do: llama-quantize refuses to write
+     * them without an imatrix, and so does qforge, before any work starts).
+     */
+    default boolean needsImportance() {
+        return false;
+    }
+
     /** Dequantizes n weights of src at srcOffset into dst[dstOff ..]. */
     void dequantize(MemorySegment src, long srcOffset, int n, float[] dst, int dstOff);
 

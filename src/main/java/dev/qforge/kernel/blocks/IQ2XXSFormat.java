@@ -1,18 +1,210 @@
 package dev.qforge.kernel.blocks;
 
+import dev.qforge.QforgeException;
+
 import java.lang.foreign.MemorySegment;
 
 import static dev.qforge.kernel.blocks.BlockBytes.f16;
+import static dev.qforge.kernel.blocks.BlockBytes.putF16;
+import static dev.qforge.kernel.blocks.BlockBytes.putU32;
 import static dev.qforge.kernel.blocks.BlockBytes.u32;
 import static dev.qforge.kernel.blocks.BlockBytes.u8;
 
 /**
  * IQ2_XXS (2.0625 bits per weight): d (f16), then per 32 weights two u32: four bytes naming entries of the
  * 256-entry grid, and four 7-bit sign indices with a 4-bit scale s on top, weight scale d·(0.5 + s)/4.
+ *
+ * <p>Quantizing is ggml's search (quantize_row_iq2_xxs_impl), bit for bit: per 32 weights the signs are split off
+ * (an odd count of negatives flips the least important one, since the 7-bit index implies even parity), the
+ * magnitudes are rounded to levels 0..2 at 13 trial scales, each group of 8 snapped to the grid (or to its best
+ * neighbour), and the scale with the best weighted fit kept; the 8 sub-block scales share one f16 d in 4 bits each.
+ * It needs importance, as llama.cpp's does.
  */
 final class IQ2XXSFormat extends IqGridFormat {
+    private static final int K_MAX_Q = 3;
+    /** Built on first use (ggml_quantize_init): a few hundred milliseconds. */
+    private static final class Lattice {
+        static final Iq2Lattice INSTANCE = new Iq2Lattice(IqGrids.IQ2XXS, 2);
+    }
+
     IQ2XXSFormat() {
         super(GgmlType.IQ2_XXS);
+    }
+
+    @Override
+    public boolean canQuantize() {
+        return true;
+    }
+
+    @Override
+    public boolean needsImportance() {
+        return true;
+    }
+
+    @Override
+    public void quantize(float[] src, int srcOff, int n, float[] importance, MemorySegment dst, long dstOffset) {
+        if (importance == null) {
+            throw new QforgeException("IQ2_XXS needs an importance matrix (as llama-quantize does): give --imatrix or --calib");
+        }
+        Iq2Lattice lattice = Lattice.INSTANCE;
+        float[] scales = new float[QK / 32];
+        float[] weight = new float[32];
+        float[] xval = new float[32];
+        byte[] L = new byte[32];
+        byte[] lAux = new byte[32];
+        float[] wAux = new float[32];
+        int[] blockSigns = new int[4];
+        int[] q2 = new int[2 * (QK / 32)];
+        for (int ibl = 0; ibl < blocks(n); ibl++) {
+            long o = dstOffset + (long) ibl * bytesPerBlock();
+            java.util.Arrays.fill(q2, 0);
+            float maxScale = 0;
+            int xbl = srcOff + QK * ibl;
+            float sigma2 = BlockBytes.meanSquare(src, xbl, QK);
+            for (int ib = 0; ib < QK / 32; ib++) {
+                int xb = xbl + 32 * ib;
+                BlockBytes.importanceWeights(src, xb, importance, QK * ibl + 32 * ib, sigma2, weight, 32);
+                for (int i = 0; i < 32; i++) {
+                    wAux[i] = (float) Math.sqrt(weight[i]);
+                }
+                for (int k = 0; k < 4; k++) {
+                    int nflip = 0;
+                    int s = 0;
+                    for (int i = 0; i < 8; i++) {
+                        float v = src[xb + 8 * k + i];
+                        if (v >= 0) {
+                            xval[8 * k + i] = v;
+                        } else {
+                            xval[8 * k + i] = -v;
+                            nflip++;
+                            s |= 1 << i;
+                        }
+                    }
+                    if (nflip % 2 != 0) {
+                        int imin = 0;
+                        float min = weight[8 * k] * src[xb + 8 * k] * src[xb + 8 * k];
+                        for (int i = 1; i < 8; i++) {
+                            float ax = weight[8 * k + i] * src[xb + 8 * k + i] * src[xb + 8 * k + i];
+                            if (ax < min) {
+                                min = ax;
+                                imin = i;
+                            }
+                        }
+                        xval[8 * k + imin] = -xval[8 * k + imin];
+                        s ^= 1 << imin;
+                    }
+                    blockSigns[k] = s & 127;
+                }
+                float max = xval[0];
+                for (int i = 1; i < 32; i++) {
+                    max = Math.max(max, xval[i]);
+                }
+                if (max < 1e-15f) {
+                    scales[ib] = 0;
+                    java.util.Arrays.fill(L, (byte) 0);
+                    continue;
+                }
+                float scale = KQuantMath.makeQpQuants(32, K_MAX_Q + 1, xval, L, weight);
+                float effMax = scale * K_MAX_Q;
+                float best = 0;
+                for (int is = -6; is <= 6; is++) {
+                    float id = (2 * K_MAX_Q - 1 + is * 0.1f) / effMax;
+                    float thisScale = 1 / id;
+                    for (int k = 0; k < 4; k++) {
+                        int u = 0;
+                        for (int i = 0; i < 8; i++) {
+                            int l = QuantMath.nearestInt(0.5f * (id * xval[8 * k + i] - 1));
+                            l = Math.max(0, Math.min(K_MAX_Q - 1, l));
+                            lAux[8 * k + i] = (byte) l;
+                            u |= l << 2 * i;
+                        }
+                        if (lattice.map[u] < 0) {
+                            lattice.bestNeighbour(u, xval, 8 * k, wAux, 8 * k, thisScale, lAux, 8 * k);
+                        }
+                    }
+                    float sumqx = 0;
+                    float sumq2 = 0;
+                    for (int i = 0; i < 32; i++) {
+                        float w = weight[i];
+                        float q = 2 * lAux[i] + 1;
+                        sumqx += w * xval[i] * q;
+                        sumq2 += w * q * q;
+                    }
+                    if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
+                        scale = sumqx / sumq2;
+                        best = scale * sumqx;
+                        System.arraycopy(lAux, 0, L, 0, 32);
+                    }
+                }
+                if (scale > 0) {
+                    float id = 1 / scale;
+                    for (int k = 0; k < 4; k++) {
+                        int u = 0;
+                        for (int i = 0; i < 8; i++) {
+                            int l = QuantMath.nearestInt(0.5f * (id * xval[8 * k + i] - 1));
+                            l = Math.max(0, Math.min(K_MAX_Q - 1, l));
+                            u |= l << 2 * i;
+                        }
+                        int entry = lattice.map[u];
+                        if (entry < 0) {
+                            entry = lattice.bestNeighbour(u, xval, 8 * k, wAux, 8 * k, scale, L, 8 * k);
+                        }
+                        for (int i = 0; i < 8; i++) {
+                            L[8 * k + i] = (byte) ((lattice.grid[8 * entry + i] - 1) / 2);
+                        }
+                    }
+                    float sumqx = 0;
+                    float sumq2 = 0;
+                    for (int i = 0; i < 32; i++) {
+                        float w = weight[i];
+                        float q = 2 * L[i] + 1;
+                        sumqx += w * xval[i] * q;
+                        sumq2 += w * q * q;
+                    }
+                    if (sumq2 > 0) {
+                        scale = sumqx / sumq2;
+                    }
+                }
+                if (scale < 0) {
+                    scale = -scale;
+                    for (int k = 0; k < 4; k++) {
+                        blockSigns[k] = ~blockSigns[k] & 127;
+                    }
+                }
+                for (int k = 0; k < 4; k++) {
+                    int u = 0;
+                    for (int i = 0; i < 8; i++) {
+                        u |= L[8 * k + i] << 2 * i;
+                    }
+                    int entry = lattice.map[u];
+                    if (entry < 0) {
+                        throw new IllegalStateException("IQ2_XXS: point " + u + " is not on the grid");
+                    }
+                    q2[2 * ib] |= entry << 8 * k;
+                    q2[2 * ib + 1] |= blockSigns[k] << 7 * k;
+                }
+                scales[ib] = scale;
+                maxScale = Math.max(maxScale, scale);
+            }
+            if (maxScale == 0) {
+                putF16(dst, o, 0f);
+                for (int i = 0; i < 16; i++) {
+                    putU32(dst, o + 2 + 4L * i, 0);
+                }
+                continue;
+            }
+            float d = maxScale / 31;
+            putF16(dst, o, d);
+            float id = 1 / d;
+            for (int ib = 0; ib < QK / 32; ib++) {
+                int l = QuantMath.nearestInt(0.5f * (id * scales[ib] - 1));
+                l = Math.max(0, Math.min(15, l));
+                q2[2 * ib + 1] |= l << 28;
+            }
+            for (int i = 0; i < 16; i++) {
+                putU32(dst, o + 2 + 4L * i, q2[i]);
+            }
+        }
     }
 
     @Override

@@ -165,10 +165,19 @@ public final class LlamaCppMix {
             if (nx % type.blockSize() != 0) {
                 return GgmlType.Q8_0;
             }
+            if (is(LlamaFileType.IQ2_XXS)) {
+                return GgmlType.Q5_K;
+            }
             return type == GgmlType.Q8_0 ? type : GgmlType.Q6_K;
         }
         if (name.equals("token_embd.weight")) {
+            if (is(LlamaFileType.IQ2_XXS)) {
+                return GgmlType.Q2_K;
+            }
             return is(LlamaFileType.TQ1_0, LlamaFileType.TQ2_0) ? GgmlType.Q4_K : type;
+        }
+        if (is(LlamaFileType.IQ2_XXS)) {
+            return latticeRules(name, type);
         }
         if (name.contains("attn_v.weight") || name.contains("attn_qkv.weight") || name.contains("attn_kv_b.weight")) {
             if (ftype == LlamaFileType.Q2_K) {
@@ -253,6 +262,29 @@ public final class LlamaCppMix {
             } else if (ftype == LlamaFileType.Q5_K_M) {
                 type = GgmlType.Q6_K;
             }
+        }
+        return type;
+    }
+
+    /**
+     * llama.cpp's rules for its 2-bit lattice mixes (only IQ2_XXS is written so far): values get Q4_K where heads
+     * are shared by 4 or more (else Q2_K), the first eighth of the ffn_down tensors Q2_K, the rest the base type.
+     */
+    private GgmlType latticeRules(String name, GgmlType type) {
+        if (name.contains("attn_v.weight")) {
+            iAttentionWv++;
+            return hp.gqa() >= 4 || hp.experts() >= 4 ? GgmlType.Q4_K : GgmlType.Q2_K;
+        }
+        if (hp.experts() == 8 && name.contains("attn_k.weight")) {
+            return GgmlType.Q4_K;
+        }
+        if (name.contains("ffn_down")) {
+            GgmlType t = iFfnDown < hp.layers() / 8 ? GgmlType.Q2_K : type;
+            iFfnDown++;
+            return t;
+        }
+        if (name.contains("attn_output.weight") && hp.experts() == 8) {
+            return GgmlType.Q5_K;
         }
         return type;
     }

@@ -33,6 +33,7 @@ public enum LlamaFileType {
     Q6_K(18, GgmlType.Q6_K),
     IQ4_NL(25, GgmlType.IQ4_NL),
     IQ4_XS(30, GgmlType.IQ4_XS),
+    IQ2_XXS(19, GgmlType.IQ2_XXS),
     TQ1_0(36, GgmlType.TQ1_0),
     TQ2_0(37, GgmlType.TQ2_0);
 

@@ -5,6 +5,7 @@ import dev.qforge.QforgeException;
 import dev.qforge.format.AtomicFile;
 import dev.qforge.format.GgufTensorInfo;
 import dev.qforge.format.GgufTensorNames;
+import dev.qforge.format.GgufValue;
 import dev.qforge.format.GgufWriter;
 import dev.qforge.format.Imatrix;
 import dev.qforge.format.JsonFiles;
@@ -51,29 +52,39 @@ public final class GgufModelWriter {
      * {@code name} is general.name (null: the model directory's name).
      */
     public record Options(LlamaFileType type, Imatrix imatrix, String imatrixName, List<TensorTypeOverride> overrides,
-                          String name, Calibrated calibrated) {
+                          String name, Calibrated calibrated, Map<String, GgufValue> extraMetadata) {
         public Options {
             overrides = List.copyOf(overrides);
+            extraMetadata = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(extraMetadata));
         }
 
         public static Options of(LlamaFileType type) {
-            return new Options(type, null, null, List.of(), null, null);
+            return new Options(type, null, null, List.of(), null, null, Map.of());
+        }
+
+        public Options withType(LlamaFileType type) {
+            return new Options(type, imatrix, imatrixName, overrides, name, calibrated, extraMetadata);
         }
 
         public Options withImatrix(Imatrix imatrix, String imatrixName) {
-            return new Options(type, imatrix, imatrixName, overrides, name, calibrated);
+            return new Options(type, imatrix, imatrixName, overrides, name, calibrated, extraMetadata);
         }
 
         public Options withOverrides(List<TensorTypeOverride> overrides) {
-            return new Options(type, imatrix, imatrixName, overrides, name, calibrated);
+            return new Options(type, imatrix, imatrixName, overrides, name, calibrated, extraMetadata);
         }
 
         public Options withName(String name) {
-            return new Options(type, imatrix, imatrixName, overrides, name, calibrated);
+            return new Options(type, imatrix, imatrixName, overrides, name, calibrated, extraMetadata);
         }
 
         public Options withCalibrated(Calibrated calibrated) {
-            return new Options(type, imatrix, imatrixName, overrides, name, calibrated);
+            return new Options(type, imatrix, imatrixName, overrides, name, calibrated, extraMetadata);
+        }
+
+        /** More metadata, written after the rest (keys in the given order; e.g. a bit allocation's summary). */
+        public Options withMetadata(Map<String, GgufValue> extra) {
+            return new Options(type, imatrix, imatrixName, overrides, name, calibrated, extra);
         }
     }
 
@@ -137,6 +148,49 @@ public final class GgufModelWriter {
         }
     }
 
+    /**
+     * The size in bytes of the file {@link #write} would make of {@code modelDir} with these options — its plan,
+     * its metadata, the alignment — without quantizing anything. A calibrated run's {@link Calibrated} may have no
+     * tensors yet: only its method and dataset are read, for the metadata.
+     */
+    public static long fileSize(Path modelDir, Options options) {
+        GgufModelWriter export = new GgufModelWriter(modelDir);
+        Tokenizer tokenizer = Tokenizer.load(modelDir);
+        try (SafetensorsCheckpoint checkpoint = SafetensorsCheckpoint.open(modelDir)) {
+            long[] weightCount = new long[1];
+            List<LlamaCppMix.Choice> plan = export.plan(checkpoint, options,
+                    options.imatrix() != null || options.calibrated() != null, new LinkedHashMap<>(), weightCount);
+            GgufWriter w = new GgufWriter();
+            export.metadata(w, tokenizer, weightCount[0], options);
+            for (LlamaCppMix.Choice c : plan) {
+                w.addTensor(c.name(), c.type(), c.ne(), out -> {
+                    throw new IllegalStateException("a size is counted, not written");
+                });
+            }
+            return w.fileSize();
+        }
+    }
+
+    /**
+     * Refuses, before any work, a plan with a tensor whose type needs importance (the lattice formats) that will
+     * have none: neither quantized by the calibration ({@code calibrated}) nor weighted by an imatrix entry (the
+     * embedding never is). llama-quantize refuses the same.
+     */
+    public static void requireImportance(List<LlamaCppMix.Choice> plan, Options options, java.util.function.Predicate<String> calibrated) {
+        for (LlamaCppMix.Choice c : plan) {
+            dev.qforge.kernel.blocks.BlockFormat f = dev.qforge.kernel.blocks.BlockFormats.byGgmlType(c.type().id());
+            if (!c.quantized() || f == null || !f.needsImportance() || calibrated.test(c.name())) {
+                continue;
+            }
+            boolean weighted = options.imatrix() != null && options.imatrix().contains(c.name()) && !c.name().equals("token_embd.weight");
+            if (!weighted) {
+                throw new QforgeException(c.name() + ": " + c.type() + " needs importance (as llama-quantize): "
+                        + (c.name().equals("token_embd.weight") ? "the embedding is quantized without it; give it another type with --tensor-type token_embd=Q2_K"
+                        : options.imatrix() == null ? "give --imatrix FILE or --calib FILE" : "the imatrix has no entry for it"));
+            }
+        }
+    }
+
     private List<LlamaCppMix.Choice> plan(SafetensorsCheckpoint checkpoint, Options options, boolean withImportance,
                                           Map<String, TensorLayout.Spec> byGguf, long[] weightCount) {
         TensorLayout.requireNoExtraLayers(config, checkpoint);
@@ -179,6 +233,11 @@ public final class GgufModelWriter {
                     options.imatrix() != null || options.calibrated() != null, byGguf, weightCount);
             long weights = weightCount[0];
             float[] ropeFreqs = ropeFreqs();
+            Map<String, MemorySegment> quantized = options.calibrated() == null ? Map.of() : options.calibrated().tensors();
+            requireImportance(plan, options, g -> {
+                TensorLayout.Spec spec = byGguf.get(g);
+                return spec != null && quantized.containsKey(spec.name());
+            });
 
             GgufWriter w = new GgufWriter();
             metadata(w, tokenizer, weights, options);
@@ -280,6 +339,7 @@ public final class GgufModelWriter {
             w.putString("quantize.qforge.method", cal.method());
             w.putString("quantize.qforge.calibration", cal.dataset() + " (" + cal.samples() + " x " + cal.ctx() + " tokens)");
         }
+        options.extraMetadata().forEach(w::put);
     }
 
     private String modelName() {

@@ -50,7 +50,7 @@ class BlockFormatBehaviourTest {
         for (int r = 0; r < 3; r++) {
             float[] w = randomRow(rnd, n, 0.02f * (r + 1));
             long off = 7 + r * f.rowBytes(n); // odd offsets: rows in files are not aligned
-            f.quantize(w, 0, n, null, rows, off);
+            f.quantize(w, 0, n, plainImportance(f, n), rows, off);
             float[] deq = new float[n];
             f.dequantize(rows, off, n, deq, 0);
             double expected = dequantizedDot(deq, x, 5);
@@ -73,7 +73,7 @@ class BlockFormatBehaviourTest {
             importance[i] = 0.1f + rnd.nextFloat();
         }
         for (int rows = 1; rows <= 5; rows += 2) { // odd row counts, each row quantized on its own
-            for (float[] imp : new float[][]{null, importance}) {
+            for (float[] imp : f.needsImportance() ? new float[][]{importance} : new float[][]{null, importance}) {
                 double err = 0;
                 double norm = 0;
                 for (int r = 0; r < rows; r++) {
@@ -109,7 +109,7 @@ class BlockFormatBehaviourTest {
     void allZeroRowDequantizesToZeros(BlockFormat f) {
         int n = 512;
         MemorySegment q = MemorySegment.ofArray(new byte[(int) f.rowBytes(n)]);
-        f.quantize(new float[n], 0, n, null, q, 0);
+        f.quantize(new float[n], 0, n, plainImportance(f, n), q, 0);
         float[] back = new float[n];
         f.dequantize(q, 0, n, back, 0);
         for (float v : back) {
@@ -125,8 +125,8 @@ class BlockFormatBehaviourTest {
         float[] src = randomRow(new Random(3), n + 32, 1f);
         MemorySegment a = MemorySegment.ofArray(new byte[(int) f.rowBytes(n)]);
         MemorySegment b = MemorySegment.ofArray(new byte[(int) f.rowBytes(n) + 13]);
-        f.quantize(java.util.Arrays.copyOfRange(src, 32, 32 + n), 0, n, null, a, 0);
-        f.quantize(src, 32, n, null, b, 13);
+        f.quantize(java.util.Arrays.copyOfRange(src, 32, 32 + n), 0, n, plainImportance(f, n), a, 0);
+        f.quantize(src, 32, n, plainImportance(f, n), b, 13);
         assertEquals(-1L, a.mismatch(b.asSlice(13)), f.name());
         float[] out = new float[n + 9];
         float[] ref = new float[n];
@@ -197,5 +197,15 @@ class BlockFormatBehaviourTest {
                         "bf16 " + Integer.toHexString(i + k));
             }
         }
+    }
+
+    /** No importance, or, for a format that needs it, the same importance for every column. */
+    private static float[] plainImportance(BlockFormat f, int n) {
+        if (!f.needsImportance()) {
+            return null;
+        }
+        float[] ones = new float[n];
+        java.util.Arrays.fill(ones, 1f);
+        return ones;
     }
 }

@@ -44,9 +44,22 @@ class BlockFormatReferenceTest {
         assertFloats(type + " imatrix", v.dequantImatrix(), dequantize(f, v, v.quantImatrix()));
     }
 
+    /** The lattice formats qforge writes: ggml's grid searches, which need importance, bit for bit. */
+    @ParameterizedTest
+    @ValueSource(strings = {"iq2_xxs"})
+    void latticeFormatsQuantizeBitExactlyWithImportanceAndRefuseWithout(String type) {
+        ReferenceVectors v = ReferenceVectors.load(type);
+        BlockFormat f = BlockFormats.byName(type);
+        assertTrue(f.canQuantize() && f.needsImportance(), type);
+        assertBytes(type + " imatrix", v.quantImatrix(), quantize(f, v, v.importance()));
+        assertFloats(type + " imatrix", v.dequantImatrix(), dequantize(f, v, v.quantImatrix()));
+        QforgeException e = assertThrows(QforgeException.class, () -> quantize(f, v, null));
+        assertTrue(e.getMessage().contains("needs an importance matrix"), e.getMessage());
+    }
+
     /** The lattice formats qforge reads but does not write: llama.cpp's bytes (made with importance) to its floats. */
     @ParameterizedTest
-    @ValueSource(strings = {"iq1_s", "iq1_m", "iq2_xxs", "iq2_xs", "iq2_s", "iq3_xxs", "iq3_s"})
+    @ValueSource(strings = {"iq1_s", "iq1_m", "iq2_xs", "iq2_s", "iq3_xxs", "iq3_s"})
     void latticeFormatsDequantizeBitExactlyAndRefuseToQuantize(String type) {
         ReferenceVectors v = ReferenceVectors.load(type);
         BlockFormat f = BlockFormats.byName(type);

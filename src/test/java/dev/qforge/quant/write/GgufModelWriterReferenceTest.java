@@ -39,6 +39,7 @@ class GgufModelWriterReferenceTest {
             "Q2_K, imatrix-wiki-valid.dat, qforge-tiny-llama-Q2_K-imatrix.gguf",
             "TQ1_0, imatrix-wiki-valid.dat, qforge-tiny-llama-TQ1_0-imatrix.gguf",
             "TQ2_0, imatrix-wiki-valid.dat, qforge-tiny-llama-TQ2_0-imatrix.gguf",
+            "IQ2_XXS, imatrix-wiki-valid.dat, qforge-tiny-llama-IQ2_XXS-imatrix.gguf",
     })
     void tinyLlamaMatchesLlamaCpp(String type, String imatrixName, String referenceName) {
         Path model = SharedData.require("models/qforge-tiny-llama/hf");
