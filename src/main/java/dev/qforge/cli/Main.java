@@ -27,6 +27,7 @@ import java.util.List;
                 BenchCommand.class,
                 PullCommand.class,
                 QuantizeCommand.class,
+                ReportCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec

@@ -70,7 +70,7 @@ public final class QuantizeCommand implements Callable<Integer> {
     Double targetBpw;
 
     @Option(names = "--candidates", paramLabel = "TYPES",
-            description = "The types a --target-size/--target-bpw allocation chooses from, comma-separated (default: IQ2_XXS,Q2_K,Q3_K,IQ4_XS,Q4_K,Q5_K,Q6_K,Q8_0,F16).")
+            description = "The types a --target-size/--target-bpw allocation chooses from, comma-separated (default: IQ2_XXS,Q2_K,IQ3_XXS,Q3_K,IQ4_XS,Q4_K,Q5_K,Q6_K,Q8_0,F16).")
     String candidates;
 
     @Option(names = "--sensitivity-samples", paramLabel = "N",
@@ -357,7 +357,9 @@ public final class QuantizeCommand implements Callable<Integer> {
             Allocation a = allocated[0];
             stdout.printf(Locale.ROOT, "allocation: %,d of %,d bytes, expected KLD %.6f (lower bound %.6f); choices and measurements in %s%n",
                     a.fileBytes(), a.targetBytes(), a.predictedKld(), a.lowerBound(), allocationFile(out));
-            AtomicFile.write(allocationFile(out), o -> o.write((a.toJson().toPrettyString() + "\n").getBytes(StandardCharsets.UTF_8)));
+            var json = a.toJson();
+            json.put("command", "qforge " + String.join(" ", spec.commandLine().getParseResult().originalArgs()));
+            AtomicFile.write(allocationFile(out), o -> o.write((json.toPrettyString() + "\n").getBytes(StandardCharsets.UTF_8)));
         }
 
         if (noCheck) {

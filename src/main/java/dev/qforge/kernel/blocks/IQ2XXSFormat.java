@@ -24,7 +24,7 @@ final class IQ2XXSFormat extends IqGridFormat {
     private static final int K_MAX_Q = 3;
     /** Built on first use (ggml_quantize_init): a few hundred milliseconds. */
     private static final class Lattice {
-        static final Iq2Lattice INSTANCE = new Iq2Lattice(IqGrids.IQ2XXS, 2);
+        static final IqLattice INSTANCE = new IqLattice(IqGrids.IQ2XXS, 8, 2, IqLattice.MAP_SIZE_2BIT, 2);
     }
 
     IQ2XXSFormat() {
@@ -46,7 +46,7 @@ final class IQ2XXSFormat extends IqGridFormat {
         if (importance == null) {
             throw new QforgeException("IQ2_XXS needs an importance matrix (as llama-quantize does): give --imatrix or --calib");
         }
-        Iq2Lattice lattice = Lattice.INSTANCE;
+        IqLattice lattice = Lattice.INSTANCE;
         float[] scales = new float[QK / 32];
         float[] weight = new float[32];
         float[] xval = new float[32];

@@ -3,16 +3,220 @@ package dev.qforge.kernel.blocks;
 import java.lang.foreign.MemorySegment;
 
 import static dev.qforge.kernel.blocks.BlockBytes.f16;
+import static dev.qforge.kernel.blocks.BlockBytes.putF16;
+import static dev.qforge.kernel.blocks.BlockBytes.putU32;
+import static dev.qforge.kernel.blocks.BlockBytes.putU8;
 import static dev.qforge.kernel.blocks.BlockBytes.u32;
 import static dev.qforge.kernel.blocks.BlockBytes.u8;
 
 /**
  * IQ3_XXS (3.0625 bits per weight): d (f16); 64 bytes naming entries of the 256-entry grid of 4 values; then per
  * 32 weights a u32 of four 7-bit sign indices (one per 8 weights) and a 4-bit scale, weight scale d·(0.5 + s)/2.
+ *
+ * <p>Quantizing is ggml's search (quantize_row_iq3_xxs_impl), bit for bit: signs split off per 8 weights as for
+ * IQ2_XXS, magnitudes rounded to levels 0..7 at 31 trial scales, each group of 4 snapped to the grid or its best
+ * neighbour, the groups left off the grid searched again at the best scale. Importance is optional (without it each
+ * weight counts by its square), as in llama.cpp.
  */
 final class IQ3XXSFormat extends IqGridFormat {
+    private static final int K_MAX_Q = 8;
+
+    /** Built on first use (ggml_quantize_init). */
+    private static final class Lattice {
+        static final IqLattice INSTANCE = new IqLattice(IqGrids.IQ3XXS, 4, 3, IqLattice.MAP_SIZE_3BIT, 2);
+    }
+
     IQ3XXSFormat() {
         super(GgmlType.IQ3_XXS);
+    }
+
+    @Override
+    public boolean canQuantize() {
+        return true;
+    }
+
+    @Override
+    public void quantize(float[] src, int srcOff, int n, float[] importance, MemorySegment dst, long dstOffset) {
+        IqLattice lattice = Lattice.INSTANCE;
+        float[] scales = new float[QK / 32];
+        float[] weight = new float[32];
+        float[] xval = new float[32];
+        byte[] L = new byte[32];
+        byte[] lAux = new byte[32];
+        float[] wAux = new float[32];
+        boolean[] onGrid = new boolean[8];
+        boolean[] onGridAux = new boolean[8];
+        int[] blockSigns = new int[4];
+        int[] indices = new int[QK / 4];
+        int[] scalesAndSigns = new int[QK / 32];
+        for (int ibl = 0; ibl < blocks(n); ibl++) {
+            long o = dstOffset + (long) ibl * bytesPerBlock();
+            java.util.Arrays.fill(indices, 0);
+            java.util.Arrays.fill(scalesAndSigns, 0);
+            float maxScale = 0;
+            int xbl = srcOff + QK * ibl;
+            float sumx2 = 0;
+            for (int i = 0; i < QK; i++) {
+                sumx2 += src[xbl + i] * src[xbl + i];
+            }
+            float sigma2 = 2 * sumx2 / QK;
+            for (int ib = 0; ib < QK / 32; ib++) {
+                int xb = xbl + 32 * ib;
+                if (importance != null) {
+                    BlockBytes.importanceWeights(src, xb, importance, QK * ibl + 32 * ib, sigma2, weight, 32);
+                } else {
+                    for (int i = 0; i < 32; i++) {
+                        weight[i] = src[xb + i] * src[xb + i];
+                    }
+                }
+                for (int i = 0; i < 32; i++) {
+                    wAux[i] = (float) Math.sqrt(weight[i]);
+                }
+                for (int k = 0; k < 4; k++) {
+                    int nflip = 0;
+                    int s = 0;
+                    for (int i = 0; i < 8; i++) {
+                        float v = src[xb + 8 * k + i];
+                        if (v >= 0) {
+                            xval[8 * k + i] = v;
+                        } else {
+                            xval[8 * k + i] = -v;
+                            nflip++;
+                            s |= 1 << i;
+                        }
+                    }
+                    if (nflip % 2 != 0) {
+                        int imin = 0;
+                        float min = weight[8 * k] * src[xb + 8 * k] * src[xb + 8 * k];
+                        for (int i = 1; i < 8; i++) {
+                            float ax = weight[8 * k + i] * src[xb + 8 * k + i] * src[xb + 8 * k + i];
+                            if (ax < min) {
+                                min = ax;
+                                imin = i;
+                            }
+                        }
+                        xval[8 * k + imin] = -xval[8 * k + imin];
+                        s ^= 1 << imin;
+                    }
+                    blockSigns[k] = s & 127;
+                }
+                float max = xval[0];
+                for (int i = 1; i < 32; i++) {
+                    max = Math.max(max, xval[i]);
+                }
+                if (max < 1e-8f) {
+                    scales[ib] = 0;
+                    java.util.Arrays.fill(L, (byte) 0);
+                    continue;
+                }
+                float best = 0;
+                float scale = max / (2 * K_MAX_Q - 1);
+                for (int is = -15; is <= 15; is++) {
+                    float id = (2 * K_MAX_Q - 1 + is * 0.2f) / max;
+                    float thisScale = 1 / id;
+                    for (int k = 0; k < 8; k++) {
+                        for (int i = 0; i < 4; i++) {
+                            int l = QuantMath.nearestInt(0.5f * (id * xval[4 * k + i] - 1));
+                            lAux[4 * k + i] = (byte) Math.max(0, Math.min(K_MAX_Q - 1, l));
+                        }
+                        int u = lattice.point(lAux, 4 * k);
+                        onGridAux[k] = lattice.map[u] >= 0;
+                        if (!onGridAux[k]) {
+                            lattice.bestNeighbour(u, xval, 4 * k, wAux, 4 * k, thisScale, lAux, 4 * k);
+                        }
+                    }
+                    float sumqx = 0;
+                    float sumq2 = 0;
+                    for (int i = 0; i < 32; i++) {
+                        float w = weight[i];
+                        float q = 2 * lAux[i] + 1;
+                        sumqx += w * xval[i] * q;
+                        sumq2 += w * q * q;
+                    }
+                    if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
+                        scale = sumqx / sumq2;
+                        best = scale * sumqx;
+                        System.arraycopy(lAux, 0, L, 0, 32);
+                        System.arraycopy(onGridAux, 0, onGrid, 0, 8);
+                    }
+                }
+                int offGrid = 0;
+                for (int k = 0; k < 8; k++) {
+                    if (!onGrid[k]) {
+                        offGrid++;
+                    }
+                }
+                if (offGrid > 0 && scale > 0) {
+                    float id = 1 / scale;
+                    for (int k = 0; k < 8; k++) {
+                        if (onGrid[k]) {
+                            continue;
+                        }
+                        int u = 0;
+                        for (int i = 0; i < 4; i++) {
+                            int l = QuantMath.nearestInt(0.5f * (id * xval[4 * k + i] - 1));
+                            l = Math.max(0, Math.min(K_MAX_Q - 1, l));
+                            u |= l << 3 * i;
+                        }
+                        int entry = lattice.map[u];
+                        if (entry < 0) {
+                            entry = lattice.bestNeighbour(u, xval, 4 * k, wAux, 4 * k, scale, L, 4 * k);
+                        }
+                        for (int i = 0; i < 4; i++) {
+                            L[4 * k + i] = (byte) ((lattice.grid[4 * entry + i] - 1) / 2);
+                        }
+                    }
+                    float sumqx = 0;
+                    float sumq2 = 0;
+                    for (int i = 0; i < 32; i++) {
+                        float w = weight[i];
+                        float q = 2 * L[i] + 1;
+                        sumqx += w * xval[i] * q;
+                        sumq2 += w * q * q;
+                    }
+                    if (sumq2 > 0) {
+                        scale = sumqx / sumq2;
+                    }
+                }
+                if (scale < 0) {
+                    scale = -scale;
+                    for (int k = 0; k < 4; k++) {
+                        blockSigns[k] = ~blockSigns[k] & 127;
+                    }
+                }
+                for (int k = 0; k < 8; k++) {
+                    int entry = lattice.map[lattice.point(L, 4 * k)];
+                    if (entry < 0) {
+                        throw new IllegalStateException("IQ3_XXS: a group is not on the grid");
+                    }
+                    indices[8 * ib + k] = entry;
+                }
+                scalesAndSigns[ib] = blockSigns[0] | blockSigns[1] << 7 | blockSigns[2] << 14 | blockSigns[3] << 21;
+                scales[ib] = scale;
+                maxScale = Math.max(maxScale, scale);
+            }
+            if (maxScale == 0) {
+                putF16(dst, o, 0f);
+                for (int i = 0; i < 96; i++) {
+                    putU8(dst, o + 2 + i, 0);
+                }
+                continue;
+            }
+            float d = maxScale / 31;
+            putF16(dst, o, d * 1.0125f); // ggml's fudge factor
+            float id = 1 / d;
+            for (int ib = 0; ib < QK / 32; ib++) {
+                int l = QuantMath.nearestInt(0.5f * (id * scales[ib] - 1));
+                l = Math.max(0, Math.min(15, l));
+                scalesAndSigns[ib] |= l << 28;
+            }
+            for (int i = 0; i < QK / 4; i++) {
+                putU8(dst, o + 2 + i, indices[i]);
+            }
+            for (int ib = 0; ib < QK / 32; ib++) {
+                putU32(dst, o + 2 + QK / 4 + 4L * ib, scalesAndSigns[ib]);
+            }
+        }
     }
 
     @Override

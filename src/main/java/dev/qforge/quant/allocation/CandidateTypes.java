@@ -18,7 +18,7 @@ import java.util.Locale;
  */
 public final class CandidateTypes {
     /** In increasing size; a tensor whose rows a type's block does not divide simply lacks that option. */
-    public static final List<GgmlType> DEFAULT = List.of(GgmlType.IQ2_XXS, GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.IQ4_XS, GgmlType.Q4_K,
+    public static final List<GgmlType> DEFAULT = List.of(GgmlType.IQ2_XXS, GgmlType.Q2_K, GgmlType.IQ3_XXS, GgmlType.Q3_K, GgmlType.IQ4_XS, GgmlType.Q4_K,
             GgmlType.Q5_K, GgmlType.Q6_K, GgmlType.Q8_0, GgmlType.F16);
 
     private CandidateTypes() {

@@ -57,9 +57,20 @@ class BlockFormatReferenceTest {
         assertTrue(e.getMessage().contains("needs an importance matrix"), e.getMessage());
     }
 
+    /** A lattice format whose importance is optional: llama.cpp's bytes with and without. */
+    @ParameterizedTest
+    @ValueSource(strings = {"iq3_xxs"})
+    void latticeFormatsQuantizeBitExactlyWithAndWithoutImportance(String type) {
+        ReferenceVectors v = ReferenceVectors.load(type);
+        BlockFormat f = BlockFormats.byName(type);
+        assertTrue(f.canQuantize() && !f.needsImportance(), type);
+        assertBytes(type + " imatrix", v.quantImatrix(), quantize(f, v, v.importance()));
+        assertBytes(type, v.quant(), quantize(f, v, null));
+    }
+
     /** The lattice formats qforge reads but does not write: llama.cpp's bytes (made with importance) to its floats. */
     @ParameterizedTest
-    @ValueSource(strings = {"iq1_s", "iq1_m", "iq2_xs", "iq2_s", "iq3_xxs", "iq3_s"})
+    @ValueSource(strings = {"iq1_s", "iq1_m", "iq2_xs", "iq2_s", "iq3_s"})
     void latticeFormatsDequantizeBitExactlyAndRefuseToQuantize(String type) {
         ReferenceVectors v = ReferenceVectors.load(type);
         BlockFormat f = BlockFormats.byName(type);
