@@ -171,6 +171,10 @@ public final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--no-check", description = "Skip the check.")
     boolean noCheck;
 
+    @Option(names = "--report", paramLabel = "DIR",
+            description = "Also write DIR/report.html: the check's KLD at the file's size, the bit allocation (with --target-*), the command (needs --check-text).")
+    Path reportDir;
+
     @Override
     public Integer call() {
         PrintWriter err = spec.commandLine().getErr();
@@ -234,6 +238,12 @@ public final class QuantizeCommand implements Callable<Integer> {
         }
         if (checkCtx < 8) {
             throw new QforgeException("--check-ctx must be >= 8, not " + checkCtx);
+        }
+        if (reportDir != null && (noCheck || checkText == null)) {
+            throw new QforgeException("--report shows the check's KL divergence: give --check-text FILE (and not --no-check)");
+        }
+        if (reportDir != null && Files.exists(reportDir) && !Files.isDirectory(reportDir)) {
+            throw new QforgeException(reportDir + ": not a directory (--report DIR)");
         }
         if (checkTokens < 1) {
             throw new QforgeException("--check-tokens must be >= 1, not " + checkTokens);
@@ -371,7 +381,35 @@ public final class QuantizeCommand implements Callable<Integer> {
         AtomicFile.write(json, o -> o.write((report.toJson().toPrettyString() + "\n").getBytes(StandardCharsets.UTF_8)));
         stdout.println("check written to " + json);
         warnIfBroken(err, report);
+        if (reportDir != null && report.text() != null) {
+            writeReport(stdout, r, report, allocated[0]);
+        }
         return 0;
+    }
+
+    /** DIR/report.html: this file at its size with the check's measures, its allocation, and the command. */
+    private void writeReport(PrintWriter stdout, GgufModelWriter.Result r, QuantizationCheck.Report check, Allocation a) {
+        var k = check.text().kld();
+        String label = out.getFileName().toString();
+        var m = new dev.qforge.eval.report.Measurement(label, "qforge", "qforge (check)", r.fileBytes(), 8.0 * r.fileBytes() / modelWeights(),
+                k.pplModel().value(), k.pplModel().error(), k.kld().value(), k.kld().error(), k.sameTop().value());
+        java.util.Map<String, com.fasterxml.jackson.databind.JsonNode> allocations = new java.util.LinkedHashMap<>();
+        if (a != null) {
+            allocations.put(label, a.toJson());
+        }
+        String command = "qforge " + String.join(" ", spec.commandLine().getParseResult().originalArgs());
+        var page = new dev.qforge.eval.report.QualityReport(label + ": quantization report",
+                String.format(Locale.ROOT, "%s quantized from %s; measured on %d chunks of %d tokens of %s.", label, model,
+                        check.text().chunks(), check.text().ctx(), checkText.getFileName()),
+                List.of(m), allocations, List.of(command));
+        try {
+            Files.createDirectories(reportDir);
+        } catch (java.io.IOException e) {
+            throw new QforgeException(reportDir + ": cannot create: " + e.getMessage(), e);
+        }
+        Path html = reportDir.resolve("report.html");
+        AtomicFile.write(html, o -> o.write(page.html().getBytes(StandardCharsets.UTF_8)));
+        stdout.println("report written to " + html);
     }
 
     /** The weights of the model's checkpoint: what --target-bpw counts bits over. */

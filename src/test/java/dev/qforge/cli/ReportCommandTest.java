@@ -34,6 +34,21 @@ class ReportCommandTest {
     }
 
     @Test
+    void quantizeWritesTheReportOfItsFile() throws Exception {
+        Path model = SharedData.require("models/qforge-tiny-llama/hf");
+        Path test = SharedData.require("text/wikitext-2-raw/wiki.test.raw");
+        Path dir = tmp.resolve("rep");
+        CliHarness.Result r = CliHarness.run("quantize", "-m", model.toString(), "-t", "Q4_0", "-o", tmp.resolve("q.gguf").toString(),
+                "--check-text", test.toString(), "--check-chunks", "1", "--report", dir.toString());
+        assertEquals(0, r.exit(), r.err());
+        String page = Files.readString(dir.resolve("report.html"));
+        assertEquals(1, page.split("<circle").length - 1, "the one file");
+        assertTrue(page.contains("-t Q4_0"), "its command");
+        assertOneLineError(CliRun.of("quantize", "-m", model.toString(), "-t", "Q4_0", "-o", tmp.resolve("p.gguf").toString(),
+                "--report", dir.toString()), "--report shows the check's KL divergence");
+    }
+
+    @Test
     void mistakesAreOneLineErrors() throws Exception {
         Path model = SharedData.require("models/qforge-tiny-llama/hf");
         Path results = SharedData.require("reference/qforge-tiny-llama/llama.cpp-results.json");
