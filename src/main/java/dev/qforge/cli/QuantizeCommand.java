@@ -414,13 +414,7 @@ public final class QuantizeCommand implements Callable<Integer> {
 
     /** The weights of the model's checkpoint: what --target-bpw counts bits over. */
     private long modelWeights() {
-        try (var checkpoint = dev.qforge.format.SafetensorsCheckpoint.open(model)) {
-            long n = 0;
-            for (String t : checkpoint.names()) {
-                n += checkpoint.tensor(t).elementCount();
-            }
-            return n;
-        }
+        return dev.qforge.format.SafetensorsCheckpoint.elementCount(model);
     }
 
     /** Where an allocation's measurements are kept: beside the file, {@code <file>.allocation.json}. */

@@ -100,7 +100,7 @@ public final class ReportCommand implements Callable<Integer> {
         inputs.add(judged);
         inputs.addAll(allocationFiles);
         OutputPaths.refuseInputs(out, "-o", inputs);
-        long weights = weights(model);
+        long weights = SafetensorsCheckpoint.elementCount(model);
         List<Measurement> measurements = new ArrayList<>();
         Map<String, JsonNode> allocations = new LinkedHashMap<>();
         List<String> commands = new ArrayList<>();
@@ -170,16 +170,6 @@ public final class ReportCommand implements Callable<Integer> {
         allocations.put(label, a);
         if (a.hasNonNull("command")) {
             commands.add(a.get("command").asText());
-        }
-    }
-
-    private static long weights(Path model) {
-        try (SafetensorsCheckpoint c = SafetensorsCheckpoint.open(model)) {
-            long n = 0;
-            for (String t : c.names()) {
-                n += c.tensor(t).elementCount();
-            }
-            return n;
         }
     }
 }

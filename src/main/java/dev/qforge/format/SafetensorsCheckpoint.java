@@ -144,6 +144,22 @@ public final class SafetensorsCheckpoint implements TensorStore {
         return files;
     }
 
+    /** The elements of all its tensors: the model's weights, as bits-per-weight figures count them. */
+    public long elementCount() {
+        long n = 0;
+        for (Tensor t : tensors.values()) {
+            n += t.elementCount();
+        }
+        return n;
+    }
+
+    /** The element count of the checkpoint in {@code dir}. */
+    public static long elementCount(Path dir) {
+        try (SafetensorsCheckpoint c = open(dir)) {
+            return c.elementCount();
+        }
+    }
+
     @Override
     public void close() {
         files.forEach(SafetensorsFile::close);

@@ -53,6 +53,7 @@ final class IQ2XXSFormat extends IqGridFormat {
         byte[] L = new byte[32];
         byte[] lAux = new byte[32];
         float[] wAux = new float[32];
+        float[] fit = new float[2];
         int[] blockSigns = new int[4];
         int[] q2 = new int[2 * (QK / 32)];
         for (int ibl = 0; ibl < blocks(n); ibl++) {
@@ -67,34 +68,7 @@ final class IQ2XXSFormat extends IqGridFormat {
                 for (int i = 0; i < 32; i++) {
                     wAux[i] = (float) Math.sqrt(weight[i]);
                 }
-                for (int k = 0; k < 4; k++) {
-                    int nflip = 0;
-                    int s = 0;
-                    for (int i = 0; i < 8; i++) {
-                        float v = src[xb + 8 * k + i];
-                        if (v >= 0) {
-                            xval[8 * k + i] = v;
-                        } else {
-                            xval[8 * k + i] = -v;
-                            nflip++;
-                            s |= 1 << i;
-                        }
-                    }
-                    if (nflip % 2 != 0) {
-                        int imin = 0;
-                        float min = weight[8 * k] * src[xb + 8 * k] * src[xb + 8 * k];
-                        for (int i = 1; i < 8; i++) {
-                            float ax = weight[8 * k + i] * src[xb + 8 * k + i] * src[xb + 8 * k + i];
-                            if (ax < min) {
-                                min = ax;
-                                imin = i;
-                            }
-                        }
-                        xval[8 * k + imin] = -xval[8 * k + imin];
-                        s ^= 1 << imin;
-                    }
-                    blockSigns[k] = s & 127;
-                }
+                splitSigns(src, xb, weight, xval, blockSigns);
                 float max = xval[0];
                 for (int i = 1; i < 32; i++) {
                     max = Math.max(max, xval[i]);
@@ -111,25 +85,11 @@ final class IQ2XXSFormat extends IqGridFormat {
                     float id = (2 * K_MAX_Q - 1 + is * 0.1f) / effMax;
                     float thisScale = 1 / id;
                     for (int k = 0; k < 4; k++) {
-                        int u = 0;
-                        for (int i = 0; i < 8; i++) {
-                            int l = QuantMath.nearestInt(0.5f * (id * xval[8 * k + i] - 1));
-                            l = Math.max(0, Math.min(K_MAX_Q - 1, l));
-                            lAux[8 * k + i] = (byte) l;
-                            u |= l << 2 * i;
-                        }
-                        if (lattice.map[u] < 0) {
-                            lattice.bestNeighbour(u, xval, 8 * k, wAux, 8 * k, thisScale, lAux, 8 * k);
-                        }
+                        lattice.snap(xval, 8 * k, wAux, id, thisScale, K_MAX_Q - 1, lAux, 8 * k);
                     }
-                    float sumqx = 0;
-                    float sumq2 = 0;
-                    for (int i = 0; i < 32; i++) {
-                        float w = weight[i];
-                        float q = 2 * lAux[i] + 1;
-                        sumqx += w * xval[i] * q;
-                        sumq2 += w * q * q;
-                    }
+                    weightedFit(weight, xval, lAux, fit);
+                    float sumqx = fit[0];
+                    float sumq2 = fit[1];
                     if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
                         scale = sumqx / sumq2;
                         best = scale * sumqx;
@@ -139,28 +99,11 @@ final class IQ2XXSFormat extends IqGridFormat {
                 if (scale > 0) {
                     float id = 1 / scale;
                     for (int k = 0; k < 4; k++) {
-                        int u = 0;
-                        for (int i = 0; i < 8; i++) {
-                            int l = QuantMath.nearestInt(0.5f * (id * xval[8 * k + i] - 1));
-                            l = Math.max(0, Math.min(K_MAX_Q - 1, l));
-                            u |= l << 2 * i;
-                        }
-                        int entry = lattice.map[u];
-                        if (entry < 0) {
-                            entry = lattice.bestNeighbour(u, xval, 8 * k, wAux, 8 * k, scale, L, 8 * k);
-                        }
-                        for (int i = 0; i < 8; i++) {
-                            L[8 * k + i] = (byte) ((lattice.grid[8 * entry + i] - 1) / 2);
-                        }
+                        lattice.snap(xval, 8 * k, wAux, id, scale, K_MAX_Q - 1, L, 8 * k);
                     }
-                    float sumqx = 0;
-                    float sumq2 = 0;
-                    for (int i = 0; i < 32; i++) {
-                        float w = weight[i];
-                        float q = 2 * L[i] + 1;
-                        sumqx += w * xval[i] * q;
-                        sumq2 += w * q * q;
-                    }
+                    weightedFit(weight, xval, L, fit);
+                    float sumqx = fit[0];
+                    float sumq2 = fit[1];
                     if (sumq2 > 0) {
                         scale = sumqx / sumq2;
                     }
@@ -172,13 +115,9 @@ final class IQ2XXSFormat extends IqGridFormat {
                     }
                 }
                 for (int k = 0; k < 4; k++) {
-                    int u = 0;
-                    for (int i = 0; i < 8; i++) {
-                        u |= L[8 * k + i] << 2 * i;
-                    }
-                    int entry = lattice.map[u];
+                    int entry = lattice.map[lattice.point(L, 8 * k)];
                     if (entry < 0) {
-                        throw new IllegalStateException("IQ2_XXS: point " + u + " is not on the grid");
+                        throw new IllegalStateException("IQ2_XXS: a group is not on the grid");
                     }
                     q2[2 * ib] |= entry << 8 * k;
                     q2[2 * ib + 1] |= blockSigns[k] << 7 * k;

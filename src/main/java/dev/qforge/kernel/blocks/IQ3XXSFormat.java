@@ -44,6 +44,7 @@ final class IQ3XXSFormat extends IqGridFormat {
         byte[] L = new byte[32];
         byte[] lAux = new byte[32];
         float[] wAux = new float[32];
+        float[] fit = new float[2];
         boolean[] onGrid = new boolean[8];
         boolean[] onGridAux = new boolean[8];
         int[] blockSigns = new int[4];
@@ -72,34 +73,7 @@ final class IQ3XXSFormat extends IqGridFormat {
                 for (int i = 0; i < 32; i++) {
                     wAux[i] = (float) Math.sqrt(weight[i]);
                 }
-                for (int k = 0; k < 4; k++) {
-                    int nflip = 0;
-                    int s = 0;
-                    for (int i = 0; i < 8; i++) {
-                        float v = src[xb + 8 * k + i];
-                        if (v >= 0) {
-                            xval[8 * k + i] = v;
-                        } else {
-                            xval[8 * k + i] = -v;
-                            nflip++;
-                            s |= 1 << i;
-                        }
-                    }
-                    if (nflip % 2 != 0) {
-                        int imin = 0;
-                        float min = weight[8 * k] * src[xb + 8 * k] * src[xb + 8 * k];
-                        for (int i = 1; i < 8; i++) {
-                            float ax = weight[8 * k + i] * src[xb + 8 * k + i] * src[xb + 8 * k + i];
-                            if (ax < min) {
-                                min = ax;
-                                imin = i;
-                            }
-                        }
-                        xval[8 * k + imin] = -xval[8 * k + imin];
-                        s ^= 1 << imin;
-                    }
-                    blockSigns[k] = s & 127;
-                }
+                splitSigns(src, xb, weight, xval, blockSigns);
                 float max = xval[0];
                 for (int i = 1; i < 32; i++) {
                     max = Math.max(max, xval[i]);
@@ -115,24 +89,11 @@ final class IQ3XXSFormat extends IqGridFormat {
                     float id = (2 * K_MAX_Q - 1 + is * 0.2f) / max;
                     float thisScale = 1 / id;
                     for (int k = 0; k < 8; k++) {
-                        for (int i = 0; i < 4; i++) {
-                            int l = QuantMath.nearestInt(0.5f * (id * xval[4 * k + i] - 1));
-                            lAux[4 * k + i] = (byte) Math.max(0, Math.min(K_MAX_Q - 1, l));
-                        }
-                        int u = lattice.point(lAux, 4 * k);
-                        onGridAux[k] = lattice.map[u] >= 0;
-                        if (!onGridAux[k]) {
-                            lattice.bestNeighbour(u, xval, 4 * k, wAux, 4 * k, thisScale, lAux, 4 * k);
-                        }
+                        onGridAux[k] = lattice.snap(xval, 4 * k, wAux, id, thisScale, K_MAX_Q - 1, lAux, 4 * k) >= 0;
                     }
-                    float sumqx = 0;
-                    float sumq2 = 0;
-                    for (int i = 0; i < 32; i++) {
-                        float w = weight[i];
-                        float q = 2 * lAux[i] + 1;
-                        sumqx += w * xval[i] * q;
-                        sumq2 += w * q * q;
-                    }
+                    weightedFit(weight, xval, lAux, fit);
+                    float sumqx = fit[0];
+                    float sumq2 = fit[1];
                     if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
                         scale = sumqx / sumq2;
                         best = scale * sumqx;
@@ -152,28 +113,11 @@ final class IQ3XXSFormat extends IqGridFormat {
                         if (onGrid[k]) {
                             continue;
                         }
-                        int u = 0;
-                        for (int i = 0; i < 4; i++) {
-                            int l = QuantMath.nearestInt(0.5f * (id * xval[4 * k + i] - 1));
-                            l = Math.max(0, Math.min(K_MAX_Q - 1, l));
-                            u |= l << 3 * i;
-                        }
-                        int entry = lattice.map[u];
-                        if (entry < 0) {
-                            entry = lattice.bestNeighbour(u, xval, 4 * k, wAux, 4 * k, scale, L, 4 * k);
-                        }
-                        for (int i = 0; i < 4; i++) {
-                            L[4 * k + i] = (byte) ((lattice.grid[4 * entry + i] - 1) / 2);
-                        }
+                        lattice.snap(xval, 4 * k, wAux, id, scale, K_MAX_Q - 1, L, 4 * k);
                     }
-                    float sumqx = 0;
-                    float sumq2 = 0;
-                    for (int i = 0; i < 32; i++) {
-                        float w = weight[i];
-                        float q = 2 * L[i] + 1;
-                        sumqx += w * xval[i] * q;
-                        sumq2 += w * q * q;
-                    }
+                    weightedFit(weight, xval, L, fit);
+                    float sumqx = fit[0];
+                    float sumq2 = fit[1];
                     if (sumq2 > 0) {
                         scale = sumqx / sumq2;
                     }

@@ -58,6 +58,59 @@ abstract class IqGridFormat extends GgmlBlockFormat {
         return Lanes.sum(acc);
     }
 
+    /**
+     * ggml's sign split of 32 weights src[xb ..] for the lattice quantizers: their magnitudes into xval, and per 8
+     * weights a 7-bit sign index into signs[k]. The 7 bits imply an even count of negatives, so where the count
+     * is odd the weight with the least weight·x² is flipped instead (its magnitude goes in negated).
+     */
+    static void splitSigns(float[] src, int xb, float[] weight, float[] xval, int[] signs) {
+        for (int k = 0; k < 4; k++) {
+            int nflip = 0;
+            int s = 0;
+            for (int i = 0; i < 8; i++) {
+                float v = src[xb + 8 * k + i];
+                if (v >= 0) {
+                    xval[8 * k + i] = v;
+                } else {
+                    xval[8 * k + i] = -v;
+                    nflip++;
+                    s |= 1 << i;
+                }
+            }
+            if (nflip % 2 != 0) {
+                int imin = 0;
+                float min = weight[8 * k] * src[xb + 8 * k] * src[xb + 8 * k];
+                for (int i = 1; i < 8; i++) {
+                    float ax = weight[8 * k + i] * src[xb + 8 * k + i] * src[xb + 8 * k + i];
+                    if (ax < min) {
+                        min = ax;
+                        imin = i;
+                    }
+                }
+                xval[8 * k + imin] = -xval[8 * k + imin];
+                s ^= 1 << imin;
+            }
+            signs[k] = s & 127;
+        }
+    }
+
+    /**
+     * Σ w·x·q and Σ w·q² over 32 weights with q = 2L + 1 (the odd levels), in ggml's order, into fit[0] and fit[1]:
+     * the best scale for levels L is fit[0]/fit[1].
+     */
+    static void weightedFit(float[] weight, float[] xval, byte[] L, float[] fit) {
+        float sumqx = 0;
+        float sumq2 = 0;
+        for (int i = 0; i < 32; i++) {
+            float w = weight[i];
+            float q = 2 * L[i] + 1;
+            sumqx += w * xval[i] * q;
+            sumq2 += w * q * q;
+        }
+        fit[0] = sumqx;
+        fit[1] = sumq2;
+    }
+
     /** y[yOff + j] = d · grid[entry·width + j] · (sign bit j of signs ? −1 : 1), for j < width. */
     static void signed(float[] y, int yOff, float d, byte[] grid, int entry, int width, int signs, int firstSign) {
         for (int j = 0; j < width; j++) {

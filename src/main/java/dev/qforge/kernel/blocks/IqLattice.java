@@ -95,6 +95,26 @@ final class IqLattice {
         return java.util.stream.IntStream.range(0, magnitudes.length).map(i -> magnitudes[i] & 0xFF).distinct().sorted().toArray();
     }
 
+    /**
+     * One group of {@code width} magnitudes x[xOff ..] snapped at inverse scale {@code id}: each rounded to the odd
+     * level nearest x·id (levels 0 to maxLevel), and the point, when it is off the grid, replaced by its neighbour
+     * of least error weighted by w at scale {@code scale} (ggml's steps, in its order). The entry's levels go to
+     * L[lOff ..]. Returns the entry, or −(entry + 1) when the rounded point was off the grid.
+     */
+    int snap(float[] x, int xOff, float[] w, float id, float scale, int maxLevel, byte[] L, int lOff) {
+        int u = 0;
+        for (int i = 0; i < width; i++) {
+            int l = QuantMath.nearestInt(0.5f * (id * x[xOff + i] - 1));
+            l = Math.max(0, Math.min(maxLevel, l));
+            L[lOff + i] = (byte) l;
+            u |= l << bits * i;
+        }
+        if (map[u] >= 0) {
+            return map[u];
+        }
+        return -(bestNeighbour(u, x, xOff, w, xOff, scale, L, lOff) + 1);
+    }
+
     /** The point of levels L[lOff .. lOff + width), packed. */
     int point(byte[] L, int lOff) {
         int u = 0;

@@ -111,16 +111,11 @@ public final class BitAllocation {
         long f16File = GgufModelWriter.fileSize(source, pinned(withMeta, f16));
         long fixed = f16File;
         long minimum = 0;
-        long weights = 0;
         for (Slot s : slots) {
             fixed -= aligned(f16.get(s.name()), s.ne());
             minimum += s.types().stream().mapToLong(t -> aligned(t, s.ne())).min().orElseThrow();
         }
-        try (var checkpoint = dev.qforge.format.SafetensorsCheckpoint.open(source)) {
-            for (String name : checkpoint.names()) {
-                weights += checkpoint.tensor(name).elementCount();
-            }
-        }
+        long weights = dev.qforge.format.SafetensorsCheckpoint.elementCount(source);
         Sizes sizes = new Sizes(fixed, fixed + minimum, f16File, weights);
         long target = request.budget().bytes();
         if (target < sizes.minimumFileBytes()) {
