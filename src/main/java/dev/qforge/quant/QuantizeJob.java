@@ -137,6 +137,10 @@ public final class QuantizeJob {
                         reporter::note, reporter::progress);
                 reporter.allocated(a);
                 options = BitAllocation.apply(options, a);
+                // a --tensor-type the allocation kept may still name a lattice type where no importance reaches
+                List<LlamaCppMix.Choice> plan = GgufModelWriter.plan(source, options, true);
+                java.util.Set<String> calibrated = new java.util.HashSet<>(calibratedNames(plan));
+                GgufModelWriter.requireImportance(plan, options, calibrated::contains);
             }
             if (spec.awq() != null) {
                 scaled = PartialFiles.partialPath(spec.out().resolveSibling(spec.out().getFileName() + ".awq"));

@@ -1,8 +1,13 @@
 package dev.qforge.kernel.blocks;
 
+import dev.qforge.QforgeException;
+
 import java.lang.foreign.MemorySegment;
 
 import static dev.qforge.kernel.blocks.BlockBytes.f16;
+import static dev.qforge.kernel.blocks.BlockBytes.putF16;
+import static dev.qforge.kernel.blocks.BlockBytes.putU16;
+import static dev.qforge.kernel.blocks.BlockBytes.putU8;
 import static dev.qforge.kernel.blocks.BlockBytes.u16;
 import static dev.qforge.kernel.blocks.BlockBytes.u8;
 
@@ -11,8 +16,137 @@ import static dev.qforge.kernel.blocks.BlockBytes.u8;
  * per 8 weights), then 8 bytes of two 4-bit scales per 32 weights (one per 16), weight scale d·(0.5 + s)/4.
  */
 final class IQ2XSFormat extends IqGridFormat {
+    private static final int K_MAX_Q = 3;
+
+    /** Built on first use (ggml_quantize_init). */
+    private static final class Lattice {
+        static final IqLattice INSTANCE = new IqLattice(IqGrids.IQ2XS, 8, 2, IqLattice.MAP_SIZE_2BIT, 2);
+    }
+
     IQ2XSFormat() {
         super(GgmlType.IQ2_XS);
+    }
+
+    @Override
+    public boolean canQuantize() {
+        return true;
+    }
+
+    @Override
+    public boolean needsImportance() {
+        return true;
+    }
+
+    /**
+     * ggml's quantize_row_iq2_xs_impl, bit for bit: as IQ2_XXS's search but per 16 weights (two groups of 8 from the
+     * 512-entry grid, one 4-bit scale), 19 trial scales, and the groups left off the grid searched again at the best.
+     */
+    @Override
+    public void quantize(float[] src, int srcOff, int n, float[] importance, MemorySegment dst, long dstOffset) {
+        if (importance == null) {
+            throw new QforgeException("IQ2_XS needs an importance matrix (as llama-quantize does): give --imatrix or --calib");
+        }
+        IqLattice lattice = Lattice.INSTANCE;
+        float[] scales = new float[QK / 16];
+        float[] weight = new float[16];
+        float[] xval = new float[16];
+        byte[] L = new byte[16];
+        byte[] lAux = new byte[16];
+        float[] wAux = new float[16];
+        float[] fit = new float[2];
+        boolean[] onGrid = new boolean[2];
+        boolean[] onGridAux = new boolean[2];
+        int[] blockSigns = new int[2];
+        int[] q2 = new int[2 * (QK / 16)];
+        for (int ibl = 0; ibl < blocks(n); ibl++) {
+            long o = dstOffset + (long) ibl * bytesPerBlock();
+            java.util.Arrays.fill(q2, 0);
+            float maxScale = 0;
+            int xbl = srcOff + QK * ibl;
+            float sigma2 = BlockBytes.meanSquare(src, xbl, QK);
+            for (int ib = 0; ib < QK / 16; ib++) {
+                int xb = xbl + 16 * ib;
+                BlockBytes.importanceWeights(src, xb, importance, QK * ibl + 16 * ib, sigma2, weight, 16);
+                for (int i = 0; i < 16; i++) {
+                    wAux[i] = (float) Math.sqrt(weight[i]);
+                }
+                splitSigns(src, xb, weight, xval, blockSigns, 2);
+                float max = xval[0];
+                for (int i = 1; i < 16; i++) {
+                    max = Math.max(max, xval[i]);
+                }
+                if (max < 1e-15f) {
+                    scales[ib] = 0;
+                    java.util.Arrays.fill(L, (byte) 0);
+                    continue;
+                }
+                float best = 0;
+                float scale = max / (2 * K_MAX_Q - 1);
+                onGrid[0] = onGrid[1] = true;
+                for (int is = -9; is <= 9; is++) {
+                    float id = (2 * K_MAX_Q - 1 + is * 0.1f) / max;
+                    float thisScale = 1 / id;
+                    for (int k = 0; k < 2; k++) {
+                        onGridAux[k] = lattice.snap(xval, 8 * k, wAux, id, thisScale, K_MAX_Q - 1, lAux, 8 * k) >= 0;
+                    }
+                    weightedFit(weight, xval, lAux, 16, fit);
+                    if (fit[1] > 0 && fit[0] * fit[0] > best * fit[1]) {
+                        scale = fit[0] / fit[1];
+                        best = scale * fit[0];
+                        System.arraycopy(lAux, 0, L, 0, 16);
+                        System.arraycopy(onGridAux, 0, onGrid, 0, 2);
+                    }
+                }
+                if ((!onGrid[0] || !onGrid[1]) && scale > 0) {
+                    float id = 1 / scale;
+                    for (int k = 0; k < 2; k++) {
+                        if (!onGrid[k]) {
+                            lattice.snap(xval, 8 * k, wAux, id, scale, K_MAX_Q - 1, L, 8 * k);
+                        }
+                    }
+                    weightedFit(weight, xval, L, 16, fit);
+                    if (fit[1] > 0) {
+                        scale = fit[0] / fit[1];
+                    }
+                }
+                if (scale < 0) {
+                    scale = -scale;
+                    for (int k = 0; k < 2; k++) {
+                        blockSigns[k] = ~blockSigns[k] & 127;
+                    }
+                }
+                for (int k = 0; k < 2; k++) {
+                    int entry = lattice.map[lattice.point(L, 8 * k)];
+                    if (entry < 0) {
+                        throw new IllegalStateException("IQ2_XS: a group is not on the grid");
+                    }
+                    q2[2 * ib + k] = entry | blockSigns[k] << 9;
+                }
+                scales[ib] = scale;
+                maxScale = Math.max(maxScale, scale);
+            }
+            putF16(dst, o, 0f);
+            for (int i = 0; i < QK / 32; i++) {
+                putU8(dst, o + 66 + i, 0);
+            }
+            if (maxScale == 0) {
+                for (int i = 0; i < QK / 8; i++) {
+                    putU16(dst, o + 2 + 2L * i, 0);
+                }
+                continue;
+            }
+            float d = maxScale / 31;
+            putF16(dst, o, d);
+            float id = 1 / d;
+            for (int ib = 0; ib < QK / 16; ib += 2) {
+                int l0 = Math.max(0, Math.min(15, QuantMath.nearestInt(0.5f * (id * scales[ib] - 1))));
+                int l1 = Math.max(0, Math.min(15, QuantMath.nearestInt(0.5f * (id * scales[ib + 1] - 1))));
+                putU8(dst, o + 66 + ib / 2, l0 | l1 << 4);
+            }
+            for (int i = 0; i < QK / 8; i++) {
+                putU16(dst, o + 2 + 2L * i, q2[i]);
+            }
+        }
     }
 
     @Override

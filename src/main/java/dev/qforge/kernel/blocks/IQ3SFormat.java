@@ -3,6 +3,8 @@ package dev.qforge.kernel.blocks;
 import java.lang.foreign.MemorySegment;
 
 import static dev.qforge.kernel.blocks.BlockBytes.f16;
+import static dev.qforge.kernel.blocks.BlockBytes.putF16;
+import static dev.qforge.kernel.blocks.BlockBytes.putU8;
 import static dev.qforge.kernel.blocks.BlockBytes.u8;
 
 /**
@@ -11,8 +13,155 @@ import static dev.qforge.kernel.blocks.BlockBytes.u8;
  * scales[4]: a 4-bit odd scale per 32 weights, weight scale d·(1 + 2s).
  */
 final class IQ3SFormat extends IqGridFormat {
+    private static final int K_MAX_Q = 8;
+
+    /** Built on first use (ggml_quantize_init). */
+    private static final class Lattice {
+        static final IqLattice INSTANCE = new IqLattice(IqGrids.IQ3S, 4, 3, IqLattice.MAP_SIZE_3BIT, 3);
+    }
+
     IQ3SFormat() {
         super(GgmlType.IQ3_S);
+    }
+
+    @Override
+    public boolean canQuantize() {
+        return true;
+    }
+
+    /**
+     * ggml's quantize_row_iq3_s_impl, bit for bit: per 32 weights plain sign bits, magnitudes rounded to levels 0..7 at
+     * 19 trial scales and snapped to the 512-entry grid, every group snapped again at the best scale when any was off
+     * the grid. ggml does not advance its grid-index and sign pointers past a sub-block of zeros (the next sub-block's
+     * land in its place); that is reproduced, since the bytes must be llama.cpp's.
+     */
+    @Override
+    public void quantize(float[] src, int srcOff, int n, float[] importance, MemorySegment dst, long dstOffset) {
+        IqLattice lattice = Lattice.INSTANCE;
+        float[] scales = new float[QK / 32];
+        float[] weight = new float[32];
+        float[] xval = new float[32];
+        byte[] L = new byte[32];
+        byte[] lAux = new byte[32];
+        float[] wAux = new float[32];
+        float[] fit = new float[2];
+        boolean[] onGrid = new boolean[8];
+        boolean[] onGridAux = new boolean[8];
+        int[] blockSigns = new int[4];
+        for (int ibl = 0; ibl < blocks(n); ibl++) {
+            long o = dstOffset + (long) ibl * bytesPerBlock();
+            for (int i = 0; i < bytesPerBlock(); i++) {
+                putU8(dst, o + i, 0);
+            }
+            long qs = o + 2;
+            long qh = o + 66;
+            long signs = o + 74;
+            float maxScale = 0;
+            int xbl = srcOff + QK * ibl;
+            float sumx2 = 0;
+            for (int i = 0; i < QK; i++) {
+                sumx2 += src[xbl + i] * src[xbl + i];
+            }
+            float sigma2 = 2 * sumx2 / QK;
+            for (int ib = 0; ib < QK / 32; ib++) {
+                int xb = xbl + 32 * ib;
+                if (importance != null) {
+                    BlockBytes.importanceWeights(src, xb, importance, QK * ibl + 32 * ib, sigma2, weight, 32);
+                } else {
+                    for (int i = 0; i < 32; i++) {
+                        weight[i] = src[xb + i] * src[xb + i];
+                    }
+                }
+                for (int i = 0; i < 32; i++) {
+                    wAux[i] = (float) Math.sqrt(weight[i]);
+                }
+                for (int k = 0; k < 4; k++) {
+                    int s = 0;
+                    for (int i = 0; i < 8; i++) {
+                        float v = src[xb + 8 * k + i];
+                        if (v >= 0) {
+                            xval[8 * k + i] = v;
+                        } else {
+                            xval[8 * k + i] = -v;
+                            s |= 1 << i;
+                        }
+                    }
+                    blockSigns[k] = s;
+                }
+                float max = xval[0];
+                for (int i = 1; i < 32; i++) {
+                    max = Math.max(max, xval[i]);
+                }
+                if (max == 0) {
+                    scales[ib] = 0;
+                    continue;
+                }
+                float best = 0;
+                float scale = max / (2 * K_MAX_Q - 1);
+                java.util.Arrays.fill(onGrid, false);
+                for (int is = -9; is <= 9; is++) {
+                    float id = (2 * K_MAX_Q - 1 + is * 0.2f) / max;
+                    float thisScale = 1 / id;
+                    for (int k = 0; k < 8; k++) {
+                        onGridAux[k] = lattice.snap(xval, 4 * k, wAux, id, thisScale, K_MAX_Q - 1, lAux, 4 * k) >= 0;
+                    }
+                    weightedFit(weight, xval, lAux, 32, fit);
+                    if (fit[1] > 0 && fit[0] * fit[0] > best * fit[1]) {
+                        scale = fit[0] / fit[1];
+                        best = scale * fit[0];
+                        System.arraycopy(lAux, 0, L, 0, 32);
+                        System.arraycopy(onGridAux, 0, onGrid, 0, 8);
+                    }
+                }
+                boolean anyOff = false;
+                for (boolean g : onGrid) {
+                    anyOff |= !g;
+                }
+                if (anyOff && scale > 0) {
+                    float id = 1 / scale;
+                    for (int k = 0; k < 8; k++) {
+                        lattice.snap(xval, 4 * k, wAux, id, scale, K_MAX_Q - 1, L, 4 * k);
+                    }
+                    weightedFit(weight, xval, L, 32, fit);
+                    if (fit[1] > 0) {
+                        scale = fit[0] / fit[1];
+                    }
+                }
+                if (scale < 0) {
+                    scale = -scale;
+                    for (int k = 0; k < 4; k++) {
+                        blockSigns[k] = ~blockSigns[k] & 255;
+                    }
+                }
+                for (int k = 0; k < 8; k++) {
+                    int entry = lattice.map[lattice.point(L, 4 * k)];
+                    if (entry < 0) {
+                        throw new IllegalStateException("IQ3_S: a group is not on the grid");
+                    }
+                    putU8(dst, qs + k, entry & 255);
+                    long at = qh + (ib * 8 + k) / 8;
+                    putU8(dst, at, BlockBytes.u8(dst, at) | (entry >> 8) << ((ib * 8 + k) % 8));
+                }
+                qs += 8;
+                for (int k = 0; k < 4; k++) {
+                    putU8(dst, signs + k, blockSigns[k]);
+                }
+                signs += 4;
+                scales[ib] = scale;
+                maxScale = Math.max(maxScale, scale);
+            }
+            if (maxScale == 0) {
+                continue;
+            }
+            float d = maxScale / 31;
+            putF16(dst, o, d * 1.033f);
+            float id = 1 / d;
+            for (int ib = 0; ib < QK / 32; ib += 2) {
+                int l1 = Math.max(0, Math.min(15, QuantMath.nearestInt(0.5f * (id * scales[ib] - 1))));
+                int l2 = Math.max(0, Math.min(15, QuantMath.nearestInt(0.5f * (id * scales[ib + 1] - 1))));
+                putU8(dst, o + 106 + ib / 2, l1 | l2 << 4);
+            }
+        }
     }
 
     @Override

@@ -73,7 +73,7 @@ final class IQ3XXSFormat extends IqGridFormat {
                 for (int i = 0; i < 32; i++) {
                     wAux[i] = (float) Math.sqrt(weight[i]);
                 }
-                splitSigns(src, xb, weight, xval, blockSigns);
+                splitSigns(src, xb, weight, xval, blockSigns, 4);
                 float max = xval[0];
                 for (int i = 1; i < 32; i++) {
                     max = Math.max(max, xval[i]);
@@ -91,7 +91,7 @@ final class IQ3XXSFormat extends IqGridFormat {
                     for (int k = 0; k < 8; k++) {
                         onGridAux[k] = lattice.snap(xval, 4 * k, wAux, id, thisScale, K_MAX_Q - 1, lAux, 4 * k) >= 0;
                     }
-                    weightedFit(weight, xval, lAux, fit);
+                    weightedFit(weight, xval, lAux, 32, fit);
                     float sumqx = fit[0];
                     float sumq2 = fit[1];
                     if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
@@ -115,7 +115,7 @@ final class IQ3XXSFormat extends IqGridFormat {
                         }
                         lattice.snap(xval, 4 * k, wAux, id, scale, K_MAX_Q - 1, L, 4 * k);
                     }
-                    weightedFit(weight, xval, L, fit);
+                    weightedFit(weight, xval, L, 32, fit);
                     float sumqx = fit[0];
                     float sumq2 = fit[1];
                     if (sumq2 > 0) {

@@ -59,12 +59,12 @@ abstract class IqGridFormat extends GgmlBlockFormat {
     }
 
     /**
-     * ggml's sign split of 32 weights src[xb ..] for the lattice quantizers: their magnitudes into xval, and per 8
+     * ggml's sign split of 8·groups weights src[xb ..] for the lattice quantizers: their magnitudes into xval, and per 8
      * weights a 7-bit sign index into signs[k]. The 7 bits imply an even count of negatives, so where the count
      * is odd the weight with the least weight·x² is flipped instead (its magnitude goes in negated).
      */
-    static void splitSigns(float[] src, int xb, float[] weight, float[] xval, int[] signs) {
-        for (int k = 0; k < 4; k++) {
+    static void splitSigns(float[] src, int xb, float[] weight, float[] xval, int[] signs, int groups) {
+        for (int k = 0; k < groups; k++) {
             int nflip = 0;
             int s = 0;
             for (int i = 0; i < 8; i++) {
@@ -95,13 +95,13 @@ abstract class IqGridFormat extends GgmlBlockFormat {
     }
 
     /**
-     * Σ w·x·q and Σ w·q² over 32 weights with q = 2L + 1 (the odd levels), in ggml's order, into fit[0] and fit[1]:
+     * Σ w·x·q and Σ w·q² over n weights with q = 2L + 1 (the odd levels), in ggml's order, into fit[0] and fit[1]:
      * the best scale for levels L is fit[0]/fit[1].
      */
-    static void weightedFit(float[] weight, float[] xval, byte[] L, float[] fit) {
+    static void weightedFit(float[] weight, float[] xval, byte[] L, int n, float[] fit) {
         float sumqx = 0;
         float sumq2 = 0;
-        for (int i = 0; i < 32; i++) {
+        for (int i = 0; i < n; i++) {
             float w = weight[i];
             float q = 2 * L[i] + 1;
             sumqx += w * xval[i] * q;

@@ -53,6 +53,8 @@ public final class LlamaCppMix {
     private int nAttentionWv;
     private int iAttentionWv;
     private int iFfnDown;
+    private int iFfnGate;
+    private int iFfnUp;
     private boolean hasOutput;
 
     public LlamaCppMix(LlamaFileType ftype, Hparams hp, boolean hasImatrix, List<TensorTypeOverride> overrides) {
@@ -81,6 +83,8 @@ public final class LlamaCppMix {
         nAttentionWv = 0;
         iAttentionWv = 0;
         iFfnDown = 0;
+        iFfnGate = 0;
+        iFfnUp = 0;
         hasOutput = false;
         for (TensorShape t : sorted) {
             if (t.name().contains("attn_v.weight") || t.name().contains("attn_qkv.weight") || t.name().contains("attn_kv_b.weight")) {
@@ -142,6 +146,10 @@ public final class LlamaCppMix {
             iAttentionWv++;
         } else if (name.contains("ffn_down")) {
             iFfnDown++;
+        } else if (name.contains("ffn_gate")) {
+            iFfnGate++;
+        } else if (name.contains("ffn_up")) {
+            iFfnUp++;
         }
     }
 
@@ -165,24 +173,28 @@ public final class LlamaCppMix {
             if (nx % type.blockSize() != 0) {
                 return GgmlType.Q8_0;
             }
-            if (is(LlamaFileType.IQ2_XXS)) {
+            if (is(LlamaFileType.IQ2_XXS, LlamaFileType.IQ2_XS)) {
                 return GgmlType.Q5_K;
             }
             return type == GgmlType.Q8_0 ? type : GgmlType.Q6_K;
         }
         if (name.equals("token_embd.weight")) {
-            if (is(LlamaFileType.IQ2_XXS)) {
+            if (is(LlamaFileType.IQ2_XXS, LlamaFileType.IQ2_XS)) {
                 return GgmlType.Q2_K;
             }
             return is(LlamaFileType.TQ1_0, LlamaFileType.TQ2_0) ? GgmlType.Q4_K : type;
         }
-        if (is(LlamaFileType.IQ2_XXS)) {
+        if (is(LlamaFileType.IQ2_XXS, LlamaFileType.IQ2_XS)) {
             return latticeRules(name, type);
         }
         if (name.contains("attn_v.weight") || name.contains("attn_qkv.weight") || name.contains("attn_kv_b.weight")) {
             if (ftype == LlamaFileType.Q2_K) {
                 type = hp.gqa() >= 4 ? GgmlType.Q4_K : GgmlType.Q3_K;
             } else if (ftype == LlamaFileType.Q2_K_S && hp.gqa() >= 4) {
+                type = GgmlType.Q4_K;
+            } else if (is(LlamaFileType.IQ3_XS, LlamaFileType.IQ3_S) && hp.gqa() >= 4) {
+                type = GgmlType.Q4_K;
+            } else if (ftype == LlamaFileType.IQ3_M) {
                 type = GgmlType.Q4_K;
             } else if (ftype == LlamaFileType.Q3_K_M) {
                 type = iAttentionWv < 2 ? GgmlType.Q5_K : GgmlType.Q4_K;
@@ -205,7 +217,10 @@ public final class LlamaCppMix {
             return type;
         }
         if (name.contains("attn_k.weight")) {
-            return hp.experts() == 8 ? GgmlType.Q8_0 : type;
+            return hp.experts() == 8 ? GgmlType.Q8_0 : ftype == LlamaFileType.IQ3_XS ? GgmlType.IQ3_XXS : type;
+        }
+        if (name.contains("attn_q.weight")) {
+            return ftype == LlamaFileType.IQ3_XS ? GgmlType.IQ3_XXS : type;
         }
         if (name.contains("ffn_down")) {
             int i = iFfnDown;
@@ -221,6 +236,8 @@ public final class LlamaCppMix {
                 }
             } else if (ftype == LlamaFileType.Q3_K_M) {
                 type = i < n / 16 ? GgmlType.Q5_K : GgmlType.Q4_K; // llama.cpp: Q3_K only for Falcon's middle layers
+            } else if (ftype == LlamaFileType.IQ3_M && (i < n / 8 || hp.experts() == 8 && useMoreBits(i, n))) {
+                type = GgmlType.Q4_K;
             } else if (ftype == LlamaFileType.Q3_K_L) {
                 type = GgmlType.Q5_K;
             } else if (ftype == LlamaFileType.Q4_K_M) {
@@ -241,8 +258,8 @@ public final class LlamaCppMix {
         }
         if (name.contains("attn_output.weight")) {
             if (hp.experts() == 8) {
-                if (is(LlamaFileType.Q2_K, LlamaFileType.Q3_K_S, LlamaFileType.Q3_K_M, LlamaFileType.IQ4_NL,
-                        LlamaFileType.Q4_K_S, LlamaFileType.Q4_K_M, LlamaFileType.IQ4_XS)) {
+                if (is(LlamaFileType.Q2_K, LlamaFileType.IQ3_XS, LlamaFileType.Q3_K_S, LlamaFileType.Q3_K_M, LlamaFileType.IQ4_NL,
+                        LlamaFileType.Q4_K_S, LlamaFileType.Q4_K_M, LlamaFileType.IQ3_S, LlamaFileType.IQ3_M, LlamaFileType.IQ4_XS)) {
                     type = GgmlType.Q5_K;
                 }
             } else if (ftype == LlamaFileType.Q2_K) {
@@ -251,11 +268,22 @@ public final class LlamaCppMix {
                 type = GgmlType.Q4_K;
             } else if (ftype == LlamaFileType.Q3_K_L) {
                 type = GgmlType.Q5_K;
+            } else if (ftype == LlamaFileType.IQ3_M) {
+                type = GgmlType.Q4_K;
             }
             return type;
         }
+        if (name.contains("ffn_gate") || name.contains("ffn_up")) {
+            boolean gate = name.contains("ffn_gate");
+            int i = gate ? iFfnGate++ : iFfnUp++;
+            int n = hp.layers();
+            if (hp.experts() > 1) {
+                i = layerOf(name);
+            }
+            return ftype == LlamaFileType.IQ3_XS && i >= n / 8 && i < 7 * n / 8 ? GgmlType.IQ3_XXS : type;
+        }
         if (name.contains("attn_qkv.weight")) {
-            if (is(LlamaFileType.Q3_K_M, LlamaFileType.Q3_K_L)) {
+            if (is(LlamaFileType.Q3_K_M, LlamaFileType.Q3_K_L, LlamaFileType.IQ3_M)) {
                 type = GgmlType.Q4_K;
             } else if (ftype == LlamaFileType.Q4_K_M) {
                 type = GgmlType.Q5_K;
@@ -267,7 +295,7 @@ public final class LlamaCppMix {
     }
 
     /**
-     * llama.cpp's rules for its 2-bit lattice mixes (only IQ2_XXS is written so far): values get Q4_K where heads
+     * llama.cpp's rules for its 2-bit lattice mixes (IQ2_XXS and IQ2_XS are written so far): values get Q4_K where heads
      * are shared by 4 or more (else Q2_K), the first eighth of the ffn_down tensors Q2_K, the rest the base type.
      */
     private GgmlType latticeRules(String name, GgmlType type) {

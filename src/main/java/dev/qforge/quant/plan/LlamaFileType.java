@@ -34,6 +34,10 @@ public enum LlamaFileType {
     IQ4_NL(25, GgmlType.IQ4_NL),
     IQ4_XS(30, GgmlType.IQ4_XS),
     IQ2_XXS(19, GgmlType.IQ2_XXS),
+    IQ2_XS(20, GgmlType.IQ2_XS),
+    IQ3_XS(22, GgmlType.IQ3_S),
+    IQ3_S(26, GgmlType.IQ3_S),
+    IQ3_M(27, GgmlType.IQ3_S),
     TQ1_0(36, GgmlType.TQ1_0),
     TQ2_0(37, GgmlType.TQ2_0);
 

@@ -46,7 +46,7 @@ class BlockFormatReferenceTest {
 
     /** The lattice formats qforge writes: ggml's grid searches, which need importance, bit for bit. */
     @ParameterizedTest
-    @ValueSource(strings = {"iq2_xxs"})
+    @ValueSource(strings = {"iq2_xxs", "iq2_xs"})
     void latticeFormatsQuantizeBitExactlyWithImportanceAndRefuseWithout(String type) {
         ReferenceVectors v = ReferenceVectors.load(type);
         BlockFormat f = BlockFormats.byName(type);
@@ -59,7 +59,7 @@ class BlockFormatReferenceTest {
 
     /** A lattice format whose importance is optional: llama.cpp's bytes with and without. */
     @ParameterizedTest
-    @ValueSource(strings = {"iq3_xxs"})
+    @ValueSource(strings = {"iq3_xxs", "iq3_s"})
     void latticeFormatsQuantizeBitExactlyWithAndWithoutImportance(String type) {
         ReferenceVectors v = ReferenceVectors.load(type);
         BlockFormat f = BlockFormats.byName(type);
@@ -70,7 +70,7 @@ class BlockFormatReferenceTest {
 
     /** The lattice formats qforge reads but does not write: llama.cpp's bytes (made with importance) to its floats. */
     @ParameterizedTest
-    @ValueSource(strings = {"iq1_s", "iq1_m", "iq2_xs", "iq2_s", "iq3_s"})
+    @ValueSource(strings = {"iq1_s", "iq1_m", "iq2_s"})
     void latticeFormatsDequantizeBitExactlyAndRefuseToQuantize(String type) {
         ReferenceVectors v = ReferenceVectors.load(type);
         BlockFormat f = BlockFormats.byName(type);

@@ -40,6 +40,7 @@ class GgufModelWriterReferenceTest {
             "TQ1_0, imatrix-wiki-valid.dat, qforge-tiny-llama-TQ1_0-imatrix.gguf",
             "TQ2_0, imatrix-wiki-valid.dat, qforge-tiny-llama-TQ2_0-imatrix.gguf",
             "IQ2_XXS, imatrix-wiki-valid.dat, qforge-tiny-llama-IQ2_XXS-imatrix.gguf",
+            "IQ2_XS, imatrix-wiki-valid.dat, qforge-tiny-llama-IQ2_XS-imatrix.gguf",
     })
     void tinyLlamaMatchesLlamaCpp(String type, String imatrixName, String referenceName) {
         Path model = SharedData.require("models/qforge-tiny-llama/hf");
@@ -74,6 +75,22 @@ class GgufModelWriterReferenceTest {
         }
         // Then the whole file is llama.cpp's, byte for byte (header, padding, offsets included).
         assertEquals(-1L, mismatch(reference, out), "first differing byte of the whole file");
+    }
+
+    /**
+     * The mixes llama.cpp left only figures of (no file): with the same rules, tensor types and imatrix, qforge's file
+     * has exactly the size llama.cpp's had (its bytes in llama.cpp-results.json), which the type of every tensor decides.
+     */
+    @ParameterizedTest
+    @CsvSource({"IQ3_XS, 3980768", "IQ3_S, 4128224", "IQ3_M, 4258784"})
+    void mixesWithoutReferenceFilesHaveLlamaCppsSize(String type, long llamaCppBytes) throws Exception {
+        Path model = SharedData.require("models/qforge-tiny-llama/hf");
+        Path refDir = SharedData.require("reference/qforge-tiny-llama");
+        Imatrix imatrix = ImatrixFile.read(refDir.resolve("imatrix-wiki-valid.dat"));
+        Path out = tmp.resolve("out.gguf");
+        GgufModelWriter.write(model, out, GgufModelWriter.Options.of(LlamaFileType.parse(type))
+                .withImatrix(imatrix, "imatrix-wiki-valid.dat").withName("Hf"), null);
+        assertEquals(llamaCppBytes, java.nio.file.Files.size(out), type);
     }
 
     static long mismatch(Path a, Path b) {
