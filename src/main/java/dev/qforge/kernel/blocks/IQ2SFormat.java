@@ -3,6 +3,8 @@ package dev.qforge.kernel.blocks;
 import java.lang.foreign.MemorySegment;
 
 import static dev.qforge.kernel.blocks.BlockBytes.f16;
+import static dev.qforge.kernel.blocks.BlockBytes.putF16;
+import static dev.qforge.kernel.blocks.BlockBytes.putU8;
 import static dev.qforge.kernel.blocks.BlockBytes.u8;
 
 /**
@@ -11,8 +13,146 @@ import static dev.qforge.kernel.blocks.BlockBytes.u8;
  * scales per 32 weights, weight scale d·(0.5 + s)/4.
  */
 final class IQ2SFormat extends IqGridFormat {
+    private static final int K_MAX_Q = 3;
+
+    /** Built on first use (ggml_quantize_init). */
+    private static final class Lattice {
+        static final IqLattice INSTANCE = new IqLattice(IqGrids.IQ2S, 8, 2, IqLattice.MAP_SIZE_2BIT, 1);
+    }
+
     IQ2SFormat() {
         super(GgmlType.IQ2_S);
+    }
+
+    @Override
+    public boolean canQuantize() {
+        return true;
+    }
+
+    /**
+     * ggml's quantize_row_iq2_s_impl, bit for bit: per 16 weights plain sign bits and two groups of 8 from the
+     * 1024-entry grid at 19 trial scales, the off-grid groups snapped again at the best; importance optional (without
+     * it a weight counts by σ²/4 + x²).
+     */
+    @Override
+    public void quantize(float[] src, int srcOff, int n, float[] importance, MemorySegment dst, long dstOffset) {
+        IqLattice lattice = Lattice.INSTANCE;
+        float[] scales = new float[QK / 16];
+        float[] weight = new float[16];
+        float[] xval = new float[16];
+        byte[] L = new byte[16];
+        byte[] lAux = new byte[16];
+        float[] wAux = new float[16];
+        float[] fit = new float[2];
+        boolean[] onGrid = new boolean[2];
+        boolean[] onGridAux = new boolean[2];
+        int[] blockSigns = new int[2];
+        for (int ibl = 0; ibl < blocks(n); ibl++) {
+            long o = dstOffset + (long) ibl * bytesPerBlock();
+            for (int i = 0; i < bytesPerBlock(); i++) {
+                putU8(dst, o + i, 0);
+            }
+            float maxScale = 0;
+            int xbl = srcOff + QK * ibl;
+            float sumx2 = 0;
+            for (int i = 0; i < QK; i++) {
+                sumx2 += src[xbl + i] * src[xbl + i];
+            }
+            float sigma2 = 2 * sumx2 / QK;
+            for (int ib = 0; ib < QK / 16; ib++) {
+                int xb = xbl + 16 * ib;
+                if (importance != null) {
+                    BlockBytes.importanceWeights(src, xb, importance, QK * ibl + 16 * ib, sigma2, weight, 16);
+                } else {
+                    for (int i = 0; i < 16; i++) {
+                        weight[i] = 0.25f * sigma2 + src[xb + i] * src[xb + i];
+                    }
+                }
+                for (int i = 0; i < 16; i++) {
+                    wAux[i] = (float) Math.sqrt(weight[i]);
+                }
+                for (int k = 0; k < 2; k++) {
+                    int s = 0;
+                    for (int i = 0; i < 8; i++) {
+                        float v = src[xb + 8 * k + i];
+                        if (v >= 0) {
+                            xval[8 * k + i] = v;
+                        } else {
+                            xval[8 * k + i] = -v;
+                            s |= 1 << i;
+                        }
+                    }
+                    blockSigns[k] = s;
+                }
+                float max = xval[0];
+                for (int i = 1; i < 16; i++) {
+                    max = Math.max(max, xval[i]);
+                }
+                if (max < 1e-8f) {
+                    scales[ib] = 0;
+                    continue;
+                }
+                float best = 0;
+                float scale = max / (2 * K_MAX_Q - 1);
+                onGrid[0] = onGrid[1] = true;
+                for (int is = -9; is <= 9; is++) {
+                    float id = (2 * K_MAX_Q - 1 + is * 0.1f) / max;
+                    float thisScale = 1 / id;
+                    for (int k = 0; k < 2; k++) {
+                        onGridAux[k] = lattice.snap(xval, 8 * k, wAux, id, thisScale, K_MAX_Q - 1, lAux, 8 * k) >= 0;
+                    }
+                    weightedFit(weight, xval, lAux, 16, fit);
+                    if (fit[1] > 0 && fit[0] * fit[0] > best * fit[1]) {
+                        scale = fit[0] / fit[1];
+                        best = scale * fit[0];
+                        System.arraycopy(lAux, 0, L, 0, 16);
+                        System.arraycopy(onGridAux, 0, onGrid, 0, 2);
+                    }
+                }
+                if ((!onGrid[0] || !onGrid[1]) && scale > 0) {
+                    float id = 1 / scale;
+                    for (int k = 0; k < 2; k++) {
+                        if (!onGrid[k]) {
+                            lattice.snap(xval, 8 * k, wAux, id, scale, K_MAX_Q - 1, L, 8 * k);
+                        }
+                    }
+                    weightedFit(weight, xval, L, 16, fit);
+                    if (fit[1] > 0) {
+                        scale = fit[0] / fit[1];
+                    }
+                }
+                if (scale < 0) {
+                    scale = -scale;
+                    for (int k = 0; k < 2; k++) {
+                        blockSigns[k] = ~blockSigns[k] & 255;
+                    }
+                }
+                for (int k = 0; k < 2; k++) {
+                    int entry = lattice.map[lattice.point(L, 8 * k)];
+                    if (entry < 0) {
+                        throw new IllegalStateException("IQ2_S: a group is not on the grid");
+                    }
+                    int i8 = 2 * ib + k;
+                    putU8(dst, o + 2 + i8, entry & 255);
+                    long qh = o + 66 + i8 / 4;
+                    putU8(dst, qh, BlockBytes.u8(dst, qh) | (entry >> 8) << 2 * (i8 % 4));
+                    putU8(dst, o + 2 + QK / 8 + i8, blockSigns[k]);
+                }
+                scales[ib] = scale;
+                maxScale = Math.max(maxScale, scale);
+            }
+            if (maxScale == 0) {
+                continue;
+            }
+            float d = maxScale / 31;
+            putF16(dst, o, d * 0.9875f);
+            float id = 1 / d;
+            for (int ib = 0; ib < QK / 16; ib += 2) {
+                int l0 = Math.max(0, Math.min(15, QuantMath.nearestInt(0.5f * (id * scales[ib] - 1))));
+                int l1 = Math.max(0, Math.min(15, QuantMath.nearestInt(0.5f * (id * scales[ib + 1] - 1))));
+                putU8(dst, o + 74 + ib / 2, l0 | l1 << 4);
+            }
+        }
     }
 
     @Override

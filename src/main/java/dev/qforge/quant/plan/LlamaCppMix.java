@@ -173,7 +173,7 @@ public final class LlamaCppMix {
             if (nx % type.blockSize() != 0) {
                 return GgmlType.Q8_0;
             }
-            if (is(LlamaFileType.IQ2_XXS, LlamaFileType.IQ2_XS)) {
+            if (is(LlamaFileType.IQ2_XXS, LlamaFileType.IQ2_XS, LlamaFileType.IQ3_XXS, LlamaFileType.IQ2_S, LlamaFileType.IQ2_M)) {
                 return GgmlType.Q5_K;
             }
             return type == GgmlType.Q8_0 ? type : GgmlType.Q6_K;
@@ -182,9 +182,12 @@ public final class LlamaCppMix {
             if (is(LlamaFileType.IQ2_XXS, LlamaFileType.IQ2_XS)) {
                 return GgmlType.Q2_K;
             }
+            if (is(LlamaFileType.IQ2_S, LlamaFileType.IQ2_M, LlamaFileType.IQ3_XXS)) {
+                return GgmlType.IQ3_S;
+            }
             return is(LlamaFileType.TQ1_0, LlamaFileType.TQ2_0) ? GgmlType.Q4_K : type;
         }
-        if (is(LlamaFileType.IQ2_XXS, LlamaFileType.IQ2_XS)) {
+        if (is(LlamaFileType.IQ2_XXS, LlamaFileType.IQ2_XS, LlamaFileType.IQ2_S, LlamaFileType.IQ2_M)) {
             return latticeRules(name, type);
         }
         if (name.contains("attn_v.weight") || name.contains("attn_qkv.weight") || name.contains("attn_kv_b.weight")) {
@@ -192,6 +195,8 @@ public final class LlamaCppMix {
                 type = hp.gqa() >= 4 ? GgmlType.Q4_K : GgmlType.Q3_K;
             } else if (ftype == LlamaFileType.Q2_K_S && hp.gqa() >= 4) {
                 type = GgmlType.Q4_K;
+            } else if (ftype == LlamaFileType.IQ3_XXS) {
+                type = hp.gqa() >= 4 ? GgmlType.Q4_K : !hasImatrix ? GgmlType.IQ3_S : GgmlType.IQ3_XXS;
             } else if (is(LlamaFileType.IQ3_XS, LlamaFileType.IQ3_S) && hp.gqa() >= 4) {
                 type = GgmlType.Q4_K;
             } else if (ftype == LlamaFileType.IQ3_M) {
@@ -217,10 +222,11 @@ public final class LlamaCppMix {
             return type;
         }
         if (name.contains("attn_k.weight")) {
-            return hp.experts() == 8 ? GgmlType.Q8_0 : ftype == LlamaFileType.IQ3_XS ? GgmlType.IQ3_XXS : type;
+            return hp.experts() == 8 ? GgmlType.Q8_0 : ftype == LlamaFileType.IQ3_XS ? GgmlType.IQ3_XXS
+                    : ftype == LlamaFileType.IQ3_XXS ? GgmlType.IQ2_S : type;
         }
         if (name.contains("attn_q.weight")) {
-            return ftype == LlamaFileType.IQ3_XS ? GgmlType.IQ3_XXS : type;
+            return ftype == LlamaFileType.IQ3_XS ? GgmlType.IQ3_XXS : ftype == LlamaFileType.IQ3_XXS ? GgmlType.IQ2_S : type;
         }
         if (name.contains("ffn_down")) {
             int i = iFfnDown;
@@ -234,6 +240,8 @@ public final class LlamaCppMix {
                 if (i < n / 8) {
                     type = GgmlType.Q4_K;
                 }
+            } else if (ftype == LlamaFileType.IQ3_XXS && !hasImatrix) {
+                type = i < n / 8 ? GgmlType.Q4_K : GgmlType.Q3_K;
             } else if (ftype == LlamaFileType.Q3_K_M) {
                 type = i < n / 16 ? GgmlType.Q5_K : GgmlType.Q4_K; // llama.cpp: Q3_K only for Falcon's middle layers
             } else if (ftype == LlamaFileType.IQ3_M && (i < n / 8 || hp.experts() == 8 && useMoreBits(i, n))) {
@@ -258,12 +266,14 @@ public final class LlamaCppMix {
         }
         if (name.contains("attn_output.weight")) {
             if (hp.experts() == 8) {
-                if (is(LlamaFileType.Q2_K, LlamaFileType.IQ3_XS, LlamaFileType.Q3_K_S, LlamaFileType.Q3_K_M, LlamaFileType.IQ4_NL,
+                if (is(LlamaFileType.Q2_K, LlamaFileType.IQ3_XS, LlamaFileType.IQ3_XXS, LlamaFileType.Q3_K_S, LlamaFileType.Q3_K_M, LlamaFileType.IQ4_NL,
                         LlamaFileType.Q4_K_S, LlamaFileType.Q4_K_M, LlamaFileType.IQ3_S, LlamaFileType.IQ3_M, LlamaFileType.IQ4_XS)) {
                     type = GgmlType.Q5_K;
                 }
             } else if (ftype == LlamaFileType.Q2_K) {
                 type = GgmlType.Q3_K;
+            } else if (ftype == LlamaFileType.IQ3_XXS) {
+                type = GgmlType.IQ3_S;
             } else if (ftype == LlamaFileType.Q3_K_M) {
                 type = GgmlType.Q4_K;
             } else if (ftype == LlamaFileType.Q3_K_L) {
@@ -299,20 +309,25 @@ public final class LlamaCppMix {
      * are shared by 4 or more (else Q2_K), the first eighth of the ffn_down tensors Q2_K, the rest the base type.
      */
     private GgmlType latticeRules(String name, GgmlType type) {
+        // the _S and _M mixes raise to IQ3_S where the others raise to Q2_K
+        GgmlType more = is(LlamaFileType.IQ2_S, LlamaFileType.IQ2_M) ? GgmlType.IQ3_S : GgmlType.Q2_K;
         if (name.contains("attn_v.weight")) {
             iAttentionWv++;
-            return hp.gqa() >= 4 || hp.experts() >= 4 ? GgmlType.Q4_K : GgmlType.Q2_K;
+            return hp.gqa() >= 4 || hp.experts() >= 4 ? GgmlType.Q4_K : more;
         }
         if (hp.experts() == 8 && name.contains("attn_k.weight")) {
             return GgmlType.Q4_K;
         }
         if (name.contains("ffn_down")) {
-            GgmlType t = iFfnDown < hp.layers() / 8 ? GgmlType.Q2_K : type;
+            GgmlType t = iFfnDown < hp.layers() / 8 ? more : type;
             iFfnDown++;
             return t;
         }
-        if (name.contains("attn_output.weight") && hp.experts() == 8) {
-            return GgmlType.Q5_K;
+        if (name.contains("attn_output.weight")) {
+            if (hp.experts() == 8) {
+                return GgmlType.Q5_K;
+            }
+            return is(LlamaFileType.IQ2_S, LlamaFileType.IQ2_M) ? GgmlType.IQ3_S : type;
         }
         return type;
     }

@@ -59,7 +59,7 @@ class BlockFormatReferenceTest {
 
     /** A lattice format whose importance is optional: llama.cpp's bytes with and without. */
     @ParameterizedTest
-    @ValueSource(strings = {"iq3_xxs", "iq3_s"})
+    @ValueSource(strings = {"iq3_xxs", "iq3_s", "iq2_s"})
     void latticeFormatsQuantizeBitExactlyWithAndWithoutImportance(String type) {
         ReferenceVectors v = ReferenceVectors.load(type);
         BlockFormat f = BlockFormats.byName(type);
@@ -70,7 +70,7 @@ class BlockFormatReferenceTest {
 
     /** The lattice formats qforge reads but does not write: llama.cpp's bytes (made with importance) to its floats. */
     @ParameterizedTest
-    @ValueSource(strings = {"iq1_s", "iq1_m", "iq2_s"})
+    @ValueSource(strings = {"iq1_s", "iq1_m"})
     void latticeFormatsDequantizeBitExactlyAndRefuseToQuantize(String type) {
         ReferenceVectors v = ReferenceVectors.load(type);
         BlockFormat f = BlockFormats.byName(type);
