@@ -24,11 +24,6 @@ final class IQ2SFormat extends IqGridFormat {
         super(GgmlType.IQ2_S);
     }
 
-    @Override
-    public boolean canQuantize() {
-        return true;
-    }
-
     /**
      * ggml's quantize_row_iq2_s_impl, bit for bit: per 16 weights plain sign bits and two groups of 8 from the
      * 1024-entry grid at 19 trial scales, the off-grid groups snapped again at the best; importance optional (without

@@ -28,11 +28,6 @@ final class IQ2XSFormat extends IqGridFormat {
     }
 
     @Override
-    public boolean canQuantize() {
-        return true;
-    }
-
-    @Override
     public boolean needsImportance() {
         return true;
     }

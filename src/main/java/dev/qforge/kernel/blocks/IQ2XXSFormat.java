@@ -32,11 +32,6 @@ final class IQ2XXSFormat extends IqGridFormat {
     }
 
     @Override
-    public boolean canQuantize() {
-        return true;
-    }
-
-    @Override
     public boolean needsImportance() {
         return true;
     }

@@ -24,11 +24,6 @@ final class IQ3SFormat extends IqGridFormat {
         super(GgmlType.IQ3_S);
     }
 
-    @Override
-    public boolean canQuantize() {
-        return true;
-    }
-
     /**
      * ggml's quantize_row_iq3_s_impl, bit for bit: per 32 weights plain sign bits, magnitudes rounded to levels 0..7 at
      * 19 trial scales and snapped to the 512-entry grid, every group snapped again at the best scale when any was off

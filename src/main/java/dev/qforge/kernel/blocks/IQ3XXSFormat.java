@@ -31,11 +31,6 @@ final class IQ3XXSFormat extends IqGridFormat {
     }
 
     @Override
-    public boolean canQuantize() {
-        return true;
-    }
-
-    @Override
     public void quantize(float[] src, int srcOff, int n, float[] importance, MemorySegment dst, long dstOffset) {
         IqLattice lattice = Lattice.INSTANCE;
         float[] scales = new float[QK / 32];

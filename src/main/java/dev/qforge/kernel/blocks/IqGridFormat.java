@@ -1,6 +1,5 @@
 package dev.qforge.kernel.blocks;
 
-import dev.qforge.QforgeException;
 import dev.qforge.numeric.Lanes;
 import jdk.incubator.vector.FloatVector;
 
@@ -11,9 +10,8 @@ import static dev.qforge.kernel.blocks.BlockDot.F;
 /**
  * What llama.cpp's lattice formats (IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S) share: super-blocks of
  * 256 weights whose groups of 8 (or 4) are entries of a fixed grid ({@link IqGrids}) with signs and scales. Each
- * format decodes one block ({@link #decode}); dequantizing and the dot product are built on that. qforge reads
- * these formats; writing them (ggml's grid searches) is not built yet, and {@link #canQuantize()} says so before
- * any work starts.
+ * format decodes one block ({@link #decode}); dequantizing and the dot product are built on that. Each writes its
+ * blocks with ggml's own grid search, bit for bit ({@link IqLattice} holds what the searches share).
  */
 abstract class IqGridFormat extends GgmlBlockFormat {
     static final int QK = 256;
@@ -25,16 +23,6 @@ abstract class IqGridFormat extends GgmlBlockFormat {
 
     /** The block at o as 256 floats into y[yOff ..]. */
     abstract void decode(MemorySegment s, long o, float[] y, int yOff);
-
-    @Override
-    public boolean canQuantize() {
-        return false;
-    }
-
-    @Override
-    public void quantize(float[] src, int srcOff, int n, float[] importance, MemorySegment dst, long dstOffset) {
-        throw new QforgeException(name() + ": qforge reads this format but cannot write it yet");
-    }
 
     @Override
     public void dequantize(MemorySegment src, long srcOffset, int n, float[] dst, int dstOff) {

@@ -51,6 +51,15 @@ final class IqGrids {
     private IqGrids() {
     }
 
+    /** The IQ1 grid with each value v in {−1, 0, 1} as the level v + 1 (what the lattice search indexes by). */
+    static byte[] iq1Levels() {
+        byte[] out = new byte[IQ1S.length];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = (byte) (IQ1S[i] + 1);
+        }
+        return out;
+    }
+
     /**
      * The 8 sign bits that a 7-bit index stands for: the index's bits, and an eighth that makes their count even
      * (ggml's ksigns_iq2xs), so 7 bits carry the signs of 8 weights.

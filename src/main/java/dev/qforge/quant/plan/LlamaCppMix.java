@@ -173,13 +173,14 @@ public final class LlamaCppMix {
             if (nx % type.blockSize() != 0) {
                 return GgmlType.Q8_0;
             }
-            if (is(LlamaFileType.IQ2_XXS, LlamaFileType.IQ2_XS, LlamaFileType.IQ3_XXS, LlamaFileType.IQ2_S, LlamaFileType.IQ2_M)) {
+            if (is(LlamaFileType.IQ2_XXS, LlamaFileType.IQ2_XS, LlamaFileType.IQ3_XXS, LlamaFileType.IQ1_S, LlamaFileType.IQ2_S,
+                    LlamaFileType.IQ2_M, LlamaFileType.IQ1_M)) {
                 return GgmlType.Q5_K;
             }
             return type == GgmlType.Q8_0 ? type : GgmlType.Q6_K;
         }
         if (name.equals("token_embd.weight")) {
-            if (is(LlamaFileType.IQ2_XXS, LlamaFileType.IQ2_XS)) {
+            if (is(LlamaFileType.IQ2_XXS, LlamaFileType.IQ2_XS, LlamaFileType.IQ1_S, LlamaFileType.IQ1_M)) {
                 return GgmlType.Q2_K;
             }
             if (is(LlamaFileType.IQ2_S, LlamaFileType.IQ2_M, LlamaFileType.IQ3_XXS)) {
@@ -187,7 +188,8 @@ public final class LlamaCppMix {
             }
             return is(LlamaFileType.TQ1_0, LlamaFileType.TQ2_0) ? GgmlType.Q4_K : type;
         }
-        if (is(LlamaFileType.IQ2_XXS, LlamaFileType.IQ2_XS, LlamaFileType.IQ2_S, LlamaFileType.IQ2_M)) {
+        if (is(LlamaFileType.IQ2_XXS, LlamaFileType.IQ2_XS, LlamaFileType.IQ1_S, LlamaFileType.IQ2_S, LlamaFileType.IQ2_M,
+                LlamaFileType.IQ1_M)) {
             return latticeRules(name, type);
         }
         if (name.contains("attn_v.weight") || name.contains("attn_qkv.weight") || name.contains("attn_kv_b.weight")) {
@@ -305,8 +307,9 @@ public final class LlamaCppMix {
     }
 
     /**
-     * llama.cpp's rules for its 2-bit lattice mixes (IQ2_XXS and IQ2_XS are written so far): values get Q4_K where heads
-     * are shared by 4 or more (else Q2_K), the first eighth of the ffn_down tensors Q2_K, the rest the base type.
+     * llama.cpp's rules for its 1- and 2-bit lattice mixes (IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS, IQ2_S, IQ2_M): values get
+     * Q4_K where heads are shared by 4 or more, else Q2_K (IQ3_S in the _S/_M mixes), as does the first eighth of the
+     * ffn_down tensors; attention outputs get IQ2_XXS in the IQ1 mixes and IQ3_S in the _S/_M ones.
      */
     private GgmlType latticeRules(String name, GgmlType type) {
         // the _S and _M mixes raise to IQ3_S where the others raise to Q2_K
@@ -327,7 +330,8 @@ public final class LlamaCppMix {
             if (hp.experts() == 8) {
                 return GgmlType.Q5_K;
             }
-            return is(LlamaFileType.IQ2_S, LlamaFileType.IQ2_M) ? GgmlType.IQ3_S : type;
+            return is(LlamaFileType.IQ1_S, LlamaFileType.IQ1_M) ? GgmlType.IQ2_XXS
+                    : is(LlamaFileType.IQ2_S, LlamaFileType.IQ2_M) ? GgmlType.IQ3_S : type;
         }
         return type;
     }

@@ -33,6 +33,8 @@ public enum LlamaFileType {
     Q6_K(18, GgmlType.Q6_K),
     IQ4_NL(25, GgmlType.IQ4_NL),
     IQ4_XS(30, GgmlType.IQ4_XS),
+    IQ1_S(24, GgmlType.IQ1_S),
+    IQ1_M(31, GgmlType.IQ1_M),
     IQ2_XXS(19, GgmlType.IQ2_XXS),
     IQ2_XS(20, GgmlType.IQ2_XS),
     IQ2_S(28, GgmlType.IQ2_XS),

@@ -1,6 +1,7 @@
 package dev.qforge.kernel.blocks;
 
 import dev.qforge.QforgeException;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -46,7 +47,7 @@ class BlockFormatReferenceTest {
 
     /** The lattice formats qforge writes: ggml's grid searches, which need importance, bit for bit. */
     @ParameterizedTest
-    @ValueSource(strings = {"iq2_xxs", "iq2_xs"})
+    @ValueSource(strings = {"iq2_xxs", "iq2_xs", "iq1_s"})
     void latticeFormatsQuantizeBitExactlyWithImportanceAndRefuseWithout(String type) {
         ReferenceVectors v = ReferenceVectors.load(type);
         BlockFormat f = BlockFormats.byName(type);
@@ -66,18 +67,7 @@ class BlockFormatReferenceTest {
         assertTrue(f.canQuantize() && !f.needsImportance(), type);
         assertBytes(type + " imatrix", v.quantImatrix(), quantize(f, v, v.importance()));
         assertBytes(type, v.quant(), quantize(f, v, null));
-    }
-
-    /** The lattice formats qforge reads but does not write: llama.cpp's bytes (made with importance) to its floats. */
-    @ParameterizedTest
-    @ValueSource(strings = {"iq1_s", "iq1_m"})
-    void latticeFormatsDequantizeBitExactlyAndRefuseToQuantize(String type) {
-        ReferenceVectors v = ReferenceVectors.load(type);
-        BlockFormat f = BlockFormats.byName(type);
         assertFloats(type + " imatrix", v.dequantImatrix(), dequantize(f, v, v.quantImatrix()));
-        assertFalse(f.canQuantize(), type);
-        QforgeException e = assertThrows(QforgeException.class, () -> quantize(f, v, v.importance()));
-        assertTrue(e.getMessage().contains("cannot write"), e.getMessage());
     }
 
     @ParameterizedTest
@@ -107,6 +97,29 @@ class BlockFormatReferenceTest {
                 f.quantize(v.input()[r], 0, ReferenceVectors.COLS, importance, out, (long) r * v.rowBytes());
             }
             return out.toArray(ValueLayout.JAVA_BYTE);
+        }
+    }
+
+    /**
+     * IQ1_M: all rows in one call, as ggml's quantize_iq1_m made the vectors — its buffer of shifts outlives a row,
+     * and the last row's first sub-blocks are zeros, which keep the shift of the row before (see IQ1MFormat).
+     */
+    @Test
+    void iq1mRowsInOneCallAreLlamaCppsBytes() {
+        ReferenceVectors v = ReferenceVectors.load("iq1_m");
+        BlockFormat f = BlockFormats.byName("iq1_m");
+        int rows = ReferenceVectors.ROWS;
+        int cols = ReferenceVectors.COLS;
+        float[] all = new float[rows * cols];
+        float[] importance = new float[rows * cols];
+        for (int r = 0; r < rows; r++) {
+            System.arraycopy(v.input()[r], 0, all, r * cols, cols);
+            System.arraycopy(v.importance(), 0, importance, r * cols, cols);
+        }
+        for (float[] imp : new float[][]{importance, null}) {
+            byte[] out = new byte[Math.toIntExact(rows * v.rowBytes())];
+            f.quantize(all, 0, rows * cols, imp, MemorySegment.ofArray(out), 0);
+            assertBytes("iq1_m " + (imp == null ? "" : "imatrix") + " in one call", imp == null ? v.quant() : v.quantImatrix(), out);
         }
     }
 

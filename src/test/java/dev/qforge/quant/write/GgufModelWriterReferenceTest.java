@@ -41,6 +41,7 @@ class GgufModelWriterReferenceTest {
             "TQ2_0, imatrix-wiki-valid.dat, qforge-tiny-llama-TQ2_0-imatrix.gguf",
             "IQ2_XXS, imatrix-wiki-valid.dat, qforge-tiny-llama-IQ2_XXS-imatrix.gguf",
             "IQ2_XS, imatrix-wiki-valid.dat, qforge-tiny-llama-IQ2_XS-imatrix.gguf",
+            "IQ1_S, imatrix-wiki-valid.dat, qforge-tiny-llama-IQ1_S-imatrix.gguf",
             "IQ3_XXS, imatrix-wiki-valid.dat, qforge-tiny-llama-IQ3_XXS-imatrix.gguf",
     })
     void tinyLlamaMatchesLlamaCpp(String type, String imatrixName, String referenceName) {
@@ -83,7 +84,7 @@ class GgufModelWriterReferenceTest {
      * has exactly the size llama.cpp's had (its bytes in llama.cpp-results.json), which the type of every tensor decides.
      */
     @ParameterizedTest
-    @CsvSource({"IQ2_S, 3242464", "IQ2_M, 3408352", "IQ3_XS, 3980768", "IQ3_S, 4128224", "IQ3_M, 4258784"})
+    @CsvSource({"IQ1_M, 2626016", "IQ2_S, 3242464", "IQ2_M, 3408352", "IQ3_XS, 3980768", "IQ3_S, 4128224", "IQ3_M, 4258784"})
     void mixesWithoutReferenceFilesHaveLlamaCppsSize(String type, long llamaCppBytes) throws Exception {
         Path model = SharedData.require("models/qforge-tiny-llama/hf");
         Path refDir = SharedData.require("reference/qforge-tiny-llama");
