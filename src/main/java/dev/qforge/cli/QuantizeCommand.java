@@ -70,7 +70,7 @@ public final class QuantizeCommand implements Callable<Integer> {
     Double targetBpw;
 
     @Option(names = "--candidates", paramLabel = "TYPES",
-            description = "The types a --target-size/--target-bpw allocation chooses from, comma-separated (default: IQ2_XXS,Q2_K,IQ3_XXS,Q3_K,IQ4_XS,Q4_K,Q5_K,Q6_K,Q8_0,F16).")
+            description = "The types a --target-size/--target-bpw allocation chooses from, comma-separated (default: IQ1_S,IQ1_M,IQ2_XXS,IQ2_XS,IQ2_S,Q2_K,IQ3_XXS,IQ3_S,Q3_K,IQ4_XS,Q4_K,Q5_K,Q6_K,Q8_0,F16).")
     String candidates;
 
     @Option(names = "--sensitivity-samples", paramLabel = "N",

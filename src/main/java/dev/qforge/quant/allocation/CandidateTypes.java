@@ -11,14 +11,15 @@ import java.util.Locale;
 
 /**
  * The block types a bit allocation may give a tensor. The default is every weight type of the table that qforge
- * writes and stock llama.cpp runs, from IQ2_XXS's 2.06 bits to F16: the lattice types qforge writes, the K-quants
+ * writes and stock llama.cpp runs, from IQ1_S's 1.56 bits to F16: llama.cpp's lattice types, the K-quants
  * (their scale searches use the calibration's importance), IQ4_XS, Q8_0 and F16. The legacy 32-blocks (Q4_0 …)
  * are left out: at the same bits a K-quant or IQ4_XS is better on every tensor measured, and each candidate costs a
  * quantization per tensor.
  */
 public final class CandidateTypes {
     /** In increasing size; a tensor whose rows a type's block does not divide simply lacks that option. */
-    public static final List<GgmlType> DEFAULT = List.of(GgmlType.IQ2_XXS, GgmlType.Q2_K, GgmlType.IQ3_XXS, GgmlType.Q3_K, GgmlType.IQ4_XS, GgmlType.Q4_K,
+    public static final List<GgmlType> DEFAULT = List.of(GgmlType.IQ1_S, GgmlType.IQ1_M, GgmlType.IQ2_XXS, GgmlType.IQ2_XS,
+            GgmlType.IQ2_S, GgmlType.Q2_K, GgmlType.IQ3_XXS, GgmlType.IQ3_S, GgmlType.Q3_K, GgmlType.IQ4_XS, GgmlType.Q4_K,
             GgmlType.Q5_K, GgmlType.Q6_K, GgmlType.Q8_0, GgmlType.F16);
 
     private CandidateTypes() {
