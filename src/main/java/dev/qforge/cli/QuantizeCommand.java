@@ -56,7 +56,7 @@ public final class QuantizeCommand implements Callable<Integer> {
     Path model;
 
     @Option(names = {"-t", "--type"}, paramLabel = "TYPE",
-            description = "llama.cpp mix: Q2_K, Q2_K_S, Q3_K_S, Q3_K_M, Q3_K_L, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K_S, Q4_K_M, Q5_K_S, Q5_K_M, Q6_K, Q8_0, IQ4_NL, IQ4_XS, F16, BF16, F32.")
+            description = "llama.cpp mix: Q2_K, Q2_K_S, Q3_K_S, Q3_K_M, Q3_K_L, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K_S, Q4_K_M, Q5_K_S, Q5_K_M, Q6_K, Q8_0, IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS, IQ2_S, IQ2_M, IQ3_XXS, IQ3_XS, IQ3_S, IQ3_M, IQ4_NL, IQ4_XS, TQ1_0, TQ2_0, F16, BF16, F32 (the IQ1/IQ2 mixes need --imatrix or --calib).")
     String type;
 
     @Option(names = "--target-size", paramLabel = "SIZE",

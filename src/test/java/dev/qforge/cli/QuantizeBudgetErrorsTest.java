@@ -47,4 +47,18 @@ class QuantizeBudgetErrorsTest {
         assertFalse(Files.exists(Path.of(out)));
         assertFalse(Files.exists(tmp.resolve("a.gguf.resume")));
     }
+
+    @Test
+    void latticeTypesWithoutImportanceAreRefusedAsLlamaQuantizeRefusesThem() {
+        Path model = SharedData.require("models/qforge-tiny-llama/hf");
+        Path imatrix = SharedData.require("reference/qforge-tiny-llama/imatrix-wiki-valid.dat");
+        String out = tmp.resolve("b.gguf").toString();
+        assertOneLineError(CliRun.of("quantize", "-m", model.toString(), "-t", "IQ2_XXS", "-o", out, "--no-check"),
+                "IQ2_XXS needs importance (as llama-quantize): give --imatrix FILE or --calib FILE");
+        assertOneLineError(CliRun.of("quantize", "-m", model.toString(), "-t", "IQ1_M", "-o", out, "--no-check"),
+                "blk.0.attn_output.weight: IQ2_XXS needs importance");
+        assertOneLineError(CliRun.of("quantize", "-m", model.toString(), "-t", "IQ2_XXS", "--imatrix", imatrix.toString(),
+                "--tensor-type", "token_embd=IQ2_XS", "-o", out, "--no-check"), "the embedding is quantized without it");
+        assertFalse(Files.exists(Path.of(out)));
+    }
 }
