@@ -287,6 +287,9 @@ public final class BitAllocation {
 
     /** The candidate nearest in bits per weight to {@code reference} (itself when present). */
     private static GgmlType nearest(List<GgmlType> types, GgmlType reference) {
+        if (types.contains(reference)) {
+            return reference;
+        }
         GgmlType best = types.getFirst();
         for (GgmlType t : types) {
             if (Math.abs(CandidateTypes.bits(t) - CandidateTypes.bits(reference)) < Math.abs(CandidateTypes.bits(best) - CandidateTypes.bits(reference))) {
