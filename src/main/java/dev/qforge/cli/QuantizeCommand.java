@@ -13,8 +13,6 @@ import dev.qforge.quant.CalibratedQuantization;
 import dev.qforge.quant.QuantizeJob;
 import dev.qforge.quant.allocation.Allocation;
 import dev.qforge.quant.allocation.BitAllocation;
-import dev.qforge.quant.allocation.CandidateTypes;
-import dev.qforge.quant.allocation.SizeBudget;
 import dev.qforge.quant.awq.AwqSearch;
 import dev.qforge.quant.gptq.GptqQuantizer;
 import dev.qforge.quant.plan.LlamaCppMix;
@@ -24,6 +22,7 @@ import dev.qforge.quant.recipe.Recipe;
 import dev.qforge.quant.write.GgufModelWriter;
 import dev.qforge.runtime.QModel;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -59,30 +58,8 @@ public final class QuantizeCommand implements Callable<Integer> {
             description = "llama.cpp mix: Q2_K, Q2_K_S, Q3_K_S, Q3_K_M, Q3_K_L, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K_S, Q4_K_M, Q5_K_S, Q5_K_M, Q6_K, Q8_0, IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS, IQ2_S, IQ2_M, IQ3_XXS, IQ3_XS, IQ3_S, IQ3_M, IQ4_NL, IQ4_XS, TQ1_0, TQ2_0, F16, BF16, F32 (the IQ1/IQ2 mixes need --imatrix or --calib).")
     String type;
 
-    @Option(names = "--target-size", paramLabel = "SIZE",
-            description = {"Instead of -t: the file size to fit (a byte count, or 2.4GB, 860MiB, ...). qforge measures how much each tensor's",
-                    "quantization to each candidate type moves the output distribution on --calib, and chooses the types per tensor",
-                    "that minimize the expected KL divergence within the size (an ordinary GGUF file; --explain prints the choices)."})
-    String targetSize;
-
-    @Option(names = "--target-bpw", paramLabel = "BITS",
-            description = "Instead of -t: the size to fit as bits per weight of the whole file (e.g. 3.5); as --target-size.")
-    Double targetBpw;
-
-    @Option(names = "--candidates", paramLabel = "TYPES",
-            description = "The types a --target-size/--target-bpw allocation chooses from, comma-separated (default: IQ1_S,IQ1_M,IQ2_XXS,IQ2_XS,IQ2_S,Q2_K,IQ3_XXS,IQ3_S,Q3_K,IQ4_XS,Q4_K,Q5_K,Q6_K,Q8_0,F16).")
-    String candidates;
-
-    @Option(names = "--sensitivity-samples", paramLabel = "N",
-            description = "Calibration sequences the allocation measures KL divergences on (default: " + BitAllocation.Request.DEFAULT_MEASURE_SEQUENCES + ").")
-    Integer sensitivitySamples;
-
-    @Option(names = "--measure-all",
-            description = "Measure the KL divergence of every tensor in every candidate type (slower) instead of scaling each tensor's GPTQ errors by one measurement.")
-    boolean measureAll;
-
-    @Option(names = "--explain", description = "Print the allocation: each tensor's type and the expected KLD of every candidate.")
-    boolean explain;
+    @Mixin
+    AllocationOptions allocationOptions;
 
     @Option(names = {"-o", "--out"}, required = true, paramLabel = "FILE", description = "The GGUF file to write.")
     Path out;
@@ -208,20 +185,8 @@ public final class QuantizeCommand implements Callable<Integer> {
                 throw new QforgeException(recipeFile + ": its methods need a calibration text (calibration.text, or --calib FILE)");
             }
         }
-        boolean allocating = targetSize != null || targetBpw != null;
-        if (targetSize != null && targetBpw != null) {
-            throw new QforgeException("--target-size and --target-bpw: give one size to fit, not both");
-        }
-        if (allocating && type != null) {
-            throw new QforgeException("-t " + type + " and a target size: the allocation chooses the types itself; give one or the other");
-        }
-        if (!allocating && (candidates != null || sensitivitySamples != null || measureAll || explain)) {
-            throw new QforgeException("--candidates, --sensitivity-samples, --measure-all and --explain belong to a bit allocation: give --target-size or --target-bpw");
-        }
-        if (allocating && calib == null) {
-            throw new QforgeException("a bit allocation (--target-size, --target-bpw) measures on a calibration text: give --calib FILE"
-                    + (imatrix != null ? " (an imatrix holds no measure of what each tensor's rounding does to the output)" : ""));
-        }
+        boolean allocating = allocationOptions.requested();
+        allocationOptions.validate(type, calib, imatrix);
         if (allocating) {
             type = "Q8_0"; // a placeholder: every quantized tensor's type comes from the allocation
         }
@@ -328,11 +293,7 @@ public final class QuantizeCommand implements Callable<Integer> {
         }
         BitAllocation.Request allocation = null;
         if (allocating) {
-            SizeBudget budget = targetSize != null ? SizeBudget.ofSize(targetSize)
-                    : SizeBudget.ofBitsPerWeight(targetBpw, modelWeights());
-            allocation = new BitAllocation.Request(budget, candidates == null ? CandidateTypes.DEFAULT : CandidateTypes.parse(candidates),
-                    sensitivitySamples == null ? BitAllocation.Request.DEFAULT_MEASURE_SEQUENCES : sensitivitySamples,
-                    BitAllocation.Request.DEFAULT_REFERENCE, measureAll, gptq);
+            allocation = allocationOptions.request(modelWeights(), gptq);
         }
         Allocation[] allocated = {null};
         ProgressBar[] bar = {null};
@@ -356,7 +317,7 @@ public final class QuantizeCommand implements Callable<Integer> {
                     @Override
                     public void allocated(Allocation a) {
                         allocated[0] = a;
-                        if (explain) {
+                        if (allocationOptions.explain) {
                             stdout.print(a.explain());
                             stdout.flush();
                         }
@@ -442,9 +403,9 @@ public final class QuantizeCommand implements Callable<Integer> {
         } catch (java.io.IOException e) {
             throw new QforgeException(calib + ": cannot read: " + e.getMessage(), e);
         }
-        return String.format(Locale.ROOT, "model %s (%d bytes of weights), type %s, target %s %s, candidates %s, sensitivity %s %s, overrides %s, calib %s (%d bytes), samples %d, ctx %d, seed %d, method %s, damp %s, act-order %s, fp-inputs %s, rotate %s, awq %s",
-                model.toAbsolutePath().normalize(), weights, targetSize != null || targetBpw != null ? "allocation" : ftype,
-                targetSize, targetBpw, candidates, sensitivitySamples, measureAll, tensorTypes, calib.toAbsolutePath().normalize(), calibBytes,
+        return String.format(Locale.ROOT, "model %s (%d bytes of weights), type %s, %s, overrides %s, calib %s (%d bytes), samples %d, ctx %d, seed %d, method %s, damp %s, act-order %s, fp-inputs %s, rotate %s, awq %s",
+                model.toAbsolutePath().normalize(), weights, allocationOptions.requested() ? "allocation" : ftype,
+                allocationOptions.fingerprint(), tensorTypes, calib.toAbsolutePath().normalize(), calibBytes,
                 samples, ctx, seed, recipe != null ? "recipe " + recipe.source().toAbsolutePath() + " " + recipe.hashCode() : m.label(), damp, actOrder, fpInputs, rotate, awq);
     }
 
