@@ -54,22 +54,90 @@ public final class KlDivergenceCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print the result as JSON.")
     boolean json;
 
+    @Option(names = "--report", paramLabel = "DIR", description = "Also write DIR/report.html: this file's KLD at its size (the report page of qforge report).")
+    Path reportDir;
+
     @Override
     public Integer call() {
         if (chunks < 0) {
             throw new QforgeException("--chunks must be >= 0");
         }
         PrintWriter err = spec.commandLine().getErr();
+        if (reportDir != null && Files.exists(reportDir) && !Files.isDirectory(reportDir)) {
+            throw new QforgeException(reportDir + ": not a directory (--report DIR)");
+        }
         KlDivergence.Result r;
+        long weights = 0;
         try (QModel m = model.load()) {
             if (Files.isDirectory(base)) {
                 r = againstModel(m, err);
             } else {
                 r = againstFile(m, err);
             }
+            if (reportDir != null) {
+                weights = weightCount(model.dir);
+            }
         }
         print(r);
+        if (reportDir != null) {
+            writeReport(r, weights);
+        }
         return 0;
+    }
+
+    /** DIR/report.html: the model's file at its size with these measures, and the command. */
+    private void writeReport(KlDivergence.Result r, long weights) {
+        long bytes = fileBytes(model.dir);
+        String label = model.dir.getFileName().toString();
+        var m = new dev.qforge.eval.report.Measurement(label, "qforge", "qforge eval kld", bytes, 8.0 * bytes / weights,
+                r.pplModel().value(), r.pplModel().error(), r.kld().value(), r.kld().error(), r.sameTop().value());
+        var page = new dev.qforge.eval.report.QualityReport(label + ": KL divergence", String.format(Locale.ROOT,
+                "%s against %s, %d scored tokens.", label, base.getFileName(), r.tokens()), java.util.List.of(m), java.util.Map.of(),
+                java.util.List.of("qforge " + String.join(" ", spec.commandLine().getParseResult().originalArgs())));
+        try {
+            Files.createDirectories(reportDir);
+        } catch (java.io.IOException e) {
+            throw new QforgeException(reportDir + ": cannot create: " + e.getMessage(), e);
+        }
+        Path html = reportDir.resolve("report.html");
+        dev.qforge.format.AtomicFile.write(html, o -> o.write(page.html().getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+        spec.commandLine().getErr().println("report written to " + html);
+    }
+
+    /** The weights of a model: a GGUF file's tensors' elements, or a directory's safetensors'. */
+    private static long weightCount(Path p) {
+        if (Files.isDirectory(p)) {
+            return dev.qforge.format.SafetensorsCheckpoint.elementCount(p);
+        }
+        try (dev.qforge.format.GgufFile f = dev.qforge.format.GgufFile.open(p)) {
+            long n = 0;
+            for (dev.qforge.format.GgufTensorInfo t : f.tensorInfos()) {
+                long e = 1;
+                for (long d : t.ne()) {
+                    e *= d;
+                }
+                n += e;
+            }
+            return n;
+        }
+    }
+
+    /** The bytes of a model: the GGUF file, or a directory's safetensors. */
+    private static long fileBytes(Path p) {
+        try {
+            if (!Files.isDirectory(p)) {
+                return Files.size(p);
+            }
+            try (var files = Files.list(p)) {
+                long n = 0;
+                for (Path f : files.filter(f -> f.toString().endsWith(".safetensors")).toList()) {
+                    n += Files.size(f);
+                }
+                return n;
+            }
+        } catch (java.io.IOException e) {
+            throw new QforgeException(p + ": cannot read its size: " + e.getMessage(), e);
+        }
     }
 
     private KlDivergence.Result againstFile(QModel m, PrintWriter err) {

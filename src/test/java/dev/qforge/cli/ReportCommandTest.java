@@ -49,6 +49,20 @@ class ReportCommandTest {
     }
 
     @Test
+    void evalKldWritesTheReportOfItsFile() throws Exception {
+        Path model = SharedData.require("models/qforge-tiny-llama/hf");
+        Path test = SharedData.require("text/wikitext-2-raw/wiki.test.raw");
+        Path gguf = SharedData.require("reference/qforge-tiny-llama/gguf/qforge-tiny-llama-Q4_0.gguf");
+        Path dir = tmp.resolve("kld");
+        CliHarness.Result r = CliHarness.run("eval", "kld", "-m", gguf.toString(), "--tokenizer", model.toString(),
+                "--base", model.toString(), "--text", test.toString(), "--chunks", "1", "--report", dir.toString());
+        assertEquals(0, r.exit(), r.err());
+        String page = Files.readString(dir.resolve("report.html"));
+        assertEquals(1, page.split("<circle").length - 1, "the one file");
+        assertTrue(page.contains("qforge-tiny-llama-Q4_0.gguf") && page.contains("4.864"), "its name and bits per weight");
+    }
+
+    @Test
     void mistakesAreOneLineErrors() throws Exception {
         Path model = SharedData.require("models/qforge-tiny-llama/hf");
         Path results = SharedData.require("reference/qforge-tiny-llama/llama.cpp-results.json");
