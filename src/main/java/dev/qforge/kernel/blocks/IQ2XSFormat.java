@@ -75,35 +75,10 @@ final class IQ2XSFormat extends IqGridFormat {
                     java.util.Arrays.fill(L, (byte) 0);
                     continue;
                 }
-                float best = 0;
-                float scale = max / (2 * K_MAX_Q - 1);
                 onGrid[0] = onGrid[1] = true;
-                for (int is = -9; is <= 9; is++) {
-                    float id = (2 * K_MAX_Q - 1 + is * 0.1f) / max;
-                    float thisScale = 1 / id;
-                    for (int k = 0; k < 2; k++) {
-                        onGridAux[k] = lattice.snap(xval, 8 * k, wAux, id, thisScale, K_MAX_Q - 1, lAux, 8 * k) >= 0;
-                    }
-                    weightedFit(weight, xval, lAux, 16, fit);
-                    if (fit[1] > 0 && fit[0] * fit[0] > best * fit[1]) {
-                        scale = fit[0] / fit[1];
-                        best = scale * fit[0];
-                        System.arraycopy(lAux, 0, L, 0, 16);
-                        System.arraycopy(onGridAux, 0, onGrid, 0, 2);
-                    }
-                }
-                if ((!onGrid[0] || !onGrid[1]) && scale > 0) {
-                    float id = 1 / scale;
-                    for (int k = 0; k < 2; k++) {
-                        if (!onGrid[k]) {
-                            lattice.snap(xval, 8 * k, wAux, id, scale, K_MAX_Q - 1, L, 8 * k);
-                        }
-                    }
-                    weightedFit(weight, xval, L, 16, fit);
-                    if (fit[1] > 0) {
-                        scale = fit[0] / fit[1];
-                    }
-                }
+                float scale = trialScales(lattice, xval, weight, wAux, 16, K_MAX_Q - 1, max, 9, 0.1f, max / (2 * K_MAX_Q - 1),
+                        L, lAux, onGrid, onGridAux, fit);
+                scale = resnap(lattice, xval, weight, wAux, 16, K_MAX_Q - 1, scale, L, onGrid, Resnap.OFF_GRID, fit);
                 if (scale < 0) {
                     scale = -scale;
                     for (int k = 0; k < 2; k++) {

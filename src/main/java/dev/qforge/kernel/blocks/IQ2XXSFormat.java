@@ -49,6 +49,8 @@ final class IQ2XXSFormat extends IqGridFormat {
         byte[] lAux = new byte[32];
         float[] wAux = new float[32];
         float[] fit = new float[2];
+        boolean[] onGrid = new boolean[4];
+        boolean[] onGridAux = new boolean[4];
         int[] blockSigns = new int[4];
         int[] q2 = new int[2 * (QK / 32)];
         for (int ibl = 0; ibl < blocks(n); ibl++) {
@@ -75,34 +77,8 @@ final class IQ2XXSFormat extends IqGridFormat {
                 }
                 float scale = KQuantMath.makeQpQuants(32, K_MAX_Q + 1, xval, L, weight);
                 float effMax = scale * K_MAX_Q;
-                float best = 0;
-                for (int is = -6; is <= 6; is++) {
-                    float id = (2 * K_MAX_Q - 1 + is * 0.1f) / effMax;
-                    float thisScale = 1 / id;
-                    for (int k = 0; k < 4; k++) {
-                        lattice.snap(xval, 8 * k, wAux, id, thisScale, K_MAX_Q - 1, lAux, 8 * k);
-                    }
-                    weightedFit(weight, xval, lAux, 32, fit);
-                    float sumqx = fit[0];
-                    float sumq2 = fit[1];
-                    if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
-                        scale = sumqx / sumq2;
-                        best = scale * sumqx;
-                        System.arraycopy(lAux, 0, L, 0, 32);
-                    }
-                }
-                if (scale > 0) {
-                    float id = 1 / scale;
-                    for (int k = 0; k < 4; k++) {
-                        lattice.snap(xval, 8 * k, wAux, id, scale, K_MAX_Q - 1, L, 8 * k);
-                    }
-                    weightedFit(weight, xval, L, 32, fit);
-                    float sumqx = fit[0];
-                    float sumq2 = fit[1];
-                    if (sumq2 > 0) {
-                        scale = sumqx / sumq2;
-                    }
-                }
+                scale = trialScales(lattice, xval, weight, wAux, 32, K_MAX_Q - 1, effMax, 6, 0.1f, scale, L, lAux, onGrid, onGridAux, fit);
+                scale = resnap(lattice, xval, weight, wAux, 32, K_MAX_Q - 1, scale, L, onGrid, Resnap.ALL, fit);
                 if (scale < 0) {
                     scale = -scale;
                     for (int k = 0; k < 4; k++) {

@@ -91,37 +91,10 @@ final class IQ3SFormat extends IqGridFormat {
                     scales[ib] = 0;
                     continue;
                 }
-                float best = 0;
-                float scale = max / (2 * K_MAX_Q - 1);
                 java.util.Arrays.fill(onGrid, false);
-                for (int is = -9; is <= 9; is++) {
-                    float id = (2 * K_MAX_Q - 1 + is * 0.2f) / max;
-                    float thisScale = 1 / id;
-                    for (int k = 0; k < 8; k++) {
-                        onGridAux[k] = lattice.snap(xval, 4 * k, wAux, id, thisScale, K_MAX_Q - 1, lAux, 4 * k) >= 0;
-                    }
-                    weightedFit(weight, xval, lAux, 32, fit);
-                    if (fit[1] > 0 && fit[0] * fit[0] > best * fit[1]) {
-                        scale = fit[0] / fit[1];
-                        best = scale * fit[0];
-                        System.arraycopy(lAux, 0, L, 0, 32);
-                        System.arraycopy(onGridAux, 0, onGrid, 0, 8);
-                    }
-                }
-                boolean anyOff = false;
-                for (boolean g : onGrid) {
-                    anyOff |= !g;
-                }
-                if (anyOff && scale > 0) {
-                    float id = 1 / scale;
-                    for (int k = 0; k < 8; k++) {
-                        lattice.snap(xval, 4 * k, wAux, id, scale, K_MAX_Q - 1, L, 4 * k);
-                    }
-                    weightedFit(weight, xval, L, 32, fit);
-                    if (fit[1] > 0) {
-                        scale = fit[0] / fit[1];
-                    }
-                }
+                float scale = trialScales(lattice, xval, weight, wAux, 32, K_MAX_Q - 1, max, 9, 0.2f, max / (2 * K_MAX_Q - 1),
+                        L, lAux, onGrid, onGridAux, fit);
+                scale = resnap(lattice, xval, weight, wAux, 32, K_MAX_Q - 1, scale, L, onGrid, Resnap.ALL_IF_ANY_OFF, fit);
                 if (scale < 0) {
                     scale = -scale;
                     for (int k = 0; k < 4; k++) {

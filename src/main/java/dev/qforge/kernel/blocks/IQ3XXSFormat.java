@@ -78,45 +78,9 @@ final class IQ3XXSFormat extends IqGridFormat {
                     java.util.Arrays.fill(L, (byte) 0);
                     continue;
                 }
-                float best = 0;
-                float scale = max / (2 * K_MAX_Q - 1);
-                for (int is = -15; is <= 15; is++) {
-                    float id = (2 * K_MAX_Q - 1 + is * 0.2f) / max;
-                    float thisScale = 1 / id;
-                    for (int k = 0; k < 8; k++) {
-                        onGridAux[k] = lattice.snap(xval, 4 * k, wAux, id, thisScale, K_MAX_Q - 1, lAux, 4 * k) >= 0;
-                    }
-                    weightedFit(weight, xval, lAux, 32, fit);
-                    float sumqx = fit[0];
-                    float sumq2 = fit[1];
-                    if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
-                        scale = sumqx / sumq2;
-                        best = scale * sumqx;
-                        System.arraycopy(lAux, 0, L, 0, 32);
-                        System.arraycopy(onGridAux, 0, onGrid, 0, 8);
-                    }
-                }
-                int offGrid = 0;
-                for (int k = 0; k < 8; k++) {
-                    if (!onGrid[k]) {
-                        offGrid++;
-                    }
-                }
-                if (offGrid > 0 && scale > 0) {
-                    float id = 1 / scale;
-                    for (int k = 0; k < 8; k++) {
-                        if (onGrid[k]) {
-                            continue;
-                        }
-                        lattice.snap(xval, 4 * k, wAux, id, scale, K_MAX_Q - 1, L, 4 * k);
-                    }
-                    weightedFit(weight, xval, L, 32, fit);
-                    float sumqx = fit[0];
-                    float sumq2 = fit[1];
-                    if (sumq2 > 0) {
-                        scale = sumqx / sumq2;
-                    }
-                }
+                float scale = trialScales(lattice, xval, weight, wAux, 32, K_MAX_Q - 1, max, 15, 0.2f, max / (2 * K_MAX_Q - 1),
+                        L, lAux, onGrid, onGridAux, fit);
+                scale = resnap(lattice, xval, weight, wAux, 32, K_MAX_Q - 1, scale, L, onGrid, Resnap.OFF_GRID, fit);
                 if (scale < 0) {
                     scale = -scale;
                     for (int k = 0; k < 4; k++) {

@@ -99,6 +99,70 @@ abstract class IqGridFormat extends GgmlBlockFormat {
         fit[1] = sumq2;
     }
 
+    /** Which groups ggml snaps again at the best trial scale. */
+    enum Resnap {
+        /** Those the best trial left off the grid (IQ2_XS, IQ2_S, IQ3_XXS). */
+        OFF_GRID,
+        /** All of them, when any was off the grid (IQ3_S). */
+        ALL_IF_ANY_OFF,
+        /** All of them, always (IQ2_XXS). */
+        ALL
+    }
+
+    /**
+     * ggml's search over trial scales, shared by the 2- and 3-bit lattice quantizers: for each inverse scale
+     * (2·maxLevel + 1 + is·step)/max, is in [−trials, trials], every group of n magnitudes xval snapped at that scale;
+     * the trial with the best weighted fit keeps its levels in L and, per group, whether it was on the grid in
+     * onGrid. Returns the best trial's scale, or {@code scale} when no trial fits.
+     */
+    static float trialScales(IqLattice lattice, float[] xval, float[] weight, float[] wAux, int n, int maxLevel, float max,
+                             int trials, float step, float scale, byte[] L, byte[] lAux, boolean[] onGrid, boolean[] onGridAux,
+                             float[] fit) {
+        int w = lattice.width;
+        int groups = n / w;
+        float best = 0;
+        for (int is = -trials; is <= trials; is++) {
+            float id = (2 * maxLevel + 1 + is * step) / max;
+            float thisScale = 1 / id;
+            for (int k = 0; k < groups; k++) {
+                onGridAux[k] = lattice.snap(xval, w * k, wAux, id, thisScale, maxLevel, lAux, w * k) >= 0;
+            }
+            weightedFit(weight, xval, lAux, n, fit);
+            if (fit[1] > 0 && fit[0] * fit[0] > best * fit[1]) {
+                scale = fit[0] / fit[1];
+                best = scale * fit[0];
+                System.arraycopy(lAux, 0, L, 0, n);
+                System.arraycopy(onGridAux, 0, onGrid, 0, groups);
+            }
+        }
+        return scale;
+    }
+
+    /**
+     * ggml's second pass after the trials: the groups {@code resnap} names snapped again at the best scale, then the
+     * scale refit to them (nothing when no group needs it, or the scale is not positive). Returns the scale.
+     */
+    static float resnap(IqLattice lattice, float[] xval, float[] weight, float[] wAux, int n, int maxLevel, float scale,
+                        byte[] L, boolean[] onGrid, Resnap resnap, float[] fit) {
+        int w = lattice.width;
+        int groups = n / w;
+        boolean anyOff = false;
+        for (int k = 0; k < groups; k++) {
+            anyOff |= !onGrid[k];
+        }
+        if (!(scale > 0) || resnap != Resnap.ALL && !anyOff) {
+            return scale;
+        }
+        float id = 1 / scale;
+        for (int k = 0; k < groups; k++) {
+            if (resnap != Resnap.OFF_GRID || !onGrid[k]) {
+                lattice.snap(xval, w * k, wAux, id, scale, maxLevel, L, w * k);
+            }
+        }
+        weightedFit(weight, xval, L, n, fit);
+        return fit[1] > 0 ? fit[0] / fit[1] : scale;
+    }
+
     /** y[yOff + j] = d · grid[entry·width + j] · (sign bit j of signs ? −1 : 1), for j < width. */
     static void signed(float[] y, int yOff, float d, byte[] grid, int entry, int width, int signs, int firstSign) {
         for (int j = 0; j < width; j++) {
