@@ -65,11 +65,7 @@ final class IQ1SFormat extends IqGridFormat {
             }
             float maxScale = 0;
             int xbl = srcOff + QK * ibl;
-            float sumx2 = 0;
-            for (int i = 0; i < QK; i++) {
-                sumx2 += src[xbl + i] * src[xbl + i];
-            }
-            float sigma2 = 2 * sumx2 / QK;
+            float sigma2 = twiceMeanSquare(src, xbl);
             for (int ib = 0; ib < QK / BLOCK; ib++) {
                 int xb = xbl + BLOCK * ib;
                 BlockBytes.importanceWeights(src, xb, importance, QK * ibl + BLOCK * ib, sigma2, weight, BLOCK);

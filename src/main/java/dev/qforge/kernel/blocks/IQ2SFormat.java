@@ -49,11 +49,7 @@ final class IQ2SFormat extends IqGridFormat {
             }
             float maxScale = 0;
             int xbl = srcOff + QK * ibl;
-            float sumx2 = 0;
-            for (int i = 0; i < QK; i++) {
-                sumx2 += src[xbl + i] * src[xbl + i];
-            }
-            float sigma2 = 2 * sumx2 / QK;
+            float sigma2 = twiceMeanSquare(src, xbl);
             for (int ib = 0; ib < QK / 16; ib++) {
                 int xb = xbl + 16 * ib;
                 if (importance != null) {
@@ -63,26 +59,9 @@ final class IQ2SFormat extends IqGridFormat {
                         weight[i] = 0.25f * sigma2 + src[xb + i] * src[xb + i];
                     }
                 }
-                for (int i = 0; i < 16; i++) {
-                    wAux[i] = (float) Math.sqrt(weight[i]);
-                }
-                for (int k = 0; k < 2; k++) {
-                    int s = 0;
-                    for (int i = 0; i < 8; i++) {
-                        float v = src[xb + 8 * k + i];
-                        if (v >= 0) {
-                            xval[8 * k + i] = v;
-                        } else {
-                            xval[8 * k + i] = -v;
-                            s |= 1 << i;
-                        }
-                    }
-                    blockSigns[k] = s;
-                }
-                float max = xval[0];
-                for (int i = 1; i < 16; i++) {
-                    max = Math.max(max, xval[i]);
-                }
+                roots(weight, wAux, 16);
+                plainSigns(src, xb, xval, blockSigns, 2);
+                float max = maxOf(xval, 16);
                 if (max < 1e-8f) {
                     scales[ib] = 0;
                     continue;

@@ -62,14 +62,9 @@ final class IQ2XSFormat extends IqGridFormat {
             for (int ib = 0; ib < QK / 16; ib++) {
                 int xb = xbl + 16 * ib;
                 BlockBytes.importanceWeights(src, xb, importance, QK * ibl + 16 * ib, sigma2, weight, 16);
-                for (int i = 0; i < 16; i++) {
-                    wAux[i] = (float) Math.sqrt(weight[i]);
-                }
+                roots(weight, wAux, 16);
                 splitSigns(src, xb, weight, xval, blockSigns, 2);
-                float max = xval[0];
-                for (int i = 1; i < 16; i++) {
-                    max = Math.max(max, xval[i]);
-                }
+                float max = maxOf(xval, 16);
                 if (max < 1e-15f) {
                     scales[ib] = 0;
                     java.util.Arrays.fill(L, (byte) 0);

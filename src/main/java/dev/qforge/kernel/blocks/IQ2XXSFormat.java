@@ -62,14 +62,9 @@ final class IQ2XXSFormat extends IqGridFormat {
             for (int ib = 0; ib < QK / 32; ib++) {
                 int xb = xbl + 32 * ib;
                 BlockBytes.importanceWeights(src, xb, importance, QK * ibl + 32 * ib, sigma2, weight, 32);
-                for (int i = 0; i < 32; i++) {
-                    wAux[i] = (float) Math.sqrt(weight[i]);
-                }
+                roots(weight, wAux, 32);
                 splitSigns(src, xb, weight, xval, blockSigns, 4);
-                float max = xval[0];
-                for (int i = 1; i < 32; i++) {
-                    max = Math.max(max, xval[i]);
-                }
+                float max = maxOf(xval, 32);
                 if (max < 1e-15f) {
                     scales[ib] = 0;
                     java.util.Arrays.fill(L, (byte) 0);

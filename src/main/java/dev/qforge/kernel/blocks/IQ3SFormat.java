@@ -53,11 +53,7 @@ final class IQ3SFormat extends IqGridFormat {
             long signs = o + 74;
             float maxScale = 0;
             int xbl = srcOff + QK * ibl;
-            float sumx2 = 0;
-            for (int i = 0; i < QK; i++) {
-                sumx2 += src[xbl + i] * src[xbl + i];
-            }
-            float sigma2 = 2 * sumx2 / QK;
+            float sigma2 = twiceMeanSquare(src, xbl);
             for (int ib = 0; ib < QK / 32; ib++) {
                 int xb = xbl + 32 * ib;
                 if (importance != null) {
@@ -67,26 +63,9 @@ final class IQ3SFormat extends IqGridFormat {
                         weight[i] = src[xb + i] * src[xb + i];
                     }
                 }
-                for (int i = 0; i < 32; i++) {
-                    wAux[i] = (float) Math.sqrt(weight[i]);
-                }
-                for (int k = 0; k < 4; k++) {
-                    int s = 0;
-                    for (int i = 0; i < 8; i++) {
-                        float v = src[xb + 8 * k + i];
-                        if (v >= 0) {
-                            xval[8 * k + i] = v;
-                        } else {
-                            xval[8 * k + i] = -v;
-                            s |= 1 << i;
-                        }
-                    }
-                    blockSigns[k] = s;
-                }
-                float max = xval[0];
-                for (int i = 1; i < 32; i++) {
-                    max = Math.max(max, xval[i]);
-                }
+                roots(weight, wAux, 32);
+                plainSigns(src, xb, xval, blockSigns, 4);
+                float max = maxOf(xval, 32);
                 if (max == 0) {
                     scales[ib] = 0;
                     continue;

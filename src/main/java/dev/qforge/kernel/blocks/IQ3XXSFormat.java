@@ -51,11 +51,7 @@ final class IQ3XXSFormat extends IqGridFormat {
             java.util.Arrays.fill(scalesAndSigns, 0);
             float maxScale = 0;
             int xbl = srcOff + QK * ibl;
-            float sumx2 = 0;
-            for (int i = 0; i < QK; i++) {
-                sumx2 += src[xbl + i] * src[xbl + i];
-            }
-            float sigma2 = 2 * sumx2 / QK;
+            float sigma2 = twiceMeanSquare(src, xbl);
             for (int ib = 0; ib < QK / 32; ib++) {
                 int xb = xbl + 32 * ib;
                 if (importance != null) {
@@ -65,14 +61,9 @@ final class IQ3XXSFormat extends IqGridFormat {
                         weight[i] = src[xb + i] * src[xb + i];
                     }
                 }
-                for (int i = 0; i < 32; i++) {
-                    wAux[i] = (float) Math.sqrt(weight[i]);
-                }
+                roots(weight, wAux, 32);
                 splitSigns(src, xb, weight, xval, blockSigns, 4);
-                float max = xval[0];
-                for (int i = 1; i < 32; i++) {
-                    max = Math.max(max, xval[i]);
-                }
+                float max = maxOf(xval, 32);
                 if (max < 1e-8f) {
                     scales[ib] = 0;
                     java.util.Arrays.fill(L, (byte) 0);

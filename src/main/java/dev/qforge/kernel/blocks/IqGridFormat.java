@@ -82,6 +82,48 @@ abstract class IqGridFormat extends GgmlBlockFormat {
         }
     }
 
+    /** Magnitudes into xval and, per 8 weights, the 8 sign bits as they are (IQ2_S, IQ3_S: no parity trick). */
+    static void plainSigns(float[] src, int xb, float[] xval, int[] signs, int groups) {
+        for (int k = 0; k < groups; k++) {
+            int s = 0;
+            for (int i = 0; i < 8; i++) {
+                float v = src[xb + 8 * k + i];
+                if (v >= 0) {
+                    xval[8 * k + i] = v;
+                } else {
+                    xval[8 * k + i] = -v;
+                    s |= 1 << i;
+                }
+            }
+            signs[k] = s;
+        }
+    }
+
+    /** The square roots of n weights (ggml's waux: what the neighbour searches weigh by). */
+    static void roots(float[] weight, float[] out, int n) {
+        for (int i = 0; i < n; i++) {
+            out[i] = (float) Math.sqrt(weight[i]);
+        }
+    }
+
+    /** The largest of x[0 .. n). */
+    static float maxOf(float[] x, int n) {
+        float max = x[0];
+        for (int i = 1; i < n; i++) {
+            max = Math.max(max, x[i]);
+        }
+        return max;
+    }
+
+    /** ggml's σ² of the lattice quantizers: twice the mean square of the 256 weights at src[off ..]. */
+    static float twiceMeanSquare(float[] src, int off) {
+        float sumx2 = 0;
+        for (int i = 0; i < QK; i++) {
+            sumx2 += src[off + i] * src[off + i];
+        }
+        return 2 * sumx2 / QK;
+    }
+
     /**
      * Σ w·x·q and Σ w·q² over n weights with q = 2L + 1 (the odd levels), in ggml's order, into fit[0] and fit[1]:
      * the best scale for levels L is fit[0]/fit[1].
