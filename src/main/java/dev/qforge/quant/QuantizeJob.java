@@ -112,8 +112,9 @@ public final class QuantizeJob {
                         cal.samples(), cal.ctx(), cal.seed());
             }
             if (spec.allocation() == null) {
-                java.util.Set<String> calibrated = new java.util.HashSet<>(calibratedNames(GgufModelWriter.plan(spec.model(), options, true)));
-                GgufModelWriter.requireImportance(GgufModelWriter.plan(spec.model(), options, true), options, calibrated::contains);
+                List<LlamaCppMix.Choice> plan = GgufModelWriter.plan(spec.model(), options, true);
+                java.util.Set<String> calibrated = new java.util.HashSet<>(calibratedNames(plan));
+                GgufModelWriter.requireImportance(plan, options, calibrated::contains);
             } else {
                 // the budget is checked before anything is rotated or measured
                 BitAllocation.checkBudget(spec.model(), labelled(options, spec, samples), spec.allocation(), samples);
