@@ -102,13 +102,8 @@ final class IQ1MFormat extends IqGridFormat {
                 if (best1 < 0) {
                     throw new IllegalStateException("IQ1_M: no split of a block scored (non-finite weights?)");
                 }
-                for (int j = 0; j < BLOCK; j++) {
-                    L[order[j]] = (byte) (j < best1 ? 0 : j < best2 ? 1 : 2);
-                }
+                IQ1SFormat.splitLevels(L, order, BLOCK, best1, best2, scale < 0);
                 if (scale < 0) {
-                    for (int j = 0; j < BLOCK; j++) {
-                        L[j] = (byte) (2 - L[j]);
-                    }
                     scale = -scale;
                     bestK = 3 - bestK;
                 }

@@ -114,13 +114,8 @@ final class IQ1SFormat extends IqGridFormat {
                 if (best1 < 0) {
                     throw new IllegalStateException("IQ1_S: no split of a block scored (non-finite weights?)");
                 }
-                for (int j = 0; j < BLOCK; j++) {
-                    L[order[j]] = (byte) (j < best1 ? 0 : j < best2 ? 1 : 2);
-                }
+                splitLevels(L, order, BLOCK, best1, best2, scale < 0);
                 if (scale < 0) {
-                    for (int j = 0; j < BLOCK; j++) {
-                        L[j] = (byte) (2 - L[j]);
-                    }
                     scale = -scale;
                     bestShift = -bestShift;
                 }
@@ -175,6 +170,17 @@ final class IQ1SFormat extends IqGridFormat {
             for (int ib = 0; ib < QK / BLOCK; ib++) {
                 putU16(dst, o + 34 + 2L * ib, qh[ib]);
             }
+        }
+    }
+
+    /**
+     * The levels of the best split of n weights sorted by {@code order}: below best1 level 0 (−1), up to best2 level 1
+     * (0), the rest level 2 (+1); mirrored to 2 − level when the best scale came out negative.
+     */
+    static void splitLevels(byte[] L, Integer[] order, int n, int best1, int best2, boolean mirror) {
+        for (int j = 0; j < n; j++) {
+            int level = j < best1 ? 0 : j < best2 ? 1 : 2;
+            L[order[j]] = (byte) (mirror ? 2 - level : level);
         }
     }
 

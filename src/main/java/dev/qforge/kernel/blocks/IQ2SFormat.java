@@ -70,17 +70,9 @@ final class IQ2SFormat extends IqGridFormat {
                 float scale = trialScales(lattice, xval, weight, wAux, 16, K_MAX_Q - 1, max, 9, 0.1f, max / (2 * K_MAX_Q - 1),
                         L, lAux, onGrid, onGridAux, fit);
                 scale = resnap(lattice, xval, weight, wAux, 16, K_MAX_Q - 1, scale, L, onGrid, Resnap.OFF_GRID, fit);
-                if (scale < 0) {
-                    scale = -scale;
-                    for (int k = 0; k < 2; k++) {
-                        blockSigns[k] = ~blockSigns[k] & 255;
-                    }
-                }
+                scale = positive(scale, blockSigns, 2, 255);
                 for (int k = 0; k < 2; k++) {
-                    int entry = lattice.map[lattice.point(L, 8 * k)];
-                    if (entry < 0) {
-                        throw new IllegalStateException("IQ2_S: a group is not on the grid");
-                    }
+                    int entry = lattice.entryOf(L, 8 * k, "IQ2_S");
                     int i8 = 2 * ib + k;
                     putU8(dst, o + 2 + i8, entry & 255);
                     long qh = o + 66 + i8 / 4;

@@ -74,17 +74,9 @@ final class IQ2XXSFormat extends IqGridFormat {
                 float effMax = scale * K_MAX_Q;
                 scale = trialScales(lattice, xval, weight, wAux, 32, K_MAX_Q - 1, effMax, 6, 0.1f, scale, L, lAux, onGrid, onGridAux, fit);
                 scale = resnap(lattice, xval, weight, wAux, 32, K_MAX_Q - 1, scale, L, onGrid, Resnap.ALL, fit);
-                if (scale < 0) {
-                    scale = -scale;
-                    for (int k = 0; k < 4; k++) {
-                        blockSigns[k] = ~blockSigns[k] & 127;
-                    }
-                }
+                scale = positive(scale, blockSigns, 4, 127);
                 for (int k = 0; k < 4; k++) {
-                    int entry = lattice.map[lattice.point(L, 8 * k)];
-                    if (entry < 0) {
-                        throw new IllegalStateException("IQ2_XXS: a group is not on the grid");
-                    }
+                    int entry = lattice.entryOf(L, 8 * k, "IQ2_XXS");
                     q2[2 * ib] |= entry << 8 * k;
                     q2[2 * ib + 1] |= blockSigns[k] << 7 * k;
                 }

@@ -74,17 +74,9 @@ final class IQ3SFormat extends IqGridFormat {
                 float scale = trialScales(lattice, xval, weight, wAux, 32, K_MAX_Q - 1, max, 9, 0.2f, max / (2 * K_MAX_Q - 1),
                         L, lAux, onGrid, onGridAux, fit);
                 scale = resnap(lattice, xval, weight, wAux, 32, K_MAX_Q - 1, scale, L, onGrid, Resnap.ALL_IF_ANY_OFF, fit);
-                if (scale < 0) {
-                    scale = -scale;
-                    for (int k = 0; k < 4; k++) {
-                        blockSigns[k] = ~blockSigns[k] & 255;
-                    }
-                }
+                scale = positive(scale, blockSigns, 4, 255);
                 for (int k = 0; k < 8; k++) {
-                    int entry = lattice.map[lattice.point(L, 4 * k)];
-                    if (entry < 0) {
-                        throw new IllegalStateException("IQ3_S: a group is not on the grid");
-                    }
+                    int entry = lattice.entryOf(L, 4 * k, "IQ3_S");
                     putU8(dst, qs + k, entry & 255);
                     long at = qh + (ib * 8 + k) / 8;
                     putU8(dst, at, BlockBytes.u8(dst, at) | (entry >> 8) << ((ib * 8 + k) % 8));

@@ -72,17 +72,9 @@ final class IQ3XXSFormat extends IqGridFormat {
                 float scale = trialScales(lattice, xval, weight, wAux, 32, K_MAX_Q - 1, max, 15, 0.2f, max / (2 * K_MAX_Q - 1),
                         L, lAux, onGrid, onGridAux, fit);
                 scale = resnap(lattice, xval, weight, wAux, 32, K_MAX_Q - 1, scale, L, onGrid, Resnap.OFF_GRID, fit);
-                if (scale < 0) {
-                    scale = -scale;
-                    for (int k = 0; k < 4; k++) {
-                        blockSigns[k] = ~blockSigns[k] & 127;
-                    }
-                }
+                scale = positive(scale, blockSigns, 4, 127);
                 for (int k = 0; k < 8; k++) {
-                    int entry = lattice.map[lattice.point(L, 4 * k)];
-                    if (entry < 0) {
-                        throw new IllegalStateException("IQ3_XXS: a group is not on the grid");
-                    }
+                    int entry = lattice.entryOf(L, 4 * k, "IQ3_XXS");
                     indices[8 * ib + k] = entry;
                 }
                 scalesAndSigns[ib] = blockSigns[0] | blockSigns[1] << 7 | blockSigns[2] << 14 | blockSigns[3] << 21;

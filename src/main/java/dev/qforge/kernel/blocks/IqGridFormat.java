@@ -52,20 +52,10 @@ abstract class IqGridFormat extends GgmlBlockFormat {
      * is odd the weight with the least weight·x² is flipped instead (its magnitude goes in negated).
      */
     static void splitSigns(float[] src, int xb, float[] weight, float[] xval, int[] signs, int groups) {
+        plainSigns(src, xb, xval, signs, groups);
         for (int k = 0; k < groups; k++) {
-            int nflip = 0;
-            int s = 0;
-            for (int i = 0; i < 8; i++) {
-                float v = src[xb + 8 * k + i];
-                if (v >= 0) {
-                    xval[8 * k + i] = v;
-                } else {
-                    xval[8 * k + i] = -v;
-                    nflip++;
-                    s |= 1 << i;
-                }
-            }
-            if (nflip % 2 != 0) {
+            int s = signs[k];
+            if (Integer.bitCount(s) % 2 != 0) {
                 int imin = 0;
                 float min = weight[8 * k] * src[xb + 8 * k] * src[xb + 8 * k];
                 for (int i = 1; i < 8; i++) {
@@ -80,6 +70,20 @@ abstract class IqGridFormat extends GgmlBlockFormat {
             }
             signs[k] = s & 127;
         }
+    }
+
+    /**
+     * ggml's remedy for a negative best scale (which its searches should not produce): the scale made positive and
+     * every sign of the sub-block flipped, within the {@code mask} bits the format stores (127 or 255).
+     */
+    static float positive(float scale, int[] signs, int groups, int mask) {
+        if (scale >= 0) {
+            return scale;
+        }
+        for (int k = 0; k < groups; k++) {
+            signs[k] = ~signs[k] & mask;
+        }
+        return -scale;
     }
 
     /** Magnitudes into xval and, per 8 weights, the 8 sign bits as they are (IQ2_S, IQ3_S: no parity trick). */

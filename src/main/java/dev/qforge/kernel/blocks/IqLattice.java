@@ -115,6 +115,15 @@ final class IqLattice {
         return -(bestNeighbour(u, x, xOff, w, xOff, scale, L, lOff) + 1);
     }
 
+    /** The entry the levels L[lOff ..] name; they are on the grid once a search is done, or the search is wrong. */
+    int entryOf(byte[] L, int lOff, String format) {
+        int entry = map[point(L, lOff)];
+        if (entry < 0) {
+            throw new IllegalStateException(format + ": a group is not on the grid");
+        }
+        return entry;
+    }
+
     /** The point of levels L[lOff .. lOff + width), packed. */
     int point(byte[] L, int lOff) {
         int u = 0;
