@@ -63,9 +63,7 @@ public final class KlDivergenceCommand implements Callable<Integer> {
             throw new QforgeException("--chunks must be >= 0");
         }
         PrintWriter err = spec.commandLine().getErr();
-        if (reportDir != null && Files.exists(reportDir) && !Files.isDirectory(reportDir)) {
-            throw new QforgeException(reportDir + ": not a directory (--report DIR)");
-        }
+        ReportPage.checkDir(reportDir);
         KlDivergence.Result r;
         long weights = 0;
         try (QModel m = model.load()) {
@@ -94,14 +92,7 @@ public final class KlDivergenceCommand implements Callable<Integer> {
         var page = new dev.qforge.eval.report.QualityReport(label + ": KL divergence", String.format(Locale.ROOT,
                 "%s against %s, %d scored tokens.", label, base.getFileName(), r.tokens()), java.util.List.of(m), java.util.Map.of(),
                 java.util.List.of("qforge " + String.join(" ", spec.commandLine().getParseResult().originalArgs())));
-        try {
-            Files.createDirectories(reportDir);
-        } catch (java.io.IOException e) {
-            throw new QforgeException(reportDir + ": cannot create: " + e.getMessage(), e);
-        }
-        Path html = reportDir.resolve("report.html");
-        dev.qforge.format.AtomicFile.write(html, o -> o.write(page.html().getBytes(java.nio.charset.StandardCharsets.UTF_8)));
-        spec.commandLine().getErr().println("report written to " + html);
+        spec.commandLine().getErr().println("report written to " + ReportPage.write(reportDir, page));
     }
 
     /** The weights of a model: a GGUF file's tensors' elements, or a directory's safetensors'. */
@@ -112,11 +103,7 @@ public final class KlDivergenceCommand implements Callable<Integer> {
         try (dev.qforge.format.GgufFile f = dev.qforge.format.GgufFile.open(p)) {
             long n = 0;
             for (dev.qforge.format.GgufTensorInfo t : f.tensorInfos()) {
-                long e = 1;
-                for (long d : t.ne()) {
-                    e *= d;
-                }
-                n += e;
+                n += t.elementCount();
             }
             return n;
         }
@@ -125,16 +112,7 @@ public final class KlDivergenceCommand implements Callable<Integer> {
     /** The bytes of a model: the GGUF file, or a directory's safetensors. */
     private static long fileBytes(Path p) {
         try {
-            if (!Files.isDirectory(p)) {
-                return Files.size(p);
-            }
-            try (var files = Files.list(p)) {
-                long n = 0;
-                for (Path f : files.filter(f -> f.toString().endsWith(".safetensors")).toList()) {
-                    n += Files.size(f);
-                }
-                return n;
-            }
+            return Files.isDirectory(p) ? dev.qforge.format.SafetensorsCheckpoint.fileBytes(p) : Files.size(p);
         } catch (java.io.IOException e) {
             throw new QforgeException(p + ": cannot read its size: " + e.getMessage(), e);
         }

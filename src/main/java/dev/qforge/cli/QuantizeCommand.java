@@ -207,9 +207,7 @@ public final class QuantizeCommand implements Callable<Integer> {
         if (reportDir != null && (noCheck || checkText == null)) {
             throw new QforgeException("--report shows the check's KL divergence: give --check-text FILE (and not --no-check)");
         }
-        if (reportDir != null && Files.exists(reportDir) && !Files.isDirectory(reportDir)) {
-            throw new QforgeException(reportDir + ": not a directory (--report DIR)");
-        }
+        ReportPage.checkDir(reportDir);
         if (checkTokens < 1) {
             throw new QforgeException("--check-tokens must be >= 1, not " + checkTokens);
         }
@@ -363,14 +361,7 @@ public final class QuantizeCommand implements Callable<Integer> {
                 String.format(Locale.ROOT, "%s quantized from %s; measured on %d chunks of %d tokens of %s.", label, model,
                         check.text().chunks(), check.text().ctx(), checkText.getFileName()),
                 List.of(m), allocations, List.of(command));
-        try {
-            Files.createDirectories(reportDir);
-        } catch (java.io.IOException e) {
-            throw new QforgeException(reportDir + ": cannot create: " + e.getMessage(), e);
-        }
-        Path html = reportDir.resolve("report.html");
-        AtomicFile.write(html, o -> o.write(page.html().getBytes(StandardCharsets.UTF_8)));
-        stdout.println("report written to " + html);
+        stdout.println("report written to " + ReportPage.write(reportDir, page));
     }
 
     /** The weights of the model's checkpoint: what --target-bpw counts bits over. */
@@ -389,14 +380,7 @@ public final class QuantizeCommand implements Callable<Integer> {
 
     /** What the run is asked, as text: a resumed run must be asked the same. */
     private String settings(LlamaFileType ftype, CalibratedQuantization.Method m) {
-        long weights = 0;
-        try (var files = Files.list(model)) {
-            for (Path f : files.filter(f -> f.toString().endsWith(".safetensors")).sorted().toList()) {
-                weights += Files.size(f);
-            }
-        } catch (java.io.IOException e) {
-            throw new QforgeException(model + ": cannot list: " + e.getMessage(), e);
-        }
+        long weights = dev.qforge.format.SafetensorsCheckpoint.fileBytes(model);
         long calibBytes;
         try {
             calibBytes = Files.size(calib);

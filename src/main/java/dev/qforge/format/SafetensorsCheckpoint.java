@@ -153,6 +153,19 @@ public final class SafetensorsCheckpoint implements TensorStore {
         return n;
     }
 
+    /** The bytes of the safetensors files in {@code dir}: a checkpoint's size on disk. */
+    public static long fileBytes(Path dir) {
+        try (var files = java.nio.file.Files.list(dir)) {
+            long n = 0;
+            for (Path f : files.filter(f -> f.toString().endsWith(".safetensors")).sorted().toList()) {
+                n += java.nio.file.Files.size(f);
+            }
+            return n;
+        } catch (java.io.IOException e) {
+            throw new QforgeException(dir + ": cannot list: " + e.getMessage(), e);
+        }
+    }
+
     /** The element count of the checkpoint in {@code dir}. */
     public static long elementCount(Path dir) {
         try (SafetensorsCheckpoint c = open(dir)) {

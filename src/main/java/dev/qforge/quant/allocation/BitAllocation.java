@@ -103,7 +103,11 @@ public final class BitAllocation {
      * the file will have): checked before any work, and the budget refused when it cannot be met or is above F16.
      */
     public static Sizes checkBudget(Path source, GgufModelWriter.Options options, Request request, CalibrationSamples samples) {
-        List<Slot> slots = slots(source, options, request.candidates());
+        return checkBudget(source, options, request, samples, slots(source, options, request.candidates()));
+    }
+
+    private static Sizes checkBudget(Path source, GgufModelWriter.Options options, Request request, CalibrationSamples samples,
+                                     List<Slot> slots) {
         Map<String, GgmlType> f16 = new HashMap<>();
         slots.forEach(s -> f16.put(s.name(), s.pinned() ? s.types().getFirst() : GgmlType.F16));
         GgufModelWriter.Options withMeta = options.withMetadata(merged(options, Allocation.metadata(request.budget().bytes(), 0,
@@ -134,8 +138,8 @@ public final class BitAllocation {
     /** Measures, allocates, and returns the allocation (the job then quantizes with its overrides). */
     public static Allocation run(Path source, GgufModelWriter.Options options, CalibrationSamples samples, Request request,
                                  Consumer<String> notes, Progress progress) {
-        Sizes sizes = checkBudget(source, options, request, samples);
         List<Slot> slots = slots(source, options, request.candidates());
+        Sizes sizes = checkBudget(source, options, request, samples, slots);
         int sequences = Math.min(request.measureSequences(), samples.count());
         String label = label(request, samples);
         Map<String, Slot> byName = new LinkedHashMap<>();
