@@ -93,9 +93,14 @@ public final class QuantKernelBenchmark {
             long rowBytes = f.rowBytes(cols);
             long bytes = rows * rowBytes;
             MemorySegment base = arena.allocate(bytes, 64);
+            // the lattice formats refuse to quantize without importance: equal importance everywhere
+            float[] importance = f.needsImportance() ? new float[cols] : null;
+            if (importance != null) {
+                Arrays.fill(importance, 1f);
+            }
             Parallel.forRange(rows / 64, t -> {
                 for (int r = t * 64; r < t * 64 + 64; r++) {
-                    f.quantize(src, r * cols, cols, null, base, r * rowBytes);
+                    f.quantize(src, r * cols, cols, importance, base, r * rowBytes);
                 }
             });
             int copies = (int) Math.max(2, (256L << 20) / bytes);

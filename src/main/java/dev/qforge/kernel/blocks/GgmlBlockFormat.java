@@ -7,6 +7,8 @@ package dev.qforge.kernel.blocks;
 abstract class GgmlBlockFormat implements BlockFormat {
     private final GgmlType type;
     private final InterleavedLayout interleavedLayout;
+    /** The level-table layout of a {@link ScaledLevels} format, made on first use (it reads the format's tables). */
+    private volatile InterleavedLayout levelTableLayout;
 
     GgmlBlockFormat(GgmlType type) {
         this(type, null);
@@ -20,7 +22,15 @@ abstract class GgmlBlockFormat implements BlockFormat {
 
     @Override
     public final InterleavedLayout interleavedLayout() {
-        return interleavedLayout;
+        if (interleavedLayout != null || !(this instanceof ScaledLevels levels)) {
+            return interleavedLayout;
+        }
+        InterleavedLayout layout = levelTableLayout;
+        if (layout == null) {
+            layout = new LevelTableInterleaved(levels, bytesPerBlock());
+            levelTableLayout = layout;
+        }
+        return layout;
     }
 
     final GgmlType type() {

@@ -201,24 +201,34 @@ final class IQ1MFormat extends IqGridFormat {
     }
 
     @Override
-    void decode(MemorySegment s, long o, float[] y, int yOff) {
+    public byte[] levels() {
+        return IQ1SFormat.shiftedLevels();
+    }
+
+    @Override
+    public int factorSpan() {
+        return 16;
+    }
+
+    /** Levels 8·(grid value ± 1/8) with a delta per 8 weights, factors 2s + 1 per 16 weights, d/8. */
+    @Override
+    public float unpack(MemorySegment s, long o, byte[] level, byte[] factor) {
         int[] sc = new int[4];
         for (int i = 0; i < 4; i++) {
             sc[i] = u16(s, o + 48 + 2L * i);
         }
         int bits = sc[0] >>> 12 | (sc[1] >>> 8 & 0x00F0) | (sc[2] >>> 4 & 0x0F00) | (sc[3] & 0xF000);
-        float d = Float.float16ToFloat((short) bits);
         for (int ib = 0; ib < 8; ib++) {
             int scale = sc[ib / 2] >>> (6 * (ib % 2));
-            float dl1 = d * (2 * (scale & 7) + 1);
-            float dl2 = d * (2 * (scale >>> 3 & 7) + 1);
+            factor[2 * ib] = (byte) (2 * (scale & 7) + 1);
+            factor[2 * ib + 1] = (byte) (2 * (scale >>> 3 & 7) + 1);
             for (int l = 0; l < 4; l++) {
                 // qh byte l/2 holds groups 2·(l/2) and 2·(l/2) + 1: entry bits 8–10 and the shift's sign in a nibble each
                 int high = u8(s, o + 32 + 2 * ib + l / 2) >> (4 * (l % 2));
                 int entry = u8(s, o + 4 * ib + l) | (high & 7) << 8;
-                IQ1SFormat.shifted(y, yOff + 32 * ib + 8 * l, l < 2 ? dl1 : dl2, entry,
-                        (high & 8) != 0 ? -IQ1SFormat.DELTA : IQ1SFormat.DELTA);
+                IQ1SFormat.shiftedEntry(level, 32 * ib + 8 * l, entry, (high & 8) != 0 ? -1 : 1);
             }
         }
+        return Float.float16ToFloat((short) bits) * 0.125f;
     }
 }

@@ -217,23 +217,38 @@ final class IQ1SFormat extends IqGridFormat {
     }
 
     @Override
-    void decode(MemorySegment s, long o, float[] y, int yOff) {
-        float d = f16(s, o);
-        for (int ib = 0; ib < 8; ib++) {
-            int q = u16(s, o + 34 + 2L * ib);
-            float dl = d * (2 * (q >>> 12 & 7) + 1);
-            float delta = (q & 0x8000) != 0 ? -DELTA : DELTA;
-            for (int l = 0; l < 4; l++) {
-                int entry = u8(s, o + 2 + 4 * ib + l) | (q >>> (3 * l) & 7) << 8;
-                shifted(y, yOff + 32 * ib + 8 * l, dl, entry, delta);
-            }
-        }
+    public byte[] levels() {
+        return shiftedLevels();
     }
 
-    /** y[yOff + j] = dl·(grid value + delta) for the 8 values of an IQ1 grid entry. */
-    static void shifted(float[] y, int yOff, float dl, int entry, float delta) {
+    @Override
+    public int factorSpan() {
+        return 32;
+    }
+
+    /** The values 8·(v ± 1/8), v in {−1, 0, 1}: IQ1_S and IQ1_M levels, with d/8 as their scale. */
+    static byte[] shiftedLevels() {
+        return new byte[] {-9, -7, -1, 1, 7, 9};
+    }
+
+    /** Levels 8·(grid value + delta), factors 2s + 1, d/8: ggml's d·(2s + 1)·(value ± 1/8). */
+    @Override
+    public float unpack(MemorySegment s, long o, byte[] level, byte[] factor) {
+        for (int ib = 0; ib < 8; ib++) {
+            int q = u16(s, o + 34 + 2L * ib);
+            factor[ib] = (byte) (2 * (q >>> 12 & 7) + 1);
+            int delta = (q & 0x8000) != 0 ? -1 : 1;
+            for (int l = 0; l < 4; l++) {
+                shiftedEntry(level, 32 * ib + 8 * l, u8(s, o + 2 + 4 * ib + l) | (q >>> (3 * l) & 7) << 8, delta);
+            }
+        }
+        return f16(s, o) * 0.125f;
+    }
+
+    /** level[at + j] = 8·value + delta for the 8 values of an IQ1 grid entry (delta ±1: ggml's ±1/8, times 8). */
+    static void shiftedEntry(byte[] level, int at, int entry, int delta) {
         for (int j = 0; j < 8; j++) {
-            y[yOff + j] = dl * (IqGrids.IQ1S[entry * 8 + j] + delta);
+            level[at + j] = (byte) (8 * IqGrids.IQ1S[entry * 8 + j] + delta);
         }
     }
 }

@@ -96,18 +96,31 @@ final class IQ2SFormat extends IqGridFormat {
         }
     }
 
+    private static final byte[] LEVELS = signedLevels(IqGrids.IQ2S);
+
     @Override
-    void decode(MemorySegment s, long o, float[] y, int yOff) {
-        float d = f16(s, o);
+    public byte[] levels() {
+        return LEVELS.clone();
+    }
+
+    @Override
+    public int factorSpan() {
+        return 16;
+    }
+
+    /** Levels ± grid value (10-bit entries, 8 plain sign bits), factors 2s + 1 per 16 weights, d/8. */
+    @Override
+    public float unpack(MemorySegment s, long o, byte[] level, byte[] factor) {
         for (int ib = 0; ib < 8; ib++) {
             int scales = u8(s, o + 74 + ib);
-            float db0 = d * (0.5f + (scales & 0xF)) * 0.25f;
-            float db1 = d * (0.5f + (scales >>> 4)) * 0.25f;
+            factor[2 * ib] = (byte) (2 * (scales & 0xF) + 1);
+            factor[2 * ib + 1] = (byte) (2 * (scales >>> 4) + 1);
             int high = u8(s, o + 66 + ib);
             for (int l = 0; l < 4; l++) {
                 int entry = u8(s, o + 2 + 4 * ib + l) | (high << (8 - 2 * l) & 0x300);
-                signed(y, yOff + 32 * ib + 8 * l, l < 2 ? db0 : db1, IqGrids.IQ2S, entry, 8, u8(s, o + 34 + 4 * ib + l), 0);
+                signedEntry(level, 32 * ib + 8 * l, IqGrids.IQ2S, entry, 8, u8(s, o + 34 + 4 * ib + l), 0);
             }
         }
+        return f16(s, o) * 0.125f;
     }
 }

@@ -106,17 +106,30 @@ final class IQ2XSFormat extends IqGridFormat {
         }
     }
 
+    private static final byte[] LEVELS = signedLevels(IqGrids.IQ2XS);
+
     @Override
-    void decode(MemorySegment s, long o, float[] y, int yOff) {
-        float d = f16(s, o);
+    public byte[] levels() {
+        return LEVELS.clone();
+    }
+
+    @Override
+    public int factorSpan() {
+        return 16;
+    }
+
+    /** Levels ± grid value, factors 2s + 1 per 16 weights, d/8: d·(0.5 + s)/4, as ggml scales them. */
+    @Override
+    public float unpack(MemorySegment s, long o, byte[] level, byte[] factor) {
         for (int ib = 0; ib < 8; ib++) {
             int scales = u8(s, o + 66 + ib);
-            float db0 = d * (0.5f + (scales & 0xF)) * 0.25f;
-            float db1 = d * (0.5f + (scales >>> 4)) * 0.25f;
+            factor[2 * ib] = (byte) (2 * (scales & 0xF) + 1);
+            factor[2 * ib + 1] = (byte) (2 * (scales >>> 4) + 1);
             for (int l = 0; l < 4; l++) {
                 int q = u16(s, o + 2 + 2L * (4 * ib + l));
-                signed(y, yOff + 32 * ib + 8 * l, l < 2 ? db0 : db1, IqGrids.IQ2XS, q & 511, 8, IqGrids.signs(q >>> 9), 0);
+                signedEntry(level, 32 * ib + 8 * l, IqGrids.IQ2XS, q & 511, 8, IqGrids.signs(q >>> 9), 0);
             }
         }
+        return f16(s, o) * 0.125f;
     }
 }

@@ -104,17 +104,30 @@ final class IQ2XXSFormat extends IqGridFormat {
         }
     }
 
+    private static final byte[] LEVELS = signedLevels(IqGrids.IQ2XXS);
+
     @Override
-    void decode(MemorySegment s, long o, float[] y, int yOff) {
-        float d = f16(s, o);
+    public byte[] levels() {
+        return LEVELS.clone();
+    }
+
+    @Override
+    public int factorSpan() {
+        return 32;
+    }
+
+    /** Levels ± grid value, factors 2s + 1, d/8: d·(0.5 + s)/4 per sub-block, as ggml scales it. */
+    @Override
+    public float unpack(MemorySegment s, long o, byte[] level, byte[] factor) {
         for (int ib = 0; ib < 8; ib++) {
             long at = o + 2 + 8L * ib;
             int signsAndScale = u32(s, at + 4);
-            float db = d * (0.5f + (signsAndScale >>> 28)) * 0.25f;
+            factor[ib] = (byte) (2 * (signsAndScale >>> 28) + 1);
             for (int l = 0; l < 4; l++) {
-                signed(y, yOff + 32 * ib + 8 * l, db, IqGrids.IQ2XXS, u8(s, at + l), 8,
+                signedEntry(level, 32 * ib + 8 * l, IqGrids.IQ2XXS, u8(s, at + l), 8,
                         IqGrids.signs(signsAndScale >>> (7 * l) & 127), 0);
             }
         }
+        return f16(s, o) * 0.125f;
     }
 }

@@ -103,21 +103,34 @@ final class IQ3SFormat extends IqGridFormat {
         }
     }
 
+    private static final byte[] LEVELS = signedLevels(IqGrids.IQ3S);
+
     @Override
-    void decode(MemorySegment s, long o, float[] y, int yOff) {
-        float d = f16(s, o);
+    public byte[] levels() {
+        return LEVELS.clone();
+    }
+
+    @Override
+    public int factorSpan() {
+        return 32;
+    }
+
+    /** Levels ± grid value (9-bit 4-wide entries, plain sign bits), factors 1 + 2s, d. */
+    @Override
+    public float unpack(MemorySegment s, long o, byte[] level, byte[] factor) {
         for (int ib = 0; ib < 8; ib++) {
             int scales = u8(s, o + 106 + ib / 2);
-            float db = d * (1 + 2 * (ib % 2 == 0 ? scales & 0xF : scales >>> 4));
+            factor[ib] = (byte) (1 + 2 * (ib % 2 == 0 ? scales & 0xF : scales >>> 4));
             int high = u8(s, o + 66 + ib);
             for (int l = 0; l < 4; l++) {
                 int signs = u8(s, o + 74 + 4 * ib + l);
                 int e1 = u8(s, o + 2 + 8 * ib + 2 * l) | (high << (8 - 2 * l) & 256);
                 int e2 = u8(s, o + 2 + 8 * ib + 2 * l + 1) | (high << (7 - 2 * l) & 256);
-                int at = yOff + 32 * ib + 8 * l;
-                signed(y, at, db, IqGrids.IQ3S, e1, 4, signs, 0);
-                signed(y, at + 4, db, IqGrids.IQ3S, e2, 4, signs, 4);
+                int at = 32 * ib + 8 * l;
+                signedEntry(level, at, IqGrids.IQ3S, e1, 4, signs, 0);
+                signedEntry(level, at + 4, IqGrids.IQ3S, e2, 4, signs, 4);
             }
         }
+        return f16(s, o);
     }
 }

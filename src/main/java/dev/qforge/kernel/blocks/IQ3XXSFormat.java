@@ -105,18 +105,31 @@ final class IQ3XXSFormat extends IqGridFormat {
         }
     }
 
+    private static final byte[] LEVELS = signedLevels(IqGrids.IQ3XXS);
+
     @Override
-    void decode(MemorySegment s, long o, float[] y, int yOff) {
-        float d = f16(s, o);
+    public byte[] levels() {
+        return LEVELS.clone();
+    }
+
+    @Override
+    public int factorSpan() {
+        return 32;
+    }
+
+    /** Levels ± grid value (4-wide entries, 7-bit sign indices), factors 2s + 1, d/4: d·(0.5 + s)/2. */
+    @Override
+    public float unpack(MemorySegment s, long o, byte[] level, byte[] factor) {
         for (int ib = 0; ib < 8; ib++) {
             int signsAndScale = u32(s, o + 66 + 4L * ib);
-            float db = d * (0.5f + (signsAndScale >>> 28)) * 0.5f;
+            factor[ib] = (byte) (2 * (signsAndScale >>> 28) + 1);
             for (int l = 0; l < 4; l++) {
                 int signs = IqGrids.signs(signsAndScale >>> (7 * l) & 127);
-                int at = yOff + 32 * ib + 8 * l;
-                signed(y, at, db, IqGrids.IQ3XXS, u8(s, o + 2 + 8 * ib + 2 * l), 4, signs, 0);
-                signed(y, at + 4, db, IqGrids.IQ3XXS, u8(s, o + 2 + 8 * ib + 2 * l + 1), 4, signs, 4);
+                int at = 32 * ib + 8 * l;
+                signedEntry(level, at, IqGrids.IQ3XXS, u8(s, o + 2 + 8 * ib + 2 * l), 4, signs, 0);
+                signedEntry(level, at + 4, IqGrids.IQ3XXS, u8(s, o + 2 + 8 * ib + 2 * l + 1), 4, signs, 4);
             }
         }
+        return f16(s, o) * 0.25f;
     }
 }

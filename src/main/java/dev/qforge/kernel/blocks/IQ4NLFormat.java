@@ -18,7 +18,7 @@ import static dev.qforge.kernel.blocks.BlockDot.F;
  * the bell shape of weights. Quantized by {@link Iq4NonLinear}, with or without importance (without,
  * the weights are x²; with, importance·sqrt(σ² + x²) with σ² the block's mean square ×2).
  */
-public final class IQ4NLFormat extends GgmlBlockFormat {
+public final class IQ4NLFormat extends GgmlBlockFormat implements ScaledLevels {
     private static final int QK = 32;
     private static final ByteVector CODEBOOK = ByteVector.fromArray(BlockDot.B16, Iq4NonLinear.VALUES, 0);
 
@@ -74,5 +74,30 @@ public final class IQ4NLFormat extends GgmlBlockFormat {
     @Override
     public LevelGrid levelGrid() {
         return LevelGrids.IQ4_NL;
+    }
+
+    @Override
+    public byte[] levels() {
+        return Iq4NonLinear.VALUES.clone();
+    }
+
+    @Override
+    public int factorSpan() {
+        return 0;
+    }
+
+    @Override
+    public int blockWeights() {
+        return QK;
+    }
+
+    @Override
+    public float unpack(MemorySegment s, long o, byte[] level, byte[] factor) {
+        for (int j = 0; j < 16; j++) {
+            int q = u8(s, o + 2 + j);
+            level[j] = Iq4NonLinear.VALUES[q & 0x0F];
+            level[j + 16] = Iq4NonLinear.VALUES[q >>> 4];
+        }
+        return f16(s, o);
     }
 }

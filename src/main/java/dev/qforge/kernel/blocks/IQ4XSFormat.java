@@ -20,7 +20,7 @@ import static dev.qforge.kernel.blocks.BlockDot.F;
  * (low 4 bits, two blocks per byte), qs[128] (16 bytes per block, nibbles as in Q4_0)). 4.25 bits per
  * weight. Quantized by {@link Iq4NonLinear}, with or without importance.
  */
-public final class IQ4XSFormat extends GgmlBlockFormat {
+public final class IQ4XSFormat extends GgmlBlockFormat implements ScaledLevels {
     private static final int QK = 256;
     private static final int NB = QK / 32;
     private static final ByteVector CODEBOOK = ByteVector.fromArray(BlockDot.B16, Iq4NonLinear.VALUES, 0);
@@ -100,5 +100,34 @@ public final class IQ4XSFormat extends GgmlBlockFormat {
     @Override
     public LevelGrid levelGrid() {
         return LevelGrids.IQ4_XS;
+    }
+
+    @Override
+    public byte[] levels() {
+        return Iq4NonLinear.VALUES.clone();
+    }
+
+    @Override
+    public int factorSpan() {
+        return 32;
+    }
+
+    @Override
+    public int blockWeights() {
+        return QK;
+    }
+
+    /** Levels from the IQ4_NL codebook, factors ls − 32 (6-bit codes), d. */
+    @Override
+    public float unpack(MemorySegment s, long o, byte[] level, byte[] factor) {
+        for (int ib = 0; ib < NB; ib++) {
+            factor[ib] = (byte) (code(s, o, ib) - 32);
+            for (int j = 0; j < 16; j++) {
+                int q = u8(s, o + 8 + 16 * ib + j);
+                level[32 * ib + j] = Iq4NonLinear.VALUES[q & 0x0F];
+                level[32 * ib + j + 16] = Iq4NonLinear.VALUES[q >>> 4];
+            }
+        }
+        return f16(s, o);
     }
 }

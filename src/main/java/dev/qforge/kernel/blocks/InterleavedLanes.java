@@ -47,6 +47,7 @@ final class InterleavedLanes {
         final float[] acc = new float[32];
         final float[] t = new float[32];
         final float[] sums = new float[64];
+        final float[] offsets = new float[32];
     }
 
     /** Writes row's 32 levels (each in [0, 16)) into the group at off. */

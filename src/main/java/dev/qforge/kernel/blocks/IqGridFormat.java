@@ -13,16 +13,58 @@ import static dev.qforge.kernel.blocks.BlockDot.F;
  * format decodes one block ({@link #decode}); dequantizing and the dot product are built on that. Each writes its
  * blocks with ggml's own grid search, bit for bit ({@link IqLattice} holds what the searches share).
  */
-abstract class IqGridFormat extends GgmlBlockFormat {
+abstract class IqGridFormat extends GgmlBlockFormat implements ScaledLevels {
     static final int QK = 256;
     private static final ThreadLocal<float[]> BLOCK = ThreadLocal.withInitial(() -> new float[QK]);
+    private static final ThreadLocal<byte[]> LEVELS = ThreadLocal.withInitial(() -> new byte[QK]);
+    private static final ThreadLocal<byte[]> FACTORS = ThreadLocal.withInitial(() -> new byte[QK / 16]);
 
     IqGridFormat(GgmlType type) {
         super(type);
     }
 
-    /** The block at o as 256 floats into y[yOff ..]. */
-    abstract void decode(MemorySegment s, long o, float[] y, int yOff);
+    @Override
+    public final int blockWeights() {
+        return QK;
+    }
+
+    /**
+     * The block at o as 256 floats into y[yOff ..]: (d·factor)·level, which is ggml's value bit for bit — its own
+     * order (a sub-block scale d·(0.5 + s)/4, then times the grid value, then the sign) multiplies the same
+     * numbers, and every product is exact (at most 22 significant bits).
+     */
+    final void decode(MemorySegment s, long o, float[] y, int yOff) {
+        byte[] level = LEVELS.get();
+        byte[] factor = FACTORS.get();
+        float d = unpack(s, o, level, factor);
+        int span = factorSpan();
+        for (int i = 0; i < QK; i++) {
+            y[yOff + i] = d * factor[i / span] * level[i];
+        }
+    }
+
+    /** The distinct magnitudes of a grid, each with both signs: the levels of a format built on it. */
+    static byte[] signedLevels(byte[] grid) {
+        java.util.TreeSet<Integer> values = new java.util.TreeSet<>();
+        for (byte g : grid) {
+            values.add(g & 0xFF);
+            values.add(-(g & 0xFF));
+        }
+        byte[] out = new byte[values.size()];
+        int i = 0;
+        for (int v : values) {
+            out[i++] = (byte) v;
+        }
+        return out;
+    }
+
+    /** level[at + j] = grid[entry·width + j], negated where sign bit firstSign + j of signs is set, for j < width. */
+    static void signedEntry(byte[] level, int at, byte[] grid, int entry, int width, int signs, int firstSign) {
+        for (int j = 0; j < width; j++) {
+            int v = grid[entry * width + j] & 0xFF;
+            level[at + j] = (byte) ((signs >> (firstSign + j) & 1) != 0 ? -v : v);
+        }
+    }
 
     @Override
     public void dequantize(MemorySegment src, long srcOffset, int n, float[] dst, int dstOff) {
@@ -207,13 +249,5 @@ abstract class IqGridFormat extends GgmlBlockFormat {
         }
         weightedFit(weight, xval, L, n, fit);
         return fit[1] > 0 ? fit[0] / fit[1] : scale;
-    }
-
-    /** y[yOff + j] = d · grid[entry·width + j] · (sign bit j of signs ? −1 : 1), for j < width. */
-    static void signed(float[] y, int yOff, float d, byte[] grid, int entry, int width, int signs, int firstSign) {
-        for (int j = 0; j < width; j++) {
-            float v = d * (grid[entry * width + j] & 0xFF);
-            y[yOff + j] = (signs >> (firstSign + j) & 1) != 0 ? -v : v;
-        }
     }
 }

@@ -12,7 +12,7 @@ import java.lang.foreign.MemorySegment;
  * on ties. ggml keeps its code values doubled (0, 1, 2, 3, 4, 6, 8, 12) against a halved scale 2^(e − 128);
  * that is the same product, and the table here is in those units. Importance is ignored, as ggml does.
  */
-final class MXFP4Format extends GgmlBlockFormat implements LevelGrid {
+final class MXFP4Format extends GgmlBlockFormat implements LevelGrid, ScaledLevels {
     private static final int QK = 32;
     /** The 16 codes, doubled: bit 3 is the sign, bits 0–2 index 0, 1, 2, 3, 4, 6, 8, 12. */
     private static final float[] CODES = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
@@ -119,5 +119,35 @@ final class MXFP4Format extends GgmlBlockFormat implements LevelGrid {
         for (int b = 0; b < blocks(n); b++) {
             LevelGrids.setNibbles(row, rowOffset + (long) b * bytesPerBlock() + 1, levels, levelsOff + b * QK);
         }
+    }
+
+    @Override
+    public byte[] levels() {
+        byte[] levels = new byte[CODES.length];
+        for (int i = 0; i < levels.length; i++) {
+            levels[i] = (byte) CODES[i];
+        }
+        return levels;
+    }
+
+    @Override
+    public int factorSpan() {
+        return 0;
+    }
+
+    @Override
+    public int blockWeights() {
+        return QK;
+    }
+
+    /** Levels the E2M1 values doubled (0, ±1 … ±12), d the E8M0 scale halved, as ggml dequantizes them. */
+    @Override
+    public float unpack(MemorySegment s, long o, byte[] level, byte[] factor) {
+        for (int j = 0; j < QK / 2; j++) {
+            int q = BlockBytes.u8(s, o + 1 + j);
+            level[j] = (byte) CODES[q & 0xF];
+            level[j + QK / 2] = (byte) CODES[q >>> 4];
+        }
+        return halfScale(BlockBytes.u8(s, o));
     }
 }

@@ -24,7 +24,7 @@ import static dev.qforge.kernel.blocks.KVectors.LE;
  * largest), with importance quantize_row_q2_K_impl (make_qkx3_quants weighted by imp·sqrt(σ² + x²),
  * scales and mins by make_qp_quants).
  */
-public final class Q2KFormat extends GgmlBlockFormat {
+public final class Q2KFormat extends GgmlBlockFormat implements ScaledLevels {
     private static final GgmlType TYPE = GgmlType.Q2_K;
     private static final int QK = 256;
     private static final int SC = 0;
@@ -227,5 +227,46 @@ public final class Q2KFormat extends GgmlBlockFormat {
     @Override
     public LevelGrid levelGrid() {
         return LevelGrids.Q2_K;
+    }
+
+    @Override
+    public byte[] levels() {
+        return new byte[] {0, 1, 2, 3};
+    }
+
+    @Override
+    public int factorSpan() {
+        return 16;
+    }
+
+    @Override
+    public int blockWeights() {
+        return QK;
+    }
+
+    /** Levels the 2-bit q, factors the low nibbles of the scales, d: as {@link #dequantize}. */
+    @Override
+    public float unpack(MemorySegment s, long o, byte[] level, byte[] factor) {
+        for (int j = 0; j < 16; j++) {
+            factor[j] = (byte) (BlockBytes.u8(s, o + SC + j) & 0xF);
+        }
+        for (int i = 0; i < QK; i++) {
+            level[i] = (byte) (BlockBytes.u8(s, o + QS + 32 * (i / 128) + i % 32) >> (2 * (i / 32 % 4)) & 3);
+        }
+        return BlockBytes.f16(s, o + D);
+    }
+
+    @Override
+    public boolean hasOffsets() {
+        return true;
+    }
+
+    /** Offsets the high nibbles of the scales, dmin. */
+    @Override
+    public float unpackOffsets(MemorySegment s, long o, byte[] offset) {
+        for (int j = 0; j < 16; j++) {
+            offset[j] = (byte) (BlockBytes.u8(s, o + SC + j) >>> 4);
+        }
+        return BlockBytes.f16(s, o + DMIN);
     }
 }

@@ -26,7 +26,7 @@ import static dev.qforge.kernel.blocks.KVectors.LE;
  * quantize_row_q3_K_impl (make_qx_quants weighted by imp·sqrt(σ² + x²), scales quantized by
  * make_qx_quants weighted by the sub-block weight sums).
  */
-public final class Q3KFormat extends GgmlBlockFormat {
+public final class Q3KFormat extends GgmlBlockFormat implements ScaledLevels {
     private static final GgmlType TYPE = GgmlType.Q3_K;
     private static final int QK = 256;
     private static final int HM = 0;
@@ -212,5 +212,35 @@ public final class Q3KFormat extends GgmlBlockFormat {
     @Override
     public LevelGrid levelGrid() {
         return LevelGrids.Q3_K;
+    }
+
+    @Override
+    public byte[] levels() {
+        return new byte[] {-4, -3, -2, -1, 0, 1, 2, 3};
+    }
+
+    @Override
+    public int factorSpan() {
+        return 16;
+    }
+
+    @Override
+    public int blockWeights() {
+        return QK;
+    }
+
+    /** Levels q − 4 (high bit clear) or q, factors the 6-bit scales − 32, d: as {@link #dequantize}. */
+    @Override
+    public float unpack(MemorySegment s, long o, byte[] level, byte[] factor) {
+        byte[] block = new byte[TYPE.bytesPerBlock()];
+        MemorySegment.copy(s, ValueLayout.JAVA_BYTE, o, block, 0, block.length);
+        for (int k = 0; k < QK / 16; k++) {
+            factor[k] = (byte) (scale(block, SC, k) - 32);
+        }
+        for (int i = 0; i < QK; i++) {
+            level[i] = (byte) ((block[QS + 32 * (i / 128) + i % 32] >> (2 * (i / 32 % 4)) & 3)
+                    - ((block[HM + i % 32] >> (i / 32) & 1) != 0 ? 0 : 4));
+        }
+        return BlockBytes.f16(block, D);
     }
 }

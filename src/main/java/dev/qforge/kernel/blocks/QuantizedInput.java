@@ -17,6 +17,7 @@ public final class QuantizedInput {
     private short[] levels = new short[0];
     private float[] scales = new float[0];
     private int[] sums = new int[0];
+    private int[] firstHalfSums = new int[0];
     private int length;
 
     /** Quantizes x[off .. off + n) (n a multiple of 32) into this, reusing its arrays. */
@@ -28,6 +29,7 @@ public final class QuantizedInput {
             levels = new short[n];
             scales = new float[n / BLOCK];
             sums = new int[n / BLOCK];
+            firstHalfSums = new int[n / BLOCK];
         }
         length = n;
         for (int b = 0; b < n / BLOCK; b++) {
@@ -39,12 +41,17 @@ public final class QuantizedInput {
             float d = amax / 127;
             float id = d != 0 ? 1.0f / d : 0.0f;
             int sum = 0;
+            int firstHalf = 0;
             for (int i = 0; i < BLOCK; i++) {
                 // clamped: a block with max|x| below ~4e-37 has an infinite 1/d (ggml leaves that undefined)
                 int q = Math.max(-127, Math.min(127, Q8_0Format.roundHalfAway(x[base + i] * id)));
                 levels[b * BLOCK + i] = (short) q;
                 sum += q;
+                if (i == BLOCK / 2 - 1) {
+                    firstHalf = sum;
+                }
             }
+            firstHalfSums[b] = firstHalf;
             scales[b] = d;
             sums[b] = sum;
         }
@@ -66,5 +73,10 @@ public final class QuantizedInput {
 
     public int sum(int block) {
         return sums[block];
+    }
+
+    /** The level sum of half h (0: levels 0-15, 1: levels 16-31) of a block: what offsets per 16 weights multiply. */
+    public int halfSum(int block, int h) {
+        return h == 0 ? firstHalfSums[block] : sums[block] - firstHalfSums[block];
     }
 }

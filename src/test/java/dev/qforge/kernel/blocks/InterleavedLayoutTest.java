@@ -25,7 +25,8 @@ class InterleavedLayoutTest {
 
     @Test
     void theFormatsThatDecodeMostHaveALayout() {
-        for (String name : List.of("Q4_0", "Q4_K", "Q6_K", "Q8_0")) {
+        for (String name : List.of("Q4_0", "Q4_K", "Q6_K", "Q8_0", "IQ1_S", "IQ1_M", "IQ2_XXS", "IQ2_XS", "IQ2_S",
+                "IQ3_XXS", "IQ3_S", "IQ4_NL", "IQ4_XS", "MXFP4", "TQ1_0", "TQ2_0")) {
             assertFalse(BlockFormats.byName(name).interleavedLayout() == null, name);
         }
     }
@@ -75,8 +76,10 @@ class InterleavedLayoutTest {
             long rowBytes = f.rowBytes(cols);
             MemorySegment src = MemorySegment.ofArray(new byte[(int) (rowBytes * rowCount + 3)]).asSlice(3);
             float[][] deq = new float[rowCount][cols];
+            float[] importance = new float[cols];
+            java.util.Arrays.fill(importance, 1f);
             for (int r = 0; r < rowCount; r++) {
-                f.quantize(w[r], 0, cols, null, src, r * rowBytes);
+                f.quantize(w[r], 0, cols, f.needsImportance() ? importance : null, src, r * rowBytes);
                 f.dequantize(src, r * rowBytes, cols, deq[r], 0);
             }
             float[] xf = activations(rnd, cols);

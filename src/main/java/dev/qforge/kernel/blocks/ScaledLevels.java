@@ -1,0 +1,43 @@
+package dev.qforge.kernel.blocks;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * What a format's blocks are once their bit packing is undone, for the formats where that is three small
+ * things: every weight is {@code d · factor · level}, with one float d per block, one small integer factor per
+ * span of 16 or 32 weights (a sub-block scale), and per weight one of at most 16 small integer levels — a
+ * lattice entry's value with its sign, a codebook value, a centred K-quant level. llama.cpp's IQ formats,
+ * IQ4_NL/IQ4_XS, MXFP4 and Q3_K are all of this shape, however differently they pack it; Q2_K is too, with an
+ * offset per span subtracted: {@code d · factor · level − dmin · offset}.
+ *
+ * <p>The shape is what {@link LevelTableInterleaved} needs to decode any of them with one kernel: levels become
+ * 4-bit codes into the format's table, looked up in vector registers, and the integer sums meet the factors and
+ * d once per span. The lattice formats also dequantize through it (the products are exact, so the floats are
+ * those of ggml's own order of operations).
+ */
+interface ScaledLevels {
+    /** The levels a weight can take, at most 16 and each within a signed byte; a level's index is its code. */
+    byte[] levels();
+
+    /** Weights per factor: 16 or 32; 0 where the format has no factor (every weight is d · level). */
+    int factorSpan();
+
+    /** Weights per block: one d each. */
+    int blockWeights();
+
+    /**
+     * Unpacks the block at o: each weight's level into level[0 .. blockWeights()), each span's factor into factor
+     * (nothing where factorSpan() is 0); returns d.
+     */
+    float unpack(MemorySegment s, long o, byte[] level, byte[] factor);
+
+    /** Whether each span also has an offset (w = d·factor·level − dmin·offset), given by {@link #unpackOffsets}. */
+    default boolean hasOffsets() {
+        return false;
+    }
+
+    /** Each span's offset of the block at o into offset; returns dmin. Only where {@link #hasOffsets()}. */
+    default float unpackOffsets(MemorySegment s, long o, byte[] offset) {
+        throw new UnsupportedOperationException("no offsets");
+    }
+}
