@@ -71,8 +71,14 @@ public final class DecoderBenchmark {
         double[] bandwidth = new double[2 * reps];
         double[] peak = new double[reps];
         InferenceState state = decoder.newState(Math.max(promptTokens, genTokens));
-        // Warm-up: compile the kernels before timing anything.
+        // Warm-up: compile the kernels before timing anything, prefill's and decode's; the first single-token steps
+        // also repack the weights into their decode layouts (seconds for a large model), which llama-bench's own
+        // warm-up run likewise keeps out of its figures.
         decoder.forward(state, tokens, 0, Math.min(promptTokens, 64), 1);
+        state.reset();
+        for (int t = 0; t < Math.min(genTokens, 32); t++) {
+            decoder.forward(state, tokens, t, 1, 1);
+        }
         for (int r = 0; r < reps; r++) {
             peak[r] = FmaPeak.measureGflops();
             state.reset();

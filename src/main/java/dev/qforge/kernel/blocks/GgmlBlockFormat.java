@@ -27,7 +27,7 @@ abstract class GgmlBlockFormat implements BlockFormat {
         }
         InterleavedLayout layout = levelTableLayout;
         if (layout == null) {
-            layout = new LevelTableInterleaved(levels, bytesPerBlock());
+            layout = new ScaledLevelsInterleaved(levels, bytesPerBlock());
             levelTableLayout = layout;
         }
         return layout;

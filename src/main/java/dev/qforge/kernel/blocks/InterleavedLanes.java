@@ -48,6 +48,7 @@ final class InterleavedLanes {
         final float[] t = new float[32];
         final float[] sums = new float[64];
         final float[] offsets = new float[32];
+        final int[] ints = new int[64];
     }
 
     /** Writes row's 32 levels (each in [0, 16)) into the group at off. */

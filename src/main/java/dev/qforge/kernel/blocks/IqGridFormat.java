@@ -33,9 +33,7 @@ abstract class IqGridFormat extends GgmlBlockFormat implements ScaledLevels {
      * order (a sub-block scale d·(0.5 + s)/4, then times the grid value, then the sign) multiplies the same
      * numbers, and every product is exact (at most 22 significant bits).
      */
-    final void decode(MemorySegment s, long o, float[] y, int yOff) {
-        byte[] level = LEVELS.get();
-        byte[] factor = FACTORS.get();
+    private void decode(MemorySegment s, long o, float[] y, int yOff, byte[] level, byte[] factor) {
         float d = unpack(s, o, level, factor);
         int span = factorSpan();
         for (int i = 0; i < QK; i++) {
@@ -68,8 +66,10 @@ abstract class IqGridFormat extends GgmlBlockFormat implements ScaledLevels {
 
     @Override
     public void dequantize(MemorySegment src, long srcOffset, int n, float[] dst, int dstOff) {
+        byte[] level = LEVELS.get();
+        byte[] factor = FACTORS.get();
         for (int b = 0; b < blocks(n); b++) {
-            decode(src, srcOffset + (long) b * bytesPerBlock(), dst, dstOff + b * QK);
+            decode(src, srcOffset + (long) b * bytesPerBlock(), dst, dstOff + b * QK, level, factor);
         }
     }
 
@@ -77,9 +77,11 @@ abstract class IqGridFormat extends GgmlBlockFormat implements ScaledLevels {
     public float dot(MemorySegment row, long rowOffset, int n, float[] x, int xOff) {
         BlockDot.checkX(x, xOff, n);
         float[] w = BLOCK.get();
+        byte[] level = LEVELS.get();
+        byte[] factor = FACTORS.get();
         FloatVector acc = FloatVector.zero(F);
         for (int b = 0; b < blocks(n); b++) {
-            decode(row, rowOffset + (long) b * bytesPerBlock(), w, 0);
+            decode(row, rowOffset + (long) b * bytesPerBlock(), w, 0, level, factor);
             int xo = xOff + b * QK;
             for (int j = 0; j < QK; j += F.length()) {
                 acc = FloatVector.fromArray(F, w, j).fma(FloatVector.fromArray(F, x, xo + j), acc);

@@ -24,7 +24,7 @@ import static dev.qforge.kernel.blocks.KVectors.LE;
  * <p>Quantization is bit-exact with ggml's quantize_q5_K (quantize_row_q5_K_ref without importance,
  * quantize_row_q5_K_impl with; see {@link ScaleMinSearch}).
  */
-public final class Q5KFormat extends GgmlBlockFormat {
+public final class Q5KFormat extends GgmlBlockFormat implements ScaledLevels {
     private static final GgmlType TYPE = GgmlType.Q5_K;
     private static final int QK = 256;
     private static final int QH = ScaleMinSearch.HEAD_BYTES;
@@ -138,5 +138,63 @@ public final class Q5KFormat extends GgmlBlockFormat {
     @Override
     public LevelGrid levelGrid() {
         return LevelGrids.Q5_K;
+    }
+
+    private static final byte[] LEVELS = new byte[32];
+
+    static {
+        for (int i = 0; i < LEVELS.length; i++) {
+            LEVELS[i] = (byte) i;
+        }
+    }
+
+    @Override
+    public byte[] levels() {
+        return LEVELS.clone();
+    }
+
+    @Override
+    public int factorSpan() {
+        return 32;
+    }
+
+    @Override
+    public int blockWeights() {
+        return QK;
+    }
+
+    /** Levels the 5-bit q, factors the 6-bit scales, d: as {@link #dequantize}. */
+    @Override
+    public float unpack(MemorySegment s, long o, byte[] level, byte[] factor) {
+        long lo = s.get(dev.qforge.numeric.LittleEndian.I64, o + 4);
+        int hi = BlockBytes.u32(s, o + 12);
+        for (int sub = 0; sub < 8; sub++) {
+            factor[sub] = (byte) PackedScales6.scale(lo, hi, sub);
+        }
+        for (int r = 0; r < 4; r++) {
+            for (int l = 0; l < 32; l++) {
+                int q = BlockBytes.u8(s, o + QS + 32 * r + l);
+                int h = BlockBytes.u8(s, o + QH + l);
+                level[64 * r + l] = (byte) ((q & 0xF) + ((h >> (2 * r) & 1) << 4));
+                level[64 * r + 32 + l] = (byte) ((q >> 4) + ((h >> (2 * r + 1) & 1) << 4));
+            }
+        }
+        return BlockBytes.f16(s, o);
+    }
+
+    @Override
+    public boolean hasOffsets() {
+        return true;
+    }
+
+    /** Offsets the 6-bit mins, dmin. */
+    @Override
+    public float unpackOffsets(MemorySegment s, long o, byte[] offset) {
+        long lo = s.get(dev.qforge.numeric.LittleEndian.I64, o + 4);
+        int hi = BlockBytes.u32(s, o + 12);
+        for (int sub = 0; sub < 8; sub++) {
+            offset[sub] = (byte) PackedScales6.min(lo, hi, sub);
+        }
+        return BlockBytes.f16(s, o + 2);
     }
 }

@@ -10,7 +10,7 @@ import java.lang.foreign.MemorySegment;
  * IQ4_NL/IQ4_XS, MXFP4 and Q3_K are all of this shape, however differently they pack it; Q2_K is too, with an
  * offset per span subtracted: {@code d · factor · level − dmin · offset}.
  *
- * <p>The shape is what {@link LevelTableInterleaved} needs to decode any of them with one kernel: levels become
+ * <p>The shape is what {@link ScaledLevelsInterleaved} needs to decode any of them with one kernel: levels become
  * 4-bit codes into the format's table, looked up in vector registers, and the integer sums meet the factors and
  * d once per span. The lattice formats also dequantize through it (the products are exact, so the floats are
  * those of ggml's own order of operations).
