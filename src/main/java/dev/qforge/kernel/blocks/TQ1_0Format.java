@@ -23,7 +23,7 @@ final class TQ1_0Format extends TernaryFormat {
     private static final int SCALE_OFFSET = 52;
 
     TQ1_0Format() {
-        super(GgmlType.TQ1_0, new TernaryInterleaved(GgmlType.TQ1_0.bytesPerBlock(), SCALE_OFFSET, TQ1_0Format::unpackBlock));
+        super(GgmlType.TQ1_0);
     }
 
     @Override
@@ -63,7 +63,7 @@ final class TQ1_0Format extends TernaryFormat {
         unpackBlock(src, o, t);
     }
 
-    static void unpackBlock(MemorySegment src, long o, byte[] t) {
+    private static void unpackBlock(MemorySegment src, long o, byte[] t) {
         for (int m = 0; m < 32; m++) {
             int b = BlockBytes.u8(src, o + m);
             for (int n = 0; n < 5; n++) {

@@ -18,7 +18,7 @@ final class TQ2_0Format extends TernaryFormat {
     private static final int SCALE_OFFSET = 64;
 
     TQ2_0Format() {
-        super(GgmlType.TQ2_0, new TernaryInterleaved(GgmlType.TQ2_0.bytesPerBlock(), SCALE_OFFSET, TQ2_0Format::unpackBlock));
+        super(GgmlType.TQ2_0);
     }
 
     @Override
@@ -44,7 +44,7 @@ final class TQ2_0Format extends TernaryFormat {
         unpackBlock(src, o, t);
     }
 
-    static void unpackBlock(MemorySegment src, long o, byte[] t) {
+    private static void unpackBlock(MemorySegment src, long o, byte[] t) {
         for (int half = 0; half < 2; half++) {
             for (int m = 0; m < 32; m++) {
                 int q = BlockBytes.u8(src, o + half * 32 + m);
