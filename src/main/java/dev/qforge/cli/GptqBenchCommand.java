@@ -5,6 +5,7 @@ import dev.qforge.kernel.Parallel;
 import dev.qforge.kernel.blocks.BlockFormat;
 import dev.qforge.kernel.blocks.BlockFormats;
 import dev.qforge.quant.gptq.GptqBenchmark;
+import dev.qforge.quant.gptq.GptqQuantizer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -40,7 +41,7 @@ public final class GptqBenchCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         // checked before any work; per-channel formats are made again for each shape's width
-        if (BlockFormats.anyByName(type, 256).levelGrid() == null) {
+        if (!GptqQuantizer.supports(BlockFormats.anyByName(type, 256))) {
             throw new QforgeException("--type " + type + ": not a block format GPTQ can round onto");
         }
         if (tokens < 1 || reps < 1) {

@@ -141,7 +141,7 @@ public final class CalibratedQuantization implements MatrixQuantizer {
         byte[] bytes = new byte[Math.toIntExact(rows * rowBytes)];
         MemorySegment out = MemorySegment.ofArray(bytes);
         Assignment a = methods.methodFor(gguf);
-        boolean gptq = a.method() == Method.GPTQ && format.levelGrid() != null;
+        boolean gptq = a.method() == Method.GPTQ && GptqQuantizer.supports(format);
         float[] importance = gptq ? null : inputs.meanSquares();
         // Rows are independent given the Hessian (GPTQ's factor is made once, on the first chunk), so the
         // weights come through the heap a chunk of rows at a time: a 32000-row head or a 14336-row gate

@@ -94,11 +94,11 @@ final class SensitivityProbe implements MatrixQuantizer {
                 MemorySegment out = keepBytes != null ? MemorySegment.ofArray(keepBytes).asSlice(r0 * rowBytes, n * rowBytes)
                         : MemorySegment.ofArray(new byte[Math.toIntExact(n * rowBytes)]);
                 double l;
-                if (format.levelGrid() != null) {
+                if (GptqQuantizer.supports(format)) {
                     l = GptqQuantizer.quantize(gguf, w, n, cols, inputs, format, out, settings, warnings).loss();
                 } else {
-                    // no scalar grid for GPTQ (plain floats, lattices): rounded to nearest as the final file will be;
-                    // the errors are nearly independent from column to column, so H's diagonal weighs them
+                    // plain floats: rounded to nearest as the final file will be; the errors are nearly independent
+                    // from column to column, so H's diagonal weighs them
                     l = diagonalLoss(format, w, n, cols, importance, diagonal, out);
                 }
                 loss.merge(t, l, Double::sum);

@@ -18,6 +18,17 @@ import java.util.function.Consumer;
  * imatrix); each weight of the block is then rounded onto those scales' grid ({@link LevelGrid}) and its
  * error fed forward. The output is ordinary blocks of the format, which llama.cpp reads unchanged.
  *
+ * <p>The lattice formats (IQ1_S … IQ3_S) have no grid per weight: their groups of 8 or 4 weights are entries of
+ * a codebook, chosen together. For them the rounding step is the format's own codebook search over the whole
+ * block (256 weights, with the Hessian's diagonal as importance) on the weights as the sweep leaves them when
+ * it reaches the block; the block's errors are then fed forward column by column as for any format, so every
+ * later block is chosen on weights that compensate for the earlier ones. (Within a block there is no
+ * feedback: its entries and scales are chosen at once.) They sweep left to right even where act-order is asked
+ * for: under act-order every block has a loud column in the first batch, so every block would be chosen before
+ * any feedback had reached it (measured: no gain over the search alone). Only where the shared Hessian is wider
+ * than {@code Hessian}'s spare copy allows and was already factored in act-order do they take that order, each
+ * block chosen when the sweep first reaches one of its columns.
+ *
  * <p>Updates are lazy, on two levels: within a sub-batch of 16 columns an error reaches the sub-batch's later
  * columns at once; the rest of its batch of 256 after the sub-batch, and the columns after the batch after the
  * batch, both as register-tiled products ({@link RankUpdate}). Rows are independent given the factor, so
@@ -60,6 +71,14 @@ public final class GptqQuantizer {
     }
 
     /**
+     * Whether GPTQ can quantize to {@code format}: every format with a level grid, and the lattice formats, whose
+     * blocks it rounds with the format's own search; not the plain floats (nothing to feed forward worth a sweep).
+     */
+    public static boolean supports(BlockFormat format) {
+        return format.levelGrid() != null || format.canQuantize() && format.blockSize() > 1;
+    }
+
+    /**
      * Quantizes the rows × cols weights {@code w} (row-major; left as they were, or with dead columns zeroed)
      * into {@code out} (rows × format.rowBytes(cols) bytes) for inputs whose Hessian is {@code h}.
      *
@@ -68,10 +87,11 @@ public final class GptqQuantizer {
      */
     public static Result quantize(String name, float[] w, int rows, int cols, Hessian h, BlockFormat format,
                                   MemorySegment out, Settings settings, Consumer<String> warnings) {
-        LevelGrid grid = format.levelGrid();
-        if (grid == null) {
-            throw new QforgeException(name + ": GPTQ cannot round onto " + format.name() + " (the format has no level grid)");
+        if (!supports(format)) {
+            throw new QforgeException(name + ": GPTQ cannot round onto " + format.name()
+                    + " (plain floats have no rounding for it to compensate)");
         }
+        LevelGrid grid = format.levelGrid();
         if (h.cols() != cols) {
             throw new IllegalArgumentException(name + ": Hessian of " + h.cols() + " columns for " + cols);
         }
@@ -79,7 +99,11 @@ public final class GptqQuantizer {
         if (cols % bs != 0) {
             throw new IllegalArgumentException(name + ": " + cols + " columns is not a multiple of " + format.name() + "'s block");
         }
-        Hessian.Factor f = h.factor(settings.dampFraction(), settings.dampRaises(), settings.actOrder(), name, warnings);
+        // a lattice block gains from the feedback of the blocks before it, which act-order takes away (every block
+        // has a loud column early in the sweep): lattices go left to right wherever that factor can be had
+        Hessian.Factor f = grid != null
+                ? h.factor(settings.dampFraction(), settings.dampRaises(), settings.actOrder(), name, warnings)
+                : h.latticeFactor(settings.dampFraction(), settings.dampRaises(), settings.actOrder(), name, warnings);
         float[] importance = f.importance();
         for (int i = 0; i < cols; i++) {
             if (f.dead()[i]) {
@@ -134,17 +158,25 @@ public final class GptqQuantizer {
                     }
                 }
             }
-            // each weight's grid, in sweep order, and its chosen level, in the original order
+            // each weight's grid, in sweep order, and its chosen level, in the original order (for a lattice format,
+            // the weight's final value in scale and nothing in the others)
             float[] scale = new float[n * cols];
             float[] offset = new float[n * cols];
             int[] levels = new int[n * cols];
             float[] blockScale = new float[bs];
             float[] blockOffset = new float[bs];
+            int[] position = null;
             if (order != null) {
-                int[] position = new int[cols];
+                position = new int[cols];
                 for (int p = 0; p < cols; p++) {
                     position[order[p]] = p;
                 }
+            }
+            // a lattice block under act-order: chosen when the sweep first reaches one of its columns
+            boolean[] chosen = new boolean[cols / bs];
+            float[] blockWeights = new float[bs];
+            float[] blockValues = new float[bs];
+            if (order != null && grid != null) {
                 for (int r = 0; r < n; r++) {
                     for (int b = 0; b < cols / bs; b++) {
                         long at = (long) (r0 + r) * rowBytes + (long) b * bpb;
@@ -158,7 +190,7 @@ public final class GptqQuantizer {
                 }
             }
             float[] err = new float[n * batch];
-            float[] codebook = grid.codebook();
+            float[] codebook = grid != null ? grid.codebook() : null;
             int sub = gcd(SUB, bs);
             double loss = 0;
             for (int j0 = 0; j0 < cols; j0 += batch) {
@@ -173,6 +205,11 @@ public final class GptqQuantizer {
                             for (int r = 0; r < n; r++) {
                                 long at = (long) (r0 + r) * rowBytes + (long) (j / bs) * bpb;
                                 format.quantize(wb, r * cols + j, bs, blockImportance[j / bs], out, at);
+                                if (grid == null) {
+                                    // a lattice block is final as written: its values stand in for the grid
+                                    format.dequantize(out, at, bs, scale, r * cols + j);
+                                    continue;
+                                }
                                 grid.grid(out, at, bs, blockScale, blockOffset);
                                 System.arraycopy(blockScale, 0, scale, r * cols + j, bs);
                                 System.arraycopy(blockOffset, 0, offset, r * cols + j, bs);
@@ -181,12 +218,33 @@ public final class GptqQuantizer {
                         int uj = j * cols;
                         float d = u[uj + j];
                         int column = order == null ? j : order[j];
+                        if (order != null && grid == null && !chosen[column / bs]) {
+                            int b = column / bs;
+                            chosen[b] = true;
+                            for (int r = 0; r < n; r++) {
+                                for (int i = 0; i < bs; i++) {
+                                    blockWeights[i] = wb[r * cols + position[b * bs + i]];
+                                }
+                                long at = (long) (r0 + r) * rowBytes + (long) b * bpb;
+                                format.quantize(blockWeights, 0, bs, blockImportance[b], out, at);
+                                format.dequantize(out, at, bs, blockValues, 0);
+                                for (int i = 0; i < bs; i++) {
+                                    scale[r * cols + position[b * bs + i]] = blockValues[i];
+                                }
+                            }
+                        }
                         for (int r = 0; r < n; r++) {
                             int wi = r * cols + j;
                             float x = wb[wi];
-                            int k = grid.nearest(x, scale[wi], offset[wi]);
-                            levels[r * cols + column] = k;
-                            float e = (x - (scale[wi] * codebook[k] + offset[wi])) / d;
+                            float q;
+                            if (grid == null) {
+                                q = scale[wi];
+                            } else {
+                                int k = grid.nearest(x, scale[wi], offset[wi]);
+                                levels[r * cols + column] = k;
+                                q = scale[wi] * codebook[k] + offset[wi];
+                            }
+                            float e = (x - q) / d;
                             loss += (double) e * e;
                             err[r * batch + (j - j0)] = e;
                             for (int c = j + 1; c < s1; c++) {
@@ -206,7 +264,7 @@ public final class GptqQuantizer {
                     GptqWork.TOTAL.update(System.nanoTime() - t1, 2L * n * (j1 - j0) * (cols - j1));
                 }
             }
-            for (int r = 0; r < n; r++) {
+            for (int r = 0; grid != null && r < n; r++) {
                 for (int b = 0; b < cols / bs; b++) {
                     grid.setLevels(out, (long) (r0 + r) * rowBytes + (long) b * bpb, bs, levels, r * cols + b * bs);
                 }

@@ -14,6 +14,16 @@ public final class Hessian {
     /** The diagonal of the sum, kept when the sum itself is consumed by {@link #factor}. */
     private float[] diagonal;
     private Factor factor;
+    /**
+     * The sum as it was, kept (for widths up to {@link #SPARE_COLS}) when the first factor consumed it, so that a
+     * matrix that needs the other column order (a lattice format shares q/k/v's input with an act-order K-quant)
+     * can have its own factor; and that factor once made.
+     */
+    private float[] spare;
+    private Factor other;
+    /** Whether the first factor was made for a lattice format, whose order was a preference, not a setting. */
+    private boolean firstForLattice;
+    private static final int SPARE_COLS = 4096;
     private long tokens;
     /** Whether the lower triangle lags the upper one, which is all {@link #add} sums. */
     private boolean lowerStale;
@@ -110,8 +120,14 @@ public final class Hessian {
      */
     public synchronized Factor factor(double dampFraction, int dampRaises, boolean actOrder, String name,
                                       java.util.function.Consumer<String> warnings) {
-        if (factor != null && factor.requestedFraction == dampFraction && (factor.order != null) == actOrder) {
+        if (matches(factor, dampFraction, actOrder)) {
             return factor;
+        }
+        if (matches(other, dampFraction, actOrder)) {
+            return other;
+        }
+        if (factor != null && firstForLattice && canMakeOther(dampFraction)) {
+            return makeOther(dampFraction, dampRaises, actOrder, name, warnings);
         }
         if (factor != null) {
             throw new dev.qforge.QforgeException(name + ": reads the same input as a matrix quantized with damping "
@@ -119,6 +135,57 @@ public final class Hessian {
                     + (actOrder ? " and act-order" : "") + "; give linears that share an input (q/k/v, gate/up) the same GPTQ settings");
         }
         float[] h = sum();
+        if (cols <= SPARE_COLS) {
+            spare = h.clone();
+        }
+        factor = compute(h, dampFraction, dampRaises, actOrder, name, warnings);
+        sum = null;
+        return factor;
+    }
+
+    /**
+     * The factor for a lattice format (IQ1_S … IQ3_S), which gains from GPTQ's feedback only from left to right:
+     * that order wherever it can be had — first, or beside a factor made for act-order while the spare copy of the
+     * sum is there — else the factor in the requested order, the one the other matrices on this input use.
+     */
+    public synchronized Factor latticeFactor(double dampFraction, int dampRaises, boolean actOrder, String name,
+                                             java.util.function.Consumer<String> warnings) {
+        if (matches(factor, dampFraction, false)) {
+            return factor;
+        }
+        if (matches(other, dampFraction, false)) {
+            return other;
+        }
+        if (factor == null && cols <= SPARE_COLS) {
+            Factor f = factor(dampFraction, dampRaises, false, name, warnings);
+            firstForLattice = true;
+            return f;
+        }
+        if (factor != null && canMakeOther(dampFraction)) {
+            return makeOther(dampFraction, dampRaises, false, name, warnings);
+        }
+        return factor(dampFraction, dampRaises, actOrder, name, warnings);
+    }
+
+    private boolean canMakeOther(double dampFraction) {
+        return spare != null && other == null && factor.requestedFraction == dampFraction;
+    }
+
+    private Factor makeOther(double dampFraction, int dampRaises, boolean actOrder, String name,
+                             java.util.function.Consumer<String> warnings) {
+        float[] h = spare;
+        spare = null;
+        other = compute(h, dampFraction, dampRaises, actOrder, name, warnings);
+        return other;
+    }
+
+    private static boolean matches(Factor f, double dampFraction, boolean actOrder) {
+        return f != null && f.requestedFraction == dampFraction && (f.order != null) == actOrder;
+    }
+
+    /** The factor of h (the sum, consumed), with the columns in the requested order. */
+    private Factor compute(float[] h, double dampFraction, int dampRaises, boolean actOrder, String name,
+                           java.util.function.Consumer<String> warnings) {
         float[] importance = meanSquares();
         boolean[] dead = new boolean[cols];
         double meanDiag = 0;
@@ -155,13 +222,11 @@ public final class Hessian {
                 fraction *= 10;
             }
         }
-        sum = null;
         if (u == null) {
             throw new dev.qforge.QforgeException(name + ": the Hessian stays singular with damping " + fraction
                     + "·mean(diag); the calibration inputs may be degenerate (too few tokens?)");
         }
-        factor = new Factor(u, order, dead, importance, fraction * meanDiag, fraction, dampFraction);
-        return factor;
+        return new Factor(u, order, dead, importance, fraction * meanDiag, fraction, dampFraction);
     }
 
     /** The columns by decreasing diagonal (ties: by index, so the order is the same on every run). */

@@ -124,6 +124,60 @@ class GptqQuantizerTest {
         System.out.printf("%s: output error RTN %.4g, GPTQ %.4g, act-order GPTQ %.4g%n", name, eRtn, eGptq, eOrdered);
     }
 
+    /**
+     * The lattice formats round a whole block of 256 with their own codebook search; GPTQ's feedback between blocks
+     * must still bring the output closer than the same search on the weights as they are. Asked for act-order, they
+     * still sweep left to right (which is where their gain is), also on a Hessian an act-order format factored
+     * first (q/k/v sharing an input), and the act-order format keeps its own order there.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"IQ1_S", "IQ1_M", "IQ2_XXS", "IQ2_XS", "IQ2_S", "IQ3_XXS", "IQ3_S"})
+    void gptqFeedsTheErrorsOfLatticeBlocksForward(String name) {
+        BlockFormat f = BlockFormats.byName(name);
+        Random r = new Random(11);
+        float[] x = inputs(r);
+        float[] w = weights(r);
+        Hessian h = new Hessian(COLS);
+        h.add(x, TOKENS);
+        float[] importance = h.meanSquares();
+        byte[] rtn = new byte[(int) (ROWS * f.rowBytes(COLS))];
+        for (int row = 0; row < ROWS; row++) {
+            f.quantize(w, row * COLS, COLS, importance, MemorySegment.ofArray(rtn), row * f.rowBytes(COLS));
+        }
+        byte[] gptq = new byte[rtn.length];
+        List<String> warnings = new ArrayList<>();
+        GptqQuantizer.quantize("test", w.clone(), ROWS, COLS, h, f, MemorySegment.ofArray(gptq),
+                new GptqQuantizer.Settings(0.01, 6, false), warnings::add);
+        Hessian h2 = new Hessian(COLS);
+        h2.add(x, TOKENS);
+        BlockFormat q4k = BlockFormats.byName("Q4_K");
+        byte[] sharing = new byte[(int) (ROWS * q4k.rowBytes(COLS))];
+        GptqQuantizer.quantize("test", w.clone(), ROWS, COLS, h2, q4k, MemorySegment.ofArray(sharing),
+                new GptqQuantizer.Settings(0.01, 6, true), warnings::add);
+        assertTrue(h2.factor(0.01, 6, true, "test", warnings::add).order() != null, "the K-quant's factor is act-order");
+        byte[] ordered = new byte[rtn.length];
+        GptqQuantizer.quantize("test", w.clone(), ROWS, COLS, h2, f, MemorySegment.ofArray(ordered),
+                new GptqQuantizer.Settings(0.01, 6, true), warnings::add);
+        double eRtn = outputError(x, w, dequantize(f, rtn));
+        double eGptq = outputError(x, w, dequantize(f, gptq));
+        System.out.printf("%s: output error with the format's search alone %.4g, with GPTQ's feedback %.4g (%.2f)%n",
+                name, eRtn, eGptq, eGptq / eRtn);
+        assertTrue(warnings.isEmpty(), warnings.toString());
+        assertTrue(eGptq < 0.9 * eRtn, name + ": GPTQ output error " + eGptq + " vs the search alone " + eRtn);
+        assertArrayEquals(gptq, ordered, name + ": left to right, also asked for act-order on a shared Hessian");
+        // the other way round: the lattice first, then the K-quant still gets its act-order factor
+        Hessian h3 = new Hessian(COLS);
+        h3.add(x, TOKENS);
+        byte[] latticeFirst = new byte[rtn.length];
+        GptqQuantizer.quantize("test", w.clone(), ROWS, COLS, h3, f, MemorySegment.ofArray(latticeFirst),
+                new GptqQuantizer.Settings(0.01, 6, true), warnings::add);
+        byte[] kquantSecond = new byte[sharing.length];
+        GptqQuantizer.quantize("test", w.clone(), ROWS, COLS, h3, q4k, MemorySegment.ofArray(kquantSecond),
+                new GptqQuantizer.Settings(0.01, 6, true), warnings::add);
+        assertArrayEquals(gptq, latticeFirst, name + ": left to right when first on a Hessian");
+        assertArrayEquals(sharing, kquantSecond, name + ": the K-quant's act-order bytes do not depend on who came first");
+    }
+
     /** Σ x xᵀ of one all-ones input, made indefinite: eigenvalue −1 along (1, −1, 0, …). */
     private static Hessian indefiniteHessian(int cols) {
         Hessian h = new Hessian(cols);
