@@ -20,7 +20,7 @@ import static dev.qforge.kernel.blocks.BlockDot.F;
  * make_qkx3_quants (weighted least-squares fit of d and m over 37 stretched grids) with weights
  * importance·sqrt(σ² + x²), σ² the mean square of the row passed in (pass whole rows).
  */
-public final class Q4_1Format extends GgmlBlockFormat {
+public final class Q4_1Format extends GgmlBlockFormat implements ScaledLevels {
     private static final int QK = 32;
 
     public Q4_1Format() {
@@ -111,5 +111,49 @@ public final class Q4_1Format extends GgmlBlockFormat {
             total = BlockDot.sum(x, xo, QK, FloatVector.zero(F)).fma(FloatVector.broadcast(F, f16(row, o + 2)), total);
         }
         return Lanes.sum(total);
+    }
+
+    @Override
+    public byte[] levels() {
+        byte[] levels = new byte[16];
+        for (int i = 0; i < 16; i++) {
+            levels[i] = (byte) i;
+        }
+        return levels;
+    }
+
+    /** A factor of 1 per block: the span that carries the block's offset m. */
+    @Override
+    public int factorSpan() {
+        return QK;
+    }
+
+    @Override
+    public int blockWeights() {
+        return QK;
+    }
+
+    /** Levels the 4-bit q, factor 1, d. */
+    @Override
+    public float unpack(MemorySegment s, long o, byte[] level, byte[] factor) {
+        factor[0] = 1;
+        for (int j = 0; j < 16; j++) {
+            int q = u8(s, o + 4 + j);
+            level[j] = (byte) (q & 0x0F);
+            level[j + 16] = (byte) (q >>> 4);
+        }
+        return f16(s, o);
+    }
+
+    @Override
+    public boolean hasOffsets() {
+        return true;
+    }
+
+    /** One offset of 1 per block, with −m as its dmin: w = d·q − (−m)·1. */
+    @Override
+    public float unpackOffsets(MemorySegment s, long o, byte[] offset) {
+        offset[0] = 1;
+        return -f16(s, o + 2);
     }
 }

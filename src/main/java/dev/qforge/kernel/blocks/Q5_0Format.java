@@ -21,7 +21,7 @@ import static dev.qforge.kernel.blocks.BlockDot.F;
  * <p>Quantization as Q4_0 with 16 instead of 8: reference absmax without importance, make_qx_quants
  * with importance·sqrt(σ² + x²) weights with it (σ² per row: pass whole rows).
  */
-public final class Q5_0Format extends GgmlBlockFormat {
+public final class Q5_0Format extends GgmlBlockFormat implements ScaledLevels {
     private static final int QK = 32;
 
     public Q5_0Format() {
@@ -120,5 +120,36 @@ public final class Q5_0Format extends GgmlBlockFormat {
             total = acc.fma(FloatVector.broadcast(F, f16(row, o)), total);
         }
         return Lanes.sum(total);
+    }
+
+    @Override
+    public byte[] levels() {
+        byte[] levels = new byte[32];
+        for (int i = 0; i < 32; i++) {
+            levels[i] = (byte) (i - 16);
+        }
+        return levels;
+    }
+
+    @Override
+    public int factorSpan() {
+        return 0;
+    }
+
+    @Override
+    public int blockWeights() {
+        return QK;
+    }
+
+    /** Levels the 5-bit q − 16, d. */
+    @Override
+    public float unpack(MemorySegment s, long o, byte[] level, byte[] factor) {
+        int qh = u32(s, o + 2);
+        for (int j = 0; j < 16; j++) {
+            int q = u8(s, o + 6 + j);
+            level[j] = (byte) (((q & 0x0F) | (((qh >>> j) << 4) & 0x10)) - 16);
+            level[j + 16] = (byte) (((q >>> 4) | ((qh >>> (j + 12)) & 0x10)) - 16);
+        }
+        return f16(s, o);
     }
 }

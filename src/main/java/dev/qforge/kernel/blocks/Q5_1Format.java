@@ -19,7 +19,7 @@ import static dev.qforge.kernel.blocks.BlockDot.F;
  * <p>Quantization as Q4_1 with 31 instead of 15: min/max reference without importance,
  * make_qkx3_quants with importance·sqrt(σ² + x²) weights with it (σ² per row: pass whole rows).
  */
-public final class Q5_1Format extends GgmlBlockFormat {
+public final class Q5_1Format extends GgmlBlockFormat implements ScaledLevels {
     private static final int QK = 32;
 
     public Q5_1Format() {
@@ -112,5 +112,50 @@ public final class Q5_1Format extends GgmlBlockFormat {
             total = BlockDot.sum(x, xo, QK, FloatVector.zero(F)).fma(FloatVector.broadcast(F, f16(row, o + 2)), total);
         }
         return Lanes.sum(total);
+    }
+
+    @Override
+    public byte[] levels() {
+        byte[] levels = new byte[32];
+        for (int i = 0; i < 32; i++) {
+            levels[i] = (byte) i;
+        }
+        return levels;
+    }
+
+    /** A factor of 1 per block: the span that carries the block's offset m. */
+    @Override
+    public int factorSpan() {
+        return QK;
+    }
+
+    @Override
+    public int blockWeights() {
+        return QK;
+    }
+
+    /** Levels the 5-bit q, factor 1, d. */
+    @Override
+    public float unpack(MemorySegment s, long o, byte[] level, byte[] factor) {
+        factor[0] = 1;
+        int qh = u32(s, o + 4);
+        for (int j = 0; j < 16; j++) {
+            int q = u8(s, o + 8 + j);
+            level[j] = (byte) ((q & 0x0F) | (((qh >>> j) << 4) & 0x10));
+            level[j + 16] = (byte) ((q >>> 4) | ((qh >>> (j + 12)) & 0x10));
+        }
+        return f16(s, o);
+    }
+
+    @Override
+    public boolean hasOffsets() {
+        return true;
+    }
+
+    /** One offset of 1 per block, with −m as its dmin: w = d·q − (−m)·1. */
+    @Override
+    public float unpackOffsets(MemorySegment s, long o, byte[] offset) {
+        offset[0] = 1;
+        return -f16(s, o + 2);
     }
 }

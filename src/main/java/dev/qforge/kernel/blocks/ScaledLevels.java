@@ -7,8 +7,8 @@ import java.lang.foreign.MemorySegment;
  * things: every weight is {@code d · factor · level}, with one float d per block, one small integer factor per
  * span of 16 or 32 weights (a sub-block scale), and per weight one of at most 16 small integer levels — a
  * lattice entry's value with its sign, a codebook value, a centred K-quant level. llama.cpp's IQ formats,
- * IQ4_NL/IQ4_XS, MXFP4 and Q3_K are all of this shape, however differently they pack it; Q2_K is too, with an
- * offset per span subtracted: {@code d · factor · level − dmin · offset}.
+ * IQ4_NL/IQ4_XS, MXFP4, TQ1_0/TQ2_0, Q3_K and Q5_0 are all of this shape, however differently they pack it;
+ * Q2_K, Q5_K, Q4_1 and Q5_1 are too, with an offset per span subtracted: {@code d · factor · level − dmin · offset}.
  *
  * <p>The shape is what {@link ScaledLevelsInterleaved} needs to decode any of them with one kernel: levels become
  * 4-bit codes into the format's table, looked up in vector registers, and the integer sums meet the factors and

@@ -14,10 +14,10 @@ import java.util.Arrays;
 
 /**
  * The decode layout of the formats that are {@link ScaledLevels}: llama.cpp's lattice formats (IQ1_S … IQ3_S),
- * whose weights are grid entries named by index, the codebook formats IQ4_NL/IQ4_XS, MXFP4, and the K-quants
- * Q2_K, Q3_K and Q5_K. Where a format has at most 16 levels each weight's level becomes a 4-bit code into the
+ * whose weights are grid entries named by index, the codebook formats IQ4_NL/IQ4_XS, MXFP4, the ternary TQ1_0 and
+ * TQ2_0, the K-quants Q2_K, Q3_K and Q5_K and the legacy Q4_1, Q5_0 and Q5_1. Where a format has at most 16 levels each weight's level becomes a 4-bit code into the
  * format's table: per 32 columns of a group the 32 rows' codes are {@link InterleavedLanes} nibbles (512 bytes);
- * with more levels (Q5_K's 32) each level is a byte, column by column (1024 bytes). Before them come the rows'
+ * with more levels (the 5-bit formats' 32) each level is a byte, column by column (1024 bytes). Before them come the rows'
  * factors for those 32 columns (a byte per row per span of 16 or 32) and their offsets where the format has
  * them; each block ends with the rows' d (and dmin) as f32. For IQ2_XXS that is 4480 bytes per 256×32 weights,
  * 4.375 bits per weight against the file's 2.06: the packed copy trades memory for a kernel without table walks
@@ -97,7 +97,8 @@ final class ScaledLevelsInterleaved implements InterleavedLayout {
             }
             codeOf[levels[c] & 0xFF] = wide ? (levels[c] / unit) & 0xFF : c;
         }
-        // a chunk's accumulator sums 2·steps columns (wide: steps) of |level/unit|·127: exact in a short while ≤ 32767
+        // a chunk's accumulator sums 2·steps columns of |level/unit|·127: exact in a short while ≤ 32767 (byte levels
+        // are summed 8 columns at a time, which |level| ≤ 32 keeps exact)
         int largest = max / unit;
         if (wide && largest > 32) {
             throw new IllegalArgumentException("byte levels up to 32 in magnitude, not " + largest);
@@ -212,7 +213,7 @@ final class ScaledLevelsInterleaved implements InterleavedLayout {
      * The kernel: sums[j] += d_x·Σ_spans factor_j·Σ level·a over the 32 columns at co and the activation levels
      * a[ao .. ao+32), for the 32 rows. The level sums over columns 0-15 and 16-31 are kept apart (for the formats with
      * a factor per 16 weights) as int lanes, ints[0..32) and ints[32..64) in row order, then meet the factors in int
-     * lanes (|sum·factor| < 2^24 but for IQ4's extreme levels) and become floats once.
+     * lanes and become floats once, exactly: |Σ level·a·factor| ≤ 32·127·127·32 < 2^24 (IQ4_XS's extremes).
      *
      * <p>The steps pass vectors to each other through that small int array, never as arguments, return values or
      * variables merged across branches: C2 boxes a vector on the heap where it crosses a call it did not inline or

@@ -26,7 +26,8 @@ class InterleavedLayoutTest {
     @Test
     void theFormatsThatDecodeMostHaveALayout() {
         for (String name : List.of("Q4_0", "Q4_K", "Q6_K", "Q8_0", "IQ1_S", "IQ1_M", "IQ2_XXS", "IQ2_XS", "IQ2_S",
-                "IQ3_XXS", "IQ3_S", "IQ4_NL", "IQ4_XS", "MXFP4", "TQ1_0", "TQ2_0")) {
+                "IQ3_XXS", "IQ3_S", "IQ4_NL", "IQ4_XS", "MXFP4", "TQ1_0", "TQ2_0", "Q2_K", "Q3_K", "Q5_K", "Q4_1", "Q5_0",
+                "Q5_1")) {
             assertFalse(BlockFormats.byName(name).interleavedLayout() == null, name);
         }
     }
