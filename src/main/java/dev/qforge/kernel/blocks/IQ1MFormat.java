@@ -200,14 +200,11 @@ final class IQ1MFormat extends IqGridFormat {
         }
     }
 
-    @Override
-    public byte[] levels() {
-        return IQ1SFormat.shiftedLevels();
-    }
+    private static final Shape SHAPE = new Shape(IQ1SFormat.SHIFTED_LEVELS, 16, QK, false);
 
     @Override
-    public int factorSpan() {
-        return 16;
+    public Shape shape() {
+        return SHAPE;
     }
 
     /** Levels 8·(grid value ± 1/8) with a delta per 8 weights, factors 2s + 1 per 16 weights, d/8. */

@@ -216,19 +216,14 @@ final class IQ1SFormat extends IqGridFormat {
         return index;
     }
 
-    @Override
-    public byte[] levels() {
-        return shiftedLevels();
-    }
-
-    @Override
-    public int factorSpan() {
-        return 32;
-    }
-
     /** The values 8·(v ± 1/8), v in {−1, 0, 1}: IQ1_S and IQ1_M levels, with d/8 as their scale. */
-    static byte[] shiftedLevels() {
-        return new byte[] {-9, -7, -1, 1, 7, 9};
+    static final byte[] SHIFTED_LEVELS = {-9, -7, -1, 1, 7, 9};
+
+    private static final Shape SHAPE = new Shape(SHIFTED_LEVELS, 32, QK, false);
+
+    @Override
+    public Shape shape() {
+        return SHAPE;
     }
 
     /** Levels 8·(grid value + delta), factors 2s + 1, d/8: ggml's d·(2s + 1)·(value ± 1/8). */

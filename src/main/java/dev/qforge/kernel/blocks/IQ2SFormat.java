@@ -96,16 +96,11 @@ final class IQ2SFormat extends IqGridFormat {
         }
     }
 
-    private static final byte[] LEVELS = signedLevels(IqGrids.IQ2S);
+    private static final Shape SHAPE = new Shape(signedLevels(IqGrids.IQ2S), 16, QK, false);
 
     @Override
-    public byte[] levels() {
-        return LEVELS.clone();
-    }
-
-    @Override
-    public int factorSpan() {
-        return 16;
+    public Shape shape() {
+        return SHAPE;
     }
 
     /** Levels ± grid value (10-bit entries, 8 plain sign bits), factors 2s + 1 per 16 weights, d/8. */

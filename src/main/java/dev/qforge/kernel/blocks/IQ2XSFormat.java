@@ -106,16 +106,11 @@ final class IQ2XSFormat extends IqGridFormat {
         }
     }
 
-    private static final byte[] LEVELS = signedLevels(IqGrids.IQ2XS);
+    private static final Shape SHAPE = new Shape(signedLevels(IqGrids.IQ2XS), 16, QK, false);
 
     @Override
-    public byte[] levels() {
-        return LEVELS.clone();
-    }
-
-    @Override
-    public int factorSpan() {
-        return 16;
+    public Shape shape() {
+        return SHAPE;
     }
 
     /** Levels ± grid value, factors 2s + 1 per 16 weights, d/8: d·(0.5 + s)/4, as ggml scales them. */

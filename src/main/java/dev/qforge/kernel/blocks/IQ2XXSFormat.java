@@ -104,16 +104,11 @@ final class IQ2XXSFormat extends IqGridFormat {
         }
     }
 
-    private static final byte[] LEVELS = signedLevels(IqGrids.IQ2XXS);
+    private static final Shape SHAPE = new Shape(signedLevels(IqGrids.IQ2XXS), 32, QK, false);
 
     @Override
-    public byte[] levels() {
-        return LEVELS.clone();
-    }
-
-    @Override
-    public int factorSpan() {
-        return 32;
+    public Shape shape() {
+        return SHAPE;
     }
 
     /** Levels ± grid value, factors 2s + 1, d/8: d·(0.5 + s)/4 per sub-block, as ggml scales it. */

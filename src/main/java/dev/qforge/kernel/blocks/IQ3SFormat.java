@@ -103,16 +103,11 @@ final class IQ3SFormat extends IqGridFormat {
         }
     }
 
-    private static final byte[] LEVELS = signedLevels(IqGrids.IQ3S);
+    private static final Shape SHAPE = new Shape(signedLevels(IqGrids.IQ3S), 32, QK, false);
 
     @Override
-    public byte[] levels() {
-        return LEVELS.clone();
-    }
-
-    @Override
-    public int factorSpan() {
-        return 32;
+    public Shape shape() {
+        return SHAPE;
     }
 
     /** Levels ± grid value (9-bit 4-wide entries, plain sign bits), factors 1 + 2s, d. */

@@ -105,16 +105,11 @@ final class IQ3XXSFormat extends IqGridFormat {
         }
     }
 
-    private static final byte[] LEVELS = signedLevels(IqGrids.IQ3XXS);
+    private static final Shape SHAPE = new Shape(signedLevels(IqGrids.IQ3XXS), 32, QK, false);
 
     @Override
-    public byte[] levels() {
-        return LEVELS.clone();
-    }
-
-    @Override
-    public int factorSpan() {
-        return 32;
+    public Shape shape() {
+        return SHAPE;
     }
 
     /** Levels ± grid value (4-wide entries, 7-bit sign indices), factors 2s + 1, d/4: d·(0.5 + s)/2. */

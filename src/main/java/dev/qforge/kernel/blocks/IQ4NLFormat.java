@@ -76,19 +76,11 @@ public final class IQ4NLFormat extends GgmlBlockFormat implements ScaledLevels {
         return LevelGrids.IQ4_NL;
     }
 
-    @Override
-    public byte[] levels() {
-        return Iq4NonLinear.VALUES.clone();
-    }
+    private static final Shape SHAPE = new Shape(Iq4NonLinear.VALUES, 0, QK, false);
 
     @Override
-    public int factorSpan() {
-        return 0;
-    }
-
-    @Override
-    public int blockWeights() {
-        return QK;
+    public Shape shape() {
+        return SHAPE;
     }
 
     @Override

@@ -102,19 +102,11 @@ public final class IQ4XSFormat extends GgmlBlockFormat implements ScaledLevels {
         return LevelGrids.IQ4_XS;
     }
 
-    @Override
-    public byte[] levels() {
-        return Iq4NonLinear.VALUES.clone();
-    }
+    private static final Shape SHAPE = new Shape(Iq4NonLinear.VALUES, 32, QK, false);
 
     @Override
-    public int factorSpan() {
-        return 32;
-    }
-
-    @Override
-    public int blockWeights() {
-        return QK;
+    public Shape shape() {
+        return SHAPE;
     }
 
     /** Levels from the IQ4_NL codebook, factors ls − 32 (6-bit codes), d. */

@@ -23,11 +23,6 @@ abstract class IqGridFormat extends GgmlBlockFormat implements ScaledLevels {
         super(type);
     }
 
-    @Override
-    public final int blockWeights() {
-        return QK;
-    }
-
     /**
      * The block at o as 256 floats into y[yOff ..]: (d·factor)·level, which is ggml's value bit for bit — its own
      * order (a sub-block scale d·(0.5 + s)/4, then times the grid value, then the sign) multiplies the same
@@ -35,7 +30,7 @@ abstract class IqGridFormat extends GgmlBlockFormat implements ScaledLevels {
      */
     private void decode(MemorySegment s, long o, float[] y, int yOff, byte[] level, byte[] factor) {
         float d = unpack(s, o, level, factor);
-        int span = factorSpan();
+        int span = shape().factorSpan();
         for (int i = 0; i < QK; i++) {
             y[yOff + i] = d * factor[i / span] * level[i];
         }

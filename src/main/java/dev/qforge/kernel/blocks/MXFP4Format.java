@@ -121,23 +121,11 @@ final class MXFP4Format extends GgmlBlockFormat implements LevelGrid, ScaledLeve
         }
     }
 
-    @Override
-    public byte[] levels() {
-        byte[] levels = new byte[CODES.length];
-        for (int i = 0; i < levels.length; i++) {
-            levels[i] = (byte) CODES[i];
-        }
-        return levels;
-    }
+    private static final Shape SHAPE = new Shape(new byte[] {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12}, 0, QK, false);
 
     @Override
-    public int factorSpan() {
-        return 0;
-    }
-
-    @Override
-    public int blockWeights() {
-        return QK;
+    public Shape shape() {
+        return SHAPE;
     }
 
     /** Levels the E2M1 values doubled (0, ±1 … ±12), d the E8M0 scale halved, as ggml dequantizes them. */

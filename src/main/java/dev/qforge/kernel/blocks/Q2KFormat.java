@@ -229,19 +229,11 @@ public final class Q2KFormat extends GgmlBlockFormat implements ScaledLevels {
         return LevelGrids.Q2_K;
     }
 
-    @Override
-    public byte[] levels() {
-        return new byte[] {0, 1, 2, 3};
-    }
+    private static final Shape SHAPE = new Shape(Shape.range(0, 3), 16, QK, true);
 
     @Override
-    public int factorSpan() {
-        return 16;
-    }
-
-    @Override
-    public int blockWeights() {
-        return QK;
+    public Shape shape() {
+        return SHAPE;
     }
 
     /** Levels the 2-bit q, factors the low nibbles of the scales, d: as {@link #dequantize}. */
@@ -254,11 +246,6 @@ public final class Q2KFormat extends GgmlBlockFormat implements ScaledLevels {
             level[i] = (byte) (BlockBytes.u8(s, o + QS + 32 * (i / 128) + i % 32) >> (2 * (i / 32 % 4)) & 3);
         }
         return BlockBytes.f16(s, o + D);
-    }
-
-    @Override
-    public boolean hasOffsets() {
-        return true;
     }
 
     /** Offsets the high nibbles of the scales, dmin. */

@@ -214,19 +214,11 @@ public final class Q3KFormat extends GgmlBlockFormat implements ScaledLevels {
         return LevelGrids.Q3_K;
     }
 
-    @Override
-    public byte[] levels() {
-        return new byte[] {-4, -3, -2, -1, 0, 1, 2, 3};
-    }
+    private static final Shape SHAPE = new Shape(Shape.range(-4, 3), 16, QK, false);
 
     @Override
-    public int factorSpan() {
-        return 16;
-    }
-
-    @Override
-    public int blockWeights() {
-        return QK;
+    public Shape shape() {
+        return SHAPE;
     }
 
     /** Levels q − 4 (high bit clear) or q, factors the 6-bit scales − 32, d: as {@link #dequantize}. */

@@ -113,24 +113,11 @@ public final class Q4_1Format extends GgmlBlockFormat implements ScaledLevels {
         return Lanes.sum(total);
     }
 
-    @Override
-    public byte[] levels() {
-        byte[] levels = new byte[16];
-        for (int i = 0; i < 16; i++) {
-            levels[i] = (byte) i;
-        }
-        return levels;
-    }
-
-    /** A factor of 1 per block: the span that carries the block's offset m. */
-    @Override
-    public int factorSpan() {
-        return QK;
-    }
+    private static final Shape SHAPE = new Shape(Shape.range(0, 15), QK, QK, true);
 
     @Override
-    public int blockWeights() {
-        return QK;
+    public Shape shape() {
+        return SHAPE;
     }
 
     /** Levels the 4-bit q, factor 1, d. */
@@ -143,11 +130,6 @@ public final class Q4_1Format extends GgmlBlockFormat implements ScaledLevels {
             level[j + 16] = (byte) (q >>> 4);
         }
         return f16(s, o);
-    }
-
-    @Override
-    public boolean hasOffsets() {
-        return true;
     }
 
     /** One offset of 1 per block, with −m as its dmin: w = d·q − (−m)·1. */

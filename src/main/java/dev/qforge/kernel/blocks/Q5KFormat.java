@@ -140,27 +140,11 @@ public final class Q5KFormat extends GgmlBlockFormat implements ScaledLevels {
         return LevelGrids.Q5_K;
     }
 
-    private static final byte[] LEVELS = new byte[32];
-
-    static {
-        for (int i = 0; i < LEVELS.length; i++) {
-            LEVELS[i] = (byte) i;
-        }
-    }
+    private static final Shape SHAPE = new Shape(Shape.range(0, 31), 32, QK, true);
 
     @Override
-    public byte[] levels() {
-        return LEVELS.clone();
-    }
-
-    @Override
-    public int factorSpan() {
-        return 32;
-    }
-
-    @Override
-    public int blockWeights() {
-        return QK;
+    public Shape shape() {
+        return SHAPE;
     }
 
     /** Levels the 5-bit q, factors the 6-bit scales, d: as {@link #dequantize}. */
@@ -180,11 +164,6 @@ public final class Q5KFormat extends GgmlBlockFormat implements ScaledLevels {
             }
         }
         return BlockBytes.f16(s, o);
-    }
-
-    @Override
-    public boolean hasOffsets() {
-        return true;
     }
 
     /** Offsets the 6-bit mins, dmin. */

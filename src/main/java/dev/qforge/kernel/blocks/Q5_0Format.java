@@ -122,23 +122,11 @@ public final class Q5_0Format extends GgmlBlockFormat implements ScaledLevels {
         return Lanes.sum(total);
     }
 
-    @Override
-    public byte[] levels() {
-        byte[] levels = new byte[32];
-        for (int i = 0; i < 32; i++) {
-            levels[i] = (byte) (i - 16);
-        }
-        return levels;
-    }
+    private static final Shape SHAPE = new Shape(Shape.range(-16, 15), 0, QK, false);
 
     @Override
-    public int factorSpan() {
-        return 0;
-    }
-
-    @Override
-    public int blockWeights() {
-        return QK;
+    public Shape shape() {
+        return SHAPE;
     }
 
     /** Levels the 5-bit q − 16, d. */

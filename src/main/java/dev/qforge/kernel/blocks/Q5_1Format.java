@@ -114,24 +114,11 @@ public final class Q5_1Format extends GgmlBlockFormat implements ScaledLevels {
         return Lanes.sum(total);
     }
 
-    @Override
-    public byte[] levels() {
-        byte[] levels = new byte[32];
-        for (int i = 0; i < 32; i++) {
-            levels[i] = (byte) i;
-        }
-        return levels;
-    }
-
-    /** A factor of 1 per block: the span that carries the block's offset m. */
-    @Override
-    public int factorSpan() {
-        return QK;
-    }
+    private static final Shape SHAPE = new Shape(Shape.range(0, 31), QK, QK, true);
 
     @Override
-    public int blockWeights() {
-        return QK;
+    public Shape shape() {
+        return SHAPE;
     }
 
     /** Levels the 5-bit q, factor 1, d. */
@@ -145,11 +132,6 @@ public final class Q5_1Format extends GgmlBlockFormat implements ScaledLevels {
             level[j + 16] = (byte) ((q >>> 4) | ((qh >>> (j + 12)) & 0x10));
         }
         return f16(s, o);
-    }
-
-    @Override
-    public boolean hasOffsets() {
-        return true;
     }
 
     /** One offset of 1 per block, with −m as its dmin: w = d·q − (−m)·1. */

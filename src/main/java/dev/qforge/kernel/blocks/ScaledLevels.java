@@ -16,27 +16,31 @@ import java.lang.foreign.MemorySegment;
  * those of ggml's own order of operations).
  */
 interface ScaledLevels {
-    /** The levels a weight can take, at most 16 and each within a signed byte; a level's index is its code. */
-    byte[] levels();
+    /**
+     * The format's shape: the levels a weight can take (at most 16 for 4-bit codes, or up to 32 within ±32 held as
+     * bytes; a level's index is its code), weights per factor (16 or 32; 0 where every weight is d · level), weights
+     * per block (one d each), and whether each span also has an offset ({@link #unpackOffsets}).
+     */
+    record Shape(byte[] levels, int factorSpan, int blockWeights, boolean offsets) {
+        /** The consecutive levels from .. to. */
+        static byte[] range(int from, int to) {
+            byte[] levels = new byte[to - from + 1];
+            for (int i = 0; i < levels.length; i++) {
+                levels[i] = (byte) (from + i);
+            }
+            return levels;
+        }
+    }
 
-    /** Weights per factor: 16 or 32; 0 where the format has no factor (every weight is d · level). */
-    int factorSpan();
-
-    /** Weights per block: one d each. */
-    int blockWeights();
+    Shape shape();
 
     /**
-     * Unpacks the block at o: each weight's level into level[0 .. blockWeights()), each span's factor into factor
-     * (nothing where factorSpan() is 0); returns d.
+     * Unpacks the block at o: each weight's level into level[0 .. blockWeights), each span's factor into factor
+     * (nothing where factorSpan is 0); returns d.
      */
     float unpack(MemorySegment s, long o, byte[] level, byte[] factor);
 
-    /** Whether each span also has an offset (w = d·factor·level − dmin·offset), given by {@link #unpackOffsets}. */
-    default boolean hasOffsets() {
-        return false;
-    }
-
-    /** Each span's offset of the block at o into offset; returns dmin. Only where {@link #hasOffsets()}. */
+    /** Each span's offset of the block at o into offset; returns dmin. Only where the shape has offsets. */
     default float unpackOffsets(MemorySegment s, long o, byte[] offset) {
         throw new UnsupportedOperationException("no offsets");
     }

@@ -67,17 +67,18 @@ final class ScaledLevelsInterleaved implements InterleavedLayout {
     ScaledLevelsInterleaved(ScaledLevels format, int bytesPerBlock) {
         this.format = format;
         this.bytesPerBlock = bytesPerBlock;
-        this.weights = format.blockWeights();
-        this.span = format.factorSpan();
+        ScaledLevels.Shape shape = format.shape();
+        this.weights = shape.blockWeights();
+        this.span = shape.factorSpan();
         if (weights % BLOCK != 0 || span != 0 && span != 16 && span != 32) {
             throw new IllegalArgumentException("blocks of " + weights + " weights, factors per " + span);
         }
         this.factorBytes = span == 0 ? 0 : ROWS * (BLOCK / span);
-        this.offsets = format.hasOffsets();
+        this.offsets = shape.offsets();
         if (offsets && span == 0) {
             throw new IllegalArgumentException("offsets need spans");
         }
-        byte[] levels = format.levels();
+        byte[] levels = shape.levels();
         this.wide = levels.length > 16;
         this.columnBytes = (offsets ? 2 : 1) * factorBytes + codeBytes();
         this.dOffset = weights / BLOCK * columnBytes;

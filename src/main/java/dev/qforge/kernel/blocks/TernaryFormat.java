@@ -96,19 +96,11 @@ abstract sealed class TernaryFormat extends GgmlBlockFormat implements LevelGrid
         }
     }
 
-    @Override
-    public byte[] levels() {
-        return new byte[] {-1, 0, 1};
-    }
+    private static final Shape SHAPE = new Shape(new byte[] {-1, 0, 1}, 0, QK, false);
 
     @Override
-    public int factorSpan() {
-        return 0;
-    }
-
-    @Override
-    public int blockWeights() {
-        return QK;
+    public Shape shape() {
+        return SHAPE;
     }
 
     @Override
