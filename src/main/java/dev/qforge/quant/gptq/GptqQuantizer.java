@@ -25,9 +25,10 @@ import java.util.function.Consumer;
  * later block is chosen on weights that compensate for the earlier ones. (Within a block there is no
  * feedback: its entries and scales are chosen at once.) They sweep left to right even where act-order is asked
  * for: under act-order every block has a loud column in the first batch, so every block would be chosen before
- * any feedback had reached it (measured: no gain over the search alone). Only where the shared Hessian is wider
- * than {@code Hessian}'s spare copy allows and was already factored in act-order do they take that order, each
- * block chosen when the sweep first reaches one of its columns.
+ * any feedback had reached it (measured: no gain over the search alone). Only on an input already factored in
+ * act-order for a matrix quantized before them, or wider than 4096 columns with act-order asked (where the Hessian
+ * keeps no spare copy for a second factor), do they take that order, each block chosen when the sweep first reaches
+ * one of its columns (so about as good as the search alone).
  *
  * <p>Updates are lazy, on two levels: within a sub-batch of 16 columns an error reaches the sub-batch's later
  * columns at once; the rest of its batch of 256 after the sub-batch, and the columns after the batch after the

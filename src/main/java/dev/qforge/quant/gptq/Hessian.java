@@ -15,9 +15,10 @@ public final class Hessian {
     private float[] diagonal;
     private Factor factor;
     /**
-     * The sum as it was, kept (for widths up to {@link #SPARE_COLS}) when the first factor consumed it, so that a
-     * matrix that needs the other column order (a lattice format shares q/k/v's input with an act-order K-quant)
-     * can have its own factor; and that factor once made.
+     * The sum as it was, kept (for widths up to {@link #SPARE_COLS}) when a lattice format's factor consumed it, so
+     * that the matrices sharing its input (an act-order K-quant beside a lattice q in llama.cpp's mixes) can still
+     * have theirs; and that second factor once made. Kept for lattices only: a copy of every Hessian would double
+     * the calibration loop's largest arrays.
      */
     private float[] spare;
     private Factor other;
@@ -134,19 +135,26 @@ public final class Hessian {
                     + factor.requestedFraction + (factor.order != null ? " and act-order" : "") + ", not " + dampFraction
                     + (actOrder ? " and act-order" : "") + "; give linears that share an input (q/k/v, gate/up) the same GPTQ settings");
         }
+        return first(dampFraction, dampRaises, actOrder, false, name, warnings);
+    }
+
+    /** The first factor, consuming the sum (a spare copy of it kept for a lattice's, where the width allows). */
+    private Factor first(double dampFraction, int dampRaises, boolean actOrder, boolean lattice, String name,
+                         java.util.function.Consumer<String> warnings) {
         float[] h = sum();
-        if (cols <= SPARE_COLS) {
+        if (lattice && cols <= SPARE_COLS) {
             spare = h.clone();
         }
         factor = compute(h, dampFraction, dampRaises, actOrder, name, warnings);
+        firstForLattice = lattice;
         sum = null;
         return factor;
     }
 
     /**
      * The factor for a lattice format (IQ1_S … IQ3_S), which gains from GPTQ's feedback only from left to right:
-     * that order wherever it can be had — first, or beside a factor made for act-order while the spare copy of the
-     * sum is there — else the factor in the requested order, the one the other matrices on this input use.
+     * that order where it is the first on this input (or a lattice's already is) and the input is at most
+     * {@link #SPARE_COLS} wide, else the order the other matrices on this input use.
      */
     public synchronized Factor latticeFactor(double dampFraction, int dampRaises, boolean actOrder, String name,
                                              java.util.function.Consumer<String> warnings) {
@@ -156,15 +164,11 @@ public final class Hessian {
         if (matches(other, dampFraction, false)) {
             return other;
         }
-        if (factor == null && cols <= SPARE_COLS) {
-            Factor f = factor(dampFraction, dampRaises, false, name, warnings);
-            firstForLattice = true;
-            return f;
+        if (factor == null) {
+            // wider inputs keep no spare, so there the lattice takes the order the others on this input will ask for
+            return first(dampFraction, dampRaises, cols > SPARE_COLS && actOrder, true, name, warnings);
         }
-        if (factor != null && canMakeOther(dampFraction)) {
-            return makeOther(dampFraction, dampRaises, false, name, warnings);
-        }
-        return factor(dampFraction, dampRaises, actOrder, name, warnings);
+        return factor(dampFraction, dampRaises, factor.order != null, name, warnings);
     }
 
     private boolean canMakeOther(double dampFraction) {
