@@ -61,7 +61,10 @@ final class ScaledLevelsInterleaved implements InterleavedLayout {
     private final int unit;
     /** Level (as an unsigned byte) → its code, or −1 for a level the format does not declare. */
     private final int[] codeOf = new int[256];
-    /** Nibble steps per short chunk: each of a chunk's two accumulators sums 2·steps columns. */
+    /**
+     * Nibble steps per short chunk (the last chunk of 8 may be shorter): each of a chunk's two accumulators sums
+     * 2·steps columns. IQ2_XXS's largest level 43 allows 3 (6·43·127 = 32766), IQ4's 127 only 1.
+     */
     private final int steps;
 
     ScaledLevelsInterleaved(ScaledLevels format, int bytesPerBlock) {
@@ -104,11 +107,7 @@ final class ScaledLevelsInterleaved implements InterleavedLayout {
         if (wide && largest > 32) {
             throw new IllegalArgumentException("byte levels up to 32 in magnitude, not " + largest);
         }
-        int s = 8;
-        while (s > 1 && 2 * s * largest * 127 > Short.MAX_VALUE) {
-            s /= 2;
-        }
-        this.steps = s;
+        this.steps = Math.max(1, Math.min(8, Short.MAX_VALUE / (2 * 127 * largest)));
     }
 
     /** Bytes of the levels of 32 columns of 32 rows. */
@@ -264,7 +263,7 @@ final class ScaledLevelsInterleaved implements InterleavedLayout {
         for (int k0 = 0; k0 < 8; k0 += steps) {
             ShortVector lo = ShortVector.zero(S);
             ShortVector hi = lo;
-            for (int k = k0; k < k0 + steps; k++) {
+            for (int k = k0, end = Math.min(k0 + steps, 8); k < end; k++) {
                 ShortVector v = ShortVector.fromMemorySegment(S, g, off + k * 64L, ByteOrder.LITTLE_ENDIAN);
                 IntVector w = v.reinterpretAsInts();
                 lo = lo.add(v.selectFrom(lookup).mul(a[ao + k]))
