@@ -41,7 +41,7 @@ public interface BlockFormat {
      */
     void quantize(float[] src, int srcOff, int n, float[] importance, MemorySegment dst, long dstOffset);
 
-    /** Whether qforge can write this format ({@link #quantize}); the lattice IQ formats are read-only for now. */
+    /** Whether qforge can write this format ({@link #quantize}); every format of the table can today. */
     default boolean canQuantize() {
         return true;
     }
