@@ -121,7 +121,16 @@ final class MXFP4Format extends GgmlBlockFormat implements LevelGrid, ScaledLeve
         }
     }
 
-    private static final Shape SHAPE = new Shape(new byte[] {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12}, 0, QK, false);
+    /** The E2M1 values doubled, as bytes: CODES themselves. */
+    private static final Shape SHAPE = new Shape(levelsOf(CODES), 0, QK, false);
+
+    private static byte[] levelsOf(float[] codes) {
+        byte[] levels = new byte[codes.length];
+        for (int i = 0; i < codes.length; i++) {
+            levels[i] = (byte) codes[i];
+        }
+        return levels;
+    }
 
     @Override
     public Shape shape() {

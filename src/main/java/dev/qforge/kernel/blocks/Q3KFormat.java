@@ -149,21 +149,20 @@ public final class Q3KFormat extends GgmlBlockFormat implements ScaledLevels {
     @Override
     public void dequantize(MemorySegment src, long srcOffset, int n, float[] dst, int dstOff) {
         byte[] block = new byte[TYPE.bytesPerBlock()];
+        byte[] level = new byte[QK];
+        byte[] factor = new byte[QK / 16];
         for (int b = 0; b < n / QK; b++) {
             MemorySegment.copy(src, ValueLayout.JAVA_BYTE, srcOffset + (long) b * block.length, block, 0, block.length);
-            float d = BlockBytes.f16(block, D);
+            float d = unpack(block, level, factor);
             int y = dstOff + b * QK;
             for (int i = 0; i < QK; i++) {
-                // weight i = 128h + 32s + l: 2-bit field s of qs[32h + l], high bit i/32 of hmask[l]
-                int h = i / 128;
-                int s = i / 32 % 4;
-                int l = i % 32;
-                int q = (block[QS + 32 * h + l] >> (2 * s) & 3) - ((block[HM + l] >> (i / 32) & 1) != 0 ? 0 : 4);
-                float dl = d * (scale(block, SC, i / 16) - 32);
-                dst[y + i] = dl * q;
+                // ggml's order: dl = d·(scale − 32), then dl·q
+                dst[y + i] = d * factor[i / 16] * level[i];
             }
         }
     }
+
+
 
     @Override
     public float dot(MemorySegment row, long rowOffset, int n, float[] x, int xOff) {
@@ -221,18 +220,24 @@ public final class Q3KFormat extends GgmlBlockFormat implements ScaledLevels {
         return SHAPE;
     }
 
-    /** Levels q − 4 (high bit clear) or q, factors the 6-bit scales − 32, d: as {@link #dequantize}. */
+    /** Levels q − 4 (high bit clear) or q, factors the 6-bit scales − 32, d. */
     @Override
     public float unpack(MemorySegment s, long o, byte[] level, byte[] factor) {
         byte[] block = new byte[TYPE.bytesPerBlock()];
         MemorySegment.copy(s, ValueLayout.JAVA_BYTE, o, block, 0, block.length);
+        return unpack(block, level, factor);
+    }
+
+    private static float unpack(byte[] block, byte[] level, byte[] factor) {
         for (int k = 0; k < QK / 16; k++) {
             factor[k] = (byte) (scale(block, SC, k) - 32);
         }
         for (int i = 0; i < QK; i++) {
+            // weight i = 128h + 32s + l: 2-bit field s of qs[32h + l], high bit i/32 of hmask[l]
             level[i] = (byte) ((block[QS + 32 * (i / 128) + i % 32] >> (2 * (i / 32 % 4)) & 3)
                     - ((block[HM + i % 32] >> (i / 32) & 1) != 0 ? 0 : 4));
         }
         return BlockBytes.f16(block, D);
     }
+
 }

@@ -60,10 +60,6 @@ final class TQ1_0Format extends TernaryFormat {
 
     @Override
     void unpack(MemorySegment src, long o, byte[] t) {
-        unpackBlock(src, o, t);
-    }
-
-    private static void unpackBlock(MemorySegment src, long o, byte[] t) {
         for (int m = 0; m < 32; m++) {
             int b = BlockBytes.u8(src, o + m);
             for (int n = 0; n < 5; n++) {

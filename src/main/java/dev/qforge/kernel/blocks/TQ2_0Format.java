@@ -41,10 +41,6 @@ final class TQ2_0Format extends TernaryFormat {
 
     @Override
     void unpack(MemorySegment src, long o, byte[] t) {
-        unpackBlock(src, o, t);
-    }
-
-    private static void unpackBlock(MemorySegment src, long o, byte[] t) {
         for (int half = 0; half < 2; half++) {
             for (int m = 0; m < 32; m++) {
                 int q = BlockBytes.u8(src, o + half * 32 + m);

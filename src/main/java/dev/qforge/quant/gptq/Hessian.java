@@ -22,8 +22,6 @@ public final class Hessian {
      */
     private float[] spare;
     private Factor other;
-    /** Whether the first factor was made for a lattice format, whose order was a preference, not a setting. */
-    private boolean firstForLattice;
     private static final int SPARE_COLS = 4096;
     private long tokens;
     /** Whether the lower triangle lags the upper one, which is all {@link #add} sums. */
@@ -127,7 +125,8 @@ public final class Hessian {
         if (matches(other, dampFraction, actOrder)) {
             return other;
         }
-        if (factor != null && firstForLattice && canMakeOther(dampFraction)) {
+        // a spare is there only where a lattice made the first factor: its order was a preference, not a setting
+        if (factor != null && canMakeOther(dampFraction)) {
             return makeOther(dampFraction, dampRaises, actOrder, name, warnings);
         }
         if (factor != null) {
@@ -146,7 +145,6 @@ public final class Hessian {
             spare = h.clone();
         }
         factor = compute(h, dampFraction, dampRaises, actOrder, name, warnings);
-        firstForLattice = lattice;
         sum = null;
         return factor;
     }
@@ -158,17 +156,13 @@ public final class Hessian {
      */
     public synchronized Factor latticeFactor(double dampFraction, int dampRaises, boolean actOrder, String name,
                                              java.util.function.Consumer<String> warnings) {
-        if (matches(factor, dampFraction, false)) {
-            return factor;
-        }
-        if (matches(other, dampFraction, false)) {
-            return other;
-        }
         if (factor == null) {
             // wider inputs keep no spare, so there the lattice takes the order the others on this input will ask for
             return first(dampFraction, dampRaises, cols > SPARE_COLS && actOrder, true, name, warnings);
         }
-        return factor(dampFraction, dampRaises, factor.order != null, name, warnings);
+        boolean leftToRight = matches(factor, dampFraction, false) || matches(other, dampFraction, false)
+                || canMakeOther(dampFraction);
+        return factor(dampFraction, dampRaises, !leftToRight && factor.order != null, name, warnings);
     }
 
     private boolean canMakeOther(double dampFraction) {
