@@ -41,13 +41,11 @@ final class InterleavedMatVec {
         int rows = w.rows();
         long groupBytes = layout.groupBytes(cols);
         QuantizedInput q = INPUT.get().set(x, 0, cols);
+        layout.prepare(q);
         int[] runs = runs(groups(rows), Parallel.threads());
-        Parallel.forRange(runs.length - 1, c -> {
-            for (int g = runs[c]; g < runs[c + 1]; g++) {
-                layout.dot(packed, g * groupBytes, cols, q, out, g * InterleavedLayout.ROWS,
-                        Math.min(InterleavedLayout.ROWS, rows - g * InterleavedLayout.ROWS));
-            }
-        });
+        Parallel.forRange(runs.length - 1, c -> layout.dotGroups(packed, runs[c] * groupBytes, groupBytes,
+                runs[c + 1] - runs[c], cols, q, out, runs[c] * InterleavedLayout.ROWS,
+                Math.min((runs[c + 1] - runs[c]) * InterleavedLayout.ROWS, rows - runs[c] * InterleavedLayout.ROWS)));
         Reference.reachabilityFence(w); // w's cleaner frees packed: w must outlive its use
     }
 

@@ -44,6 +44,7 @@ public final class QuantKernelBenchmark {
         int cols = w.cols();
         long groupBytes = layout.groupBytes(cols);
         QuantizedInput q = new QuantizedInput().set(x, 0, cols);
+        layout.prepare(q);
         float[] out = new float[CACHED_ROWS];
         return bestInCache(cols, () -> {
             layout.dot(packed, 0, cols, q, out, 0, 32);

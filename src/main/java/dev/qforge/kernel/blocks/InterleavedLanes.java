@@ -49,6 +49,12 @@ final class InterleavedLanes {
         final float[] sums = new float[64];
         final float[] offsets = new float[32];
         final int[] ints = new int[64];
+        /** A second group's, for kernels that take two groups at once (zeroed by them). */
+        final float[] acc2 = new float[32];
+        final float[] t2 = new float[32];
+        final float[] offsets2 = new float[32];
+        final int[] ints2 = new int[64];
+        final short[] shorts = new short[128];
     }
 
     /** Writes row's 32 levels (each in [0, 16)) into the group at off. */

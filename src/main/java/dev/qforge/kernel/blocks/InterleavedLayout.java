@@ -28,6 +28,24 @@ public interface InterleavedLayout {
      */
     void pack(MemorySegment src, long srcOffset, long rowBytes, int rows, int cols, MemorySegment dst, long dstOffset);
 
+    /**
+     * Builds what the kernel derives from an activation vector once per product (the {@link PairTables}), before
+     * threads share x; a layout without such tables does nothing.
+     */
+    default void prepare(QuantizedInput x) {
+    }
+
+    /**
+     * {@link #dot} of consecutive groups: the groups at offset + g·groupBytes for g below groups, row results from
+     * out[outOff] on, rows in all (the last group may have fewer than 32). A layout may take several groups at once.
+     */
+    default void dotGroups(MemorySegment packed, long offset, long groupBytes, int groups, int cols, QuantizedInput x,
+                           float[] out, int outOff, int rows) {
+        for (int g = 0; g < groups; g++) {
+            dot(packed, offset + g * groupBytes, cols, x, out, outOff + g * ROWS, Math.min(ROWS, rows - g * ROWS));
+        }
+    }
+
     /** out[outOff + j] = Σ_c W[j, c]·x[c] for the group at offset and j below rows (at most 32). */
     void dot(MemorySegment packed, long offset, int cols, QuantizedInput x, float[] out, int outOff, int rows);
 }

@@ -1,5 +1,11 @@
 package dev.qforge.kernel.blocks;
 
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
 /**
  * An activation vector quantized the way ggml quantizes it for integer dot products (its Q8_0): blocks of
  * 32 values, each block a scale d = max|x| / 127 and levels round(x / d) in [-127, 127]. Also keeps each
@@ -13,12 +19,17 @@ package dev.qforge.kernel.blocks;
  */
 public final class QuantizedInput {
     public static final int BLOCK = 32;
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_512;
+    private static final VectorSpecies<Integer> I = IntVector.SPECIES_512;
 
     private short[] levels = new short[0];
     private float[] scales = new float[0];
     private int[] sums = new int[0];
     private int[] firstHalfSums = new int[0];
     private int length;
+    /** The pair tables last built from these levels, and for which level set (null: none since the last set). */
+    private volatile PairTables tablesKey;
+    private short[] tables = new short[0];
 
     /** Quantizes x[off .. off + n) (n a multiple of 32) into this, reusing its arrays. */
     public QuantizedInput set(float[] x, int off, int n) {
@@ -32,30 +43,42 @@ public final class QuantizedInput {
             firstHalfSums = new int[n / BLOCK];
         }
         length = n;
+        tablesKey = null;
         for (int b = 0; b < n / BLOCK; b++) {
-            int base = off + b * BLOCK;
-            float amax = 0;
-            for (int i = 0; i < BLOCK; i++) {
-                amax = Math.max(amax, Math.abs(x[base + i]));
-            }
-            float d = amax / 127;
-            float id = d != 0 ? 1.0f / d : 0.0f;
-            int sum = 0;
-            int firstHalf = 0;
-            for (int i = 0; i < BLOCK; i++) {
-                // clamped: a block with max|x| below ~4e-37 has an infinite 1/d (ggml leaves that undefined)
-                int q = Math.max(-127, Math.min(127, Q8_0Format.roundHalfAway(x[base + i] * id)));
-                levels[b * BLOCK + i] = (short) q;
-                sum += q;
-                if (i == BLOCK / 2 - 1) {
-                    firstHalf = sum;
-                }
-            }
-            firstHalfSums[b] = firstHalf;
-            scales[b] = d;
-            sums[b] = sum;
+            quantizeBlock(x, off + b * BLOCK, b);
         }
         return this;
+    }
+
+    /**
+     * Block b from x[base .. base+32), in vector lanes (decode quantizes every matrix's input, a few µs each when
+     * done a float at a time). Rounding half away from zero exactly as roundf: the truncated magnitude plus one
+     * where the dropped fraction is at least a half (a − trunc(a) is exact in a float below 2^23), the magnitude
+     * first capped at 127 so that an infinite 1/d (max|x| below ~4e-37) stays in range as ggml's clamp keeps it.
+     */
+    private void quantizeBlock(float[] x, int base, int b) {
+        FloatVector v0 = FloatVector.fromArray(F, x, base);
+        FloatVector v1 = FloatVector.fromArray(F, x, base + 16);
+        float amax = v0.abs().max(v1.abs()).reduceLanes(VectorOperators.MAX);
+        float d = amax / 127;
+        float id = d != 0 ? 1.0f / d : 0.0f;
+        IntVector q0 = levels(v0.mul(id));
+        IntVector q1 = levels(v1.mul(id));
+        ((ShortVector) q0.convertShape(VectorOperators.I2S, ShortVector.SPECIES_256, 0)).intoArray(levels, b * BLOCK);
+        ((ShortVector) q1.convertShape(VectorOperators.I2S, ShortVector.SPECIES_256, 0)).intoArray(levels, b * BLOCK + 16);
+        int firstHalf = q0.reduceLanes(VectorOperators.ADD);
+        firstHalfSums[b] = firstHalf;
+        sums[b] = firstHalf + q1.reduceLanes(VectorOperators.ADD);
+        scales[b] = d;
+    }
+
+    /** round-half-away(s) in [-127, 127] per lane (NaN → 0, as Math.round). */
+    private static IntVector levels(FloatVector s) {
+        FloatVector a = s.abs().min(127f);
+        IntVector t = (IntVector) a.convert(VectorOperators.F2I, 0);
+        FloatVector dropped = a.sub((FloatVector) t.convert(VectorOperators.I2F, 0));
+        IntVector rounded = t.add(1, dropped.compare(VectorOperators.GE, 0.5f).cast(I));
+        return rounded.lanewise(VectorOperators.NEG, s.compare(VectorOperators.LT, 0f).cast(I));
     }
 
     public int length() {
@@ -73,6 +96,22 @@ public final class QuantizedInput {
 
     public int sum(int block) {
         return sums[block];
+    }
+
+    /**
+     * The {@link PairTables} of these levels for key's level set, built on the first call after {@link #set} (once
+     * even when the threads of one product ask together; callers that dispatch threads build it before).
+     */
+    short[] pairTables(PairTables key) {
+        if (tablesKey != key) {
+            synchronized (this) {
+                if (tablesKey != key) {
+                    tables = key.build(levels, length, tables);
+                    tablesKey = key;
+                }
+            }
+        }
+        return tables;
     }
 
     /** The level sum of half h (0: levels 0-15, 1: levels 16-31) of a block: what offsets per 16 weights multiply. */

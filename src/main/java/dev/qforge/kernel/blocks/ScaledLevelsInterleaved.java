@@ -17,7 +17,9 @@ import java.util.Arrays;
  * whose weights are grid entries named by index, the codebook formats IQ4_NL/IQ4_XS, MXFP4, the ternary TQ1_0 and
  * TQ2_0, the K-quants Q2_K, Q3_K and Q5_K and the legacy Q4_1, Q5_0 and Q5_1. Where a format has at most 16 levels each weight's level becomes a 4-bit code into the
  * format's table: per 32 columns of a group the 32 rows' codes are {@link InterleavedLanes} nibbles (512 bytes);
- * with more levels (the 5-bit formats' 32) each level is a byte, column by column (1024 bytes). Before them come the rows'
+ * with more levels (the 5-bit formats' 32) each level is a byte, column by column (1024 bytes); with at most 4
+ * (TQ1_0, TQ2_0, Q2_K) a 2-bit code (256 bytes), and each pair of columns' codes indexes a table of their
+ * products with the activation levels ({@link PairTables}): no multiply, two columns per lookup. Before them come the rows'
  * factors for those 32 columns (a byte per row per span of 16 or 32) and their offsets where the format has
  * them; each block ends with the rows' d (and dmin) as f32. For IQ2_XXS that is 4480 bytes per 256×32 weights,
  * 4.375 bits per weight against the file's 2.06: the packed copy trades memory for a kernel without table walks
@@ -51,6 +53,8 @@ final class ScaledLevelsInterleaved implements InterleavedLayout {
     private final int dOffset;
     /** Levels held as bytes (more than 16 of them) rather than as 4-bit codes. */
     private final boolean wide;
+    /** At most 4 levels: 2-bit codes, two columns per lookup into the activations' {@link PairTables}; else null. */
+    private final PairTables pairs;
     /**
      * Code → level ÷ unit, in short lanes 0-15 and again in 16-31: a lookup reads only the low 5 bits of its index
      * (selectFrom wraps indices, as vpermw does), so with the table twice the bit above a nibble does not matter
@@ -83,9 +87,6 @@ final class ScaledLevelsInterleaved implements InterleavedLayout {
         }
         byte[] levels = shape.levels();
         this.wide = levels.length > 16;
-        this.columnBytes = (offsets ? 2 : 1) * factorBytes + codeBytes();
-        this.dOffset = weights / BLOCK * columnBytes;
-        this.blockBytes = dOffset + (offsets ? 8L : 4L) * ROWS;
         int g = 0;
         int max = 1;
         for (byte l : levels) {
@@ -93,6 +94,11 @@ final class ScaledLevelsInterleaved implements InterleavedLayout {
             max = Math.max(max, Math.abs(l));
         }
         this.unit = Math.max(g, 1);
+        this.pairs = levels.length <= 4 ? pairTables(levels) : null;
+        // codeBytes() depends on wide and pairs
+        this.columnBytes = (offsets ? 2 : 1) * factorBytes + codeBytes();
+        this.dOffset = weights / BLOCK * columnBytes;
+        this.blockBytes = dOffset + (offsets ? 8L : 4L) * ROWS;
         Arrays.fill(codeOf, -1);
         for (int c = 0; c < levels.length; c++) {
             if (!wide) {
@@ -108,11 +114,48 @@ final class ScaledLevelsInterleaved implements InterleavedLayout {
             throw new IllegalArgumentException("byte levels up to 32 in magnitude, not " + largest);
         }
         this.steps = Math.max(1, Math.min(8, Short.MAX_VALUE / (2 * 127 * largest)));
+        // a half's sum is 8 table entries; without factors both halves meet in shorts (16)
+        if (pairs != null && (span == 0 ? 16 : 8) * pairs.largestEntry() > Short.MAX_VALUE) {
+            throw new IllegalArgumentException("pair sums of levels up to " + largest + " overflow short lanes");
+        }
+    }
+
+    /** The pair tables of a format with at most 4 levels: code c's level ÷ unit (unused codes 0). */
+    private PairTables pairTables(byte[] levels) {
+        short[] byCode = new short[4];
+        for (int c = 0; c < levels.length; c++) {
+            byCode[c] = (short) (levels[c] / unit);
+        }
+        return new PairTables(byCode);
     }
 
     /** Bytes of the levels of 32 columns of 32 rows. */
     private int codeBytes() {
-        return wide ? BLOCK * ROWS : InterleavedLanes.NIBBLE_BYTES;
+        return wide ? BLOCK * ROWS : pairs != null ? PAIR_BYTES : InterleavedLanes.NIBBLE_BYTES;
+    }
+
+    /** Bytes of the 2-bit codes of 32 columns of 32 rows: 4 vectors, lane j holding 8 of row j's codes. */
+    private static final int PAIR_BYTES = 256;
+
+    /**
+     * Writes a row's 32 codes (each in [0, 4)) into the 2-bit group at off: vector m, lane row, holds columns
+     * 8m .. 8m+7 at bits 0-1, 2-3, …, so each nibble is the index of a pair of columns (2q, 2q+1), q = 4m + nibble.
+     */
+    private static void putPairs(int[] codes, MemorySegment dst, long off, int row) {
+        for (int m = 0; m < 4; m++) {
+            int s = 0;
+            for (int i = 0; i < 8; i++) {
+                s |= codes[8 * m + i] << (2 * i);
+            }
+            BlockBytes.putU16(dst, off + m * 64L + row * 2L, s);
+        }
+    }
+
+    @Override
+    public void prepare(QuantizedInput x) {
+        if (pairs != null) {
+            pairs.of(x);
+        }
     }
 
     private static int gcd(int a, int b) {
@@ -159,7 +202,9 @@ final class ScaledLevelsInterleaved implements InterleavedLayout {
                             BlockBytes.putU8(dst, co + codesOffset() + (long) i * ROWS + j, code);
                         }
                     }
-                    if (!wide) {
+                    if (pairs != null) {
+                        putPairs(codes, dst, co + codesOffset(), j);
+                    } else if (!wide) {
                         InterleavedLanes.put(codes, dst, co + codesOffset(), j);
                     }
                 }
@@ -180,6 +225,7 @@ final class ScaledLevelsInterleaved implements InterleavedLayout {
         // Σ_spans offset·d_x·Σ x_q per row, for the rows' dmin
         float[] offsetSums = scratch.offsets;
         int[] ints = scratch.ints;
+        short[] pairTable = pairs == null ? null : pairs.of(x);
         int perBlock = weights / BLOCK;
         for (int b = 0; b < cols / weights; b++) {
             long o = offset + b * blockBytes;
@@ -190,42 +236,122 @@ final class ScaledLevelsInterleaved implements InterleavedLayout {
             for (int c = 0; c < perBlock; c++) {
                 int xb = b * perBlock + c;
                 long co = o + (long) c * columnBytes;
-                addColumns(packed, co, x.levels(), xb * BLOCK, x.scale(xb), ints, blockSums);
+                if (wide) {
+                    byteSums(packed, co + codesOffset(), x.levels(), xb * BLOCK, ints);
+                } else if (pairTable != null) {
+                    pairSums(packed, co + codesOffset(), pairTable, xb * BLOCK / 2 * PairTables.STRIDE, ints);
+                } else {
+                    codeSums(packed, co + codesOffset(), x.levels(), xb * BLOCK, table, steps, ints);
+                }
+                applyFactors(packed, co, x.scale(xb), ints, blockSums);
                 if (offsets) {
                     addOffsets(packed, co + factorBytes, x, xb, offsetSums);
                 }
             }
-            for (int p = 0; p < ROWS; p += 16) {
-                FloatVector d = FloatVector.fromMemorySegment(F, packed, o + dOffset + 4L * p, ByteOrder.LITTLE_ENDIAN);
-                FloatVector a = FloatVector.fromArray(F, blockSums, p).fma(d, FloatVector.fromArray(F, acc, p));
-                if (offsets) {
-                    FloatVector dmin = FloatVector.fromMemorySegment(F, packed, o + dOffset + 4L * (ROWS + p),
-                            ByteOrder.LITTLE_ENDIAN);
-                    a = a.sub(FloatVector.fromArray(F, offsetSums, p).mul(dmin));
-                }
-                a.intoArray(acc, p);
-            }
+            applyBlockScales(packed, o, blockSums, offsetSums, acc);
         }
         System.arraycopy(acc, 0, out, outOff, rows);
     }
 
     /**
-     * The kernel: sums[j] += d_x·Σ_spans factor_j·Σ level·a over the 32 columns at co and the activation levels
-     * a[ao .. ao+32), for the 32 rows. The level sums over columns 0-15 and 16-31 are kept apart (for the formats with
-     * a factor per 16 weights) as int lanes, ints[0..32) and ints[32..64) in row order, then meet the factors in int
-     * lanes and become floats once, exactly: |Σ level·a·factor| ≤ 32·127·127·32 < 2^24 (IQ4_XS's extremes).
+     * With pair tables, two groups at a time: each table vector, read from L2 for the wider matrices (64 bytes per
+     * pair of columns: 256 KB for 8192 columns), serves both groups' lookups, which halves the table reads that
+     * otherwise compete with the stream of weights for the core's outstanding misses.
+     */
+    @Override
+    public void dotGroups(MemorySegment packed, long offset, long groupBytes, int groups, int cols, QuantizedInput x,
+                          float[] out, int outOff, int rows) {
+        int g = 0;
+        if (pairs != null) {
+            for (; g + 1 < groups; g += 2) {
+                dotTwo(packed, offset + g * groupBytes, offset + (g + 1) * groupBytes, cols, x, out, outOff + g * ROWS,
+                        Math.min(2 * ROWS, rows - g * ROWS));
+            }
+        }
+        for (; g < groups; g++) {
+            dot(packed, offset + g * groupBytes, cols, x, out, outOff + g * ROWS, Math.min(ROWS, rows - g * ROWS));
+        }
+    }
+
+    /** {@link #dot} of the groups at offA and offB (rows of both, up to 64) against x's pair tables. */
+    private void dotTwo(MemorySegment packed, long offA, long offB, int cols, QuantizedInput x, float[] out, int outOff,
+                        int rows) {
+        InterleavedLanes.Scratch scratch = InterleavedLanes.scratch();
+        float[] accA = scratch.acc;
+        float[] accB = scratch.acc2;
+        float[] sumsA = scratch.t;
+        float[] sumsB = scratch.t2;
+        float[] offsetsA = scratch.offsets;
+        float[] offsetsB = scratch.offsets2;
+        int[] intsA = scratch.ints;
+        int[] intsB = scratch.ints2;
+        short[] shorts = scratch.shorts;
+        Arrays.fill(accB, 0f);
+        short[] pairTable = pairs.of(x);
+        int perBlock = weights / BLOCK;
+        for (int b = 0; b < cols / weights; b++) {
+            long oa = offA + b * blockBytes;
+            long ob = offB + b * blockBytes;
+            Arrays.fill(sumsA, 0f);
+            Arrays.fill(sumsB, 0f);
+            if (offsets) {
+                Arrays.fill(offsetsA, 0f);
+                Arrays.fill(offsetsB, 0f);
+            }
+            for (int c = 0; c < perBlock; c++) {
+                int xb = b * perBlock + c;
+                long ca = oa + (long) c * columnBytes;
+                long cb = ob + (long) c * columnBytes;
+                int t = xb * BLOCK / 2 * PairTables.STRIDE;
+                pairHalfTwo(packed, ca + codesOffset(), cb + codesOffset(), pairTable, t, 0, shorts, 0);
+                pairHalfTwo(packed, ca + codesOffset(), cb + codesOffset(), pairTable, t, 2, shorts, 32);
+                if (span == 0) {
+                    // no factors: the two halves' sums (each 8 entries) meet in short lanes and become floats there
+                    addShortSums(shorts, 0, x.scale(xb), sumsA);
+                    addShortSums(shorts, 64, x.scale(xb), sumsB);
+                } else {
+                    widen(shorts, 0, intsA);
+                    widen(shorts, 64, intsB);
+                    applyFactors(packed, ca, x.scale(xb), intsA, sumsA);
+                    applyFactors(packed, cb, x.scale(xb), intsB, sumsB);
+                }
+                if (offsets) {
+                    addOffsets(packed, ca + factorBytes, x, xb, offsetsA);
+                    addOffsets(packed, cb + factorBytes, x, xb, offsetsB);
+                }
+            }
+            applyBlockScales(packed, oa, sumsA, offsetsA, accA);
+            applyBlockScales(packed, ob, sumsB, offsetsB, accB);
+        }
+        System.arraycopy(accA, 0, out, outOff, Math.min(ROWS, rows));
+        System.arraycopy(accB, 0, out, outOff + ROWS, rows - ROWS);
+    }
+
+    /** acc[j] += d_j·blockSums[j] (− dmin_j·offsetSums[j]) for the block at o. */
+    private void applyBlockScales(MemorySegment packed, long o, float[] blockSums, float[] offsetSums, float[] acc) {
+        for (int p = 0; p < ROWS; p += 16) {
+            FloatVector d = FloatVector.fromMemorySegment(F, packed, o + dOffset + 4L * p, ByteOrder.LITTLE_ENDIAN);
+            FloatVector a = FloatVector.fromArray(F, blockSums, p).fma(d, FloatVector.fromArray(F, acc, p));
+            if (offsets) {
+                FloatVector dmin = FloatVector.fromMemorySegment(F, packed, o + dOffset + 4L * (ROWS + p),
+                        ByteOrder.LITTLE_ENDIAN);
+                a = a.sub(FloatVector.fromArray(F, offsetSums, p).mul(dmin));
+            }
+            a.intoArray(acc, p);
+        }
+    }
+
+    /**
+     * sums[j] += d_x·Σ_spans factor_j·(level sums) for the 32 rows, from the level sums over columns 0-15 and 16-31
+     * (ints[0..32) and ints[32..64) in row order) that a kernel left, and the factors at co: they meet in int lanes
+     * and become floats once, exactly: |Σ level·a·factor| ≤ 32·127·127·32 < 2^24 (IQ4_XS's extremes).
      *
-     * <p>The steps pass vectors to each other through that small int array, never as arguments, return values or
+     * <p>The kernels pass vectors to each other through that small int array, never as arguments, return values or
      * variables merged across branches: C2 boxes a vector on the heap where it crosses a call it did not inline or
      * meets another at a branch merge, and a first version that did either ran the whole decode at a fifth of this
      * speed.
      */
-    private void addColumns(MemorySegment g, long co, short[] a, int ao, float dx, int[] ints, float[] sums) {
-        if (wide) {
-            byteSums(g, co + codesOffset(), a, ao, ints);
-        } else {
-            codeSums(g, co + codesOffset(), a, ao, table, steps, ints);
-        }
+    private void applyFactors(MemorySegment g, long co, float dx, int[] ints, float[] sums) {
         if (span == 0) {
             for (int p = 0; p < ROWS; p += 16) {
                 IntVector t = IntVector.fromArray(I, ints, p).add(IntVector.fromArray(I, ints, ROWS + p));
@@ -280,6 +406,91 @@ final class ScaledLevelsInterleaved implements InterleavedLayout {
         lo1.intoArray(ints, 16);
         hi0.intoArray(ints, 32);
         hi1.intoArray(ints, 48);
+    }
+
+    /**
+     * As {@link #codeSums} for 2-bit codes: each nibble of the group at off indexes its pair of columns' table (the
+     * tables from t on are this group's 16 pairs), so a lookup and an add take 2 columns of 32 rows. Each sum is 8
+     * table entries, within short lanes (checked when the layout is made).
+     */
+    private static void pairSums(MemorySegment g, long off, short[] tables, int t, int[] ints) {
+        ShortVector lo = ShortVector.zero(S);
+        ShortVector hi = lo;
+        for (int m = 0; m < 2; m++) {
+            ShortVector v = ShortVector.fromMemorySegment(S, g, off + m * 64L, ByteOrder.LITTLE_ENDIAN);
+            IntVector w = v.reinterpretAsInts();
+            int tm = t + m * 4 * PairTables.STRIDE;
+            lo = lo.add(v.selectFrom(ShortVector.fromArray(S, tables, tm)))
+                    .add(shifted(w, 4).selectFrom(ShortVector.fromArray(S, tables, tm + PairTables.STRIDE)))
+                    .add(shifted(w, 8).selectFrom(ShortVector.fromArray(S, tables, tm + 2 * PairTables.STRIDE)))
+                    .add(shifted(w, 12).selectFrom(ShortVector.fromArray(S, tables, tm + 3 * PairTables.STRIDE)));
+            ShortVector u = ShortVector.fromMemorySegment(S, g, off + (m + 2) * 64L, ByteOrder.LITTLE_ENDIAN);
+            IntVector z = u.reinterpretAsInts();
+            int th = tm + 8 * PairTables.STRIDE;
+            hi = hi.add(u.selectFrom(ShortVector.fromArray(S, tables, th)))
+                    .add(shifted(z, 4).selectFrom(ShortVector.fromArray(S, tables, th + PairTables.STRIDE)))
+                    .add(shifted(z, 8).selectFrom(ShortVector.fromArray(S, tables, th + 2 * PairTables.STRIDE)))
+                    .add(shifted(z, 12).selectFrom(ShortVector.fromArray(S, tables, th + 3 * PairTables.STRIDE)));
+        }
+        ((IntVector) lo.convertShape(VectorOperators.S2I, I, 0)).intoArray(ints, 0);
+        ((IntVector) lo.convertShape(VectorOperators.S2I, I, 1)).intoArray(ints, 16);
+        ((IntVector) hi.convertShape(VectorOperators.S2I, I, 0)).intoArray(ints, 32);
+        ((IntVector) hi.convertShape(VectorOperators.S2I, I, 1)).intoArray(ints, 48);
+    }
+
+    /**
+     * {@link #pairSums} of two groups (codes at offA and offB) from one read of each table vector, for the code
+     * vectors m0 and m0+1 (columns 0-15 for m0 = 0, 16-31 for 2): A's sums into shorts[off ..], B's into
+     * shorts[off + 64 ..]. Two calls make a 32-column block: as one method, C2 stopped inlining the vector operations
+     * (reinterpret, lookups, conversions) and ran it ~3× slower.
+     */
+    private static void pairHalfTwo(MemorySegment g, long offA, long offB, short[] tables, int t, int m0, short[] shorts,
+                                    int off) {
+        ShortVector sumA = ShortVector.zero(S);
+        ShortVector sumB = sumA;
+        for (int m = m0; m < m0 + 2; m++) {
+            int tm = t + m * 4 * PairTables.STRIDE;
+            ShortVector t0 = ShortVector.fromArray(S, tables, tm);
+            ShortVector t1 = ShortVector.fromArray(S, tables, tm + PairTables.STRIDE);
+            ShortVector t2 = ShortVector.fromArray(S, tables, tm + 2 * PairTables.STRIDE);
+            ShortVector t3 = ShortVector.fromArray(S, tables, tm + 3 * PairTables.STRIDE);
+            // shifts written out: through shifted(), not inlined at this size, every lookup was boxed
+            IntVector a = IntVector.fromMemorySegment(I, g, offA + m * 64L, ByteOrder.LITTLE_ENDIAN);
+            sumA = sumA.add(a.reinterpretAsShorts().selectFrom(t0))
+                    .add(a.lanewise(VectorOperators.LSHR, 4).reinterpretAsShorts().selectFrom(t1))
+                    .add(a.lanewise(VectorOperators.LSHR, 8).reinterpretAsShorts().selectFrom(t2))
+                    .add(a.lanewise(VectorOperators.LSHR, 12).reinterpretAsShorts().selectFrom(t3));
+            IntVector b = IntVector.fromMemorySegment(I, g, offB + m * 64L, ByteOrder.LITTLE_ENDIAN);
+            sumB = sumB.add(b.reinterpretAsShorts().selectFrom(t0))
+                    .add(b.lanewise(VectorOperators.LSHR, 4).reinterpretAsShorts().selectFrom(t1))
+                    .add(b.lanewise(VectorOperators.LSHR, 8).reinterpretAsShorts().selectFrom(t2))
+                    .add(b.lanewise(VectorOperators.LSHR, 12).reinterpretAsShorts().selectFrom(t3));
+        }
+        sumA.intoArray(shorts, off);
+        sumB.intoArray(shorts, off + 64);
+    }
+
+    /**
+     * sums[j] += dx·(s[off + j] + s[off + 32 + j]) for the 32 rows: a factorless block's two half sums, added in short
+     * lanes (16 table entries, within range as 8 are) and made floats without passing through ints.
+     */
+    private static void addShortSums(short[] s, int off, float dx, float[] sums) {
+        ShortVector total = ShortVector.fromArray(S, s, off).add(ShortVector.fromArray(S, s, off + 32));
+        // mul then add, as applyFactors does: a group's floats do not depend on which path took it
+        ((FloatVector) total.convertShape(VectorOperators.S2F, F, 0)).mul(dx).add(FloatVector.fromArray(F, sums, 0))
+                .intoArray(sums, 0);
+        ((FloatVector) total.convertShape(VectorOperators.S2F, F, 1)).mul(dx).add(FloatVector.fromArray(F, sums, 16))
+                .intoArray(sums, 16);
+    }
+
+    /** ints[0..64) = the 64 shorts at s[off ..] as ints. */
+    private static void widen(short[] s, int off, int[] ints) {
+        ShortVector lo = ShortVector.fromArray(S, s, off);
+        ShortVector hi = ShortVector.fromArray(S, s, off + 32);
+        ((IntVector) lo.convertShape(VectorOperators.S2I, I, 0)).intoArray(ints, 0);
+        ((IntVector) lo.convertShape(VectorOperators.S2I, I, 1)).intoArray(ints, 16);
+        ((IntVector) hi.convertShape(VectorOperators.S2I, I, 0)).intoArray(ints, 32);
+        ((IntVector) hi.convertShape(VectorOperators.S2I, I, 1)).intoArray(ints, 48);
     }
 
     /** As {@link #codeSums} for levels held as a signed byte per row, 32 bytes per column (|level| ≤ 32). */

@@ -21,6 +21,17 @@ final class TQ2_0Format extends TernaryFormat {
         super(GgmlType.TQ2_0);
     }
 
+    /**
+     * The field 3, which no quantizer writes, is the level 2 to ggml (it dequantizes (q − 1)·d): declared, so
+     * that a file holding it decodes as llama.cpp decodes it rather than failing to pack.
+     */
+    private static final Shape SHAPE = new Shape(new byte[] {-1, 0, 1, 2}, 0, QK, false);
+
+    @Override
+    public Shape shape() {
+        return SHAPE;
+    }
+
     @Override
     int scaleOffset() {
         return SCALE_OFFSET;

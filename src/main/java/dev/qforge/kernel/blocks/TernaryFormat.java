@@ -8,8 +8,7 @@ import java.lang.foreign.MemorySegment;
  * Quantizing rounds w/d to the nearest of −1, 0, 1 (halves away from zero, as C's {@code lroundf}); llama.cpp
  * ignores importance for these types, and so does this. The level grid lets GPTQ round onto the trits. Each
  * format's dot product decodes its packing in vector registers; single-token decode runs on the
- * {@link ScaledLevelsInterleaved} layout (levels −1, 0, 1 as 4-bit codes: twice the file's bytes, but a quarter
- * more tokens per second than a 2-bit layout whose sums had to be split back row by row in scalar code).
+ * {@link ScaledLevelsInterleaved} layout (2-bit codes, two columns per lookup of {@link PairTables}).
  */
 abstract sealed class TernaryFormat extends GgmlBlockFormat implements LevelGrid, ScaledLevels permits TQ1_0Format, TQ2_0Format {
     static final int QK = 256;
@@ -96,6 +95,7 @@ abstract sealed class TernaryFormat extends GgmlBlockFormat implements LevelGrid
         }
     }
 
+    /** TQ1_0's base-3 digits are 0-2 by construction; TQ2_0 declares its fourth field too. */
     private static final Shape SHAPE = new Shape(new byte[] {-1, 0, 1}, 0, QK, false);
 
     @Override

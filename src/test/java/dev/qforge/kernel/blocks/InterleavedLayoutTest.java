@@ -72,7 +72,7 @@ class InterleavedLayoutTest {
         InterleavedLayout layout = f.interleavedLayout();
         Random rnd = new Random(3);
         int cols = 768;
-        for (int rowCount : new int[] {32, 45, 7}) {
+        for (int rowCount : new int[] {32, 45, 7, 100}) {
             float[][] w = rows(rnd, rowCount, cols);
             long rowBytes = f.rowBytes(cols);
             MemorySegment src = MemorySegment.ofArray(new byte[(int) (rowBytes * rowCount + 3)]).asSlice(3);
@@ -93,6 +93,18 @@ class InterleavedLayoutTest {
                 int n = Math.min(32, rowCount - 32 * g);
                 layout.pack(src, 32L * g * rowBytes, rowBytes, n, cols, packed, g * gb);
                 layout.dot(packed, g * gb, cols, x, out, 32 * g, n);
+            }
+            // all groups at once, and from the second group on (an odd start): the same floats, bit for bit, so a
+            // result does not depend on how groups are handed to threads
+            float[] together = new float[rowCount];
+            layout.dotGroups(packed, 0, gb, groups, cols, x, together, 0, rowCount);
+            assertEquals(java.util.Arrays.toString(out), java.util.Arrays.toString(together), f.name() + " all groups");
+            if (groups > 1) {
+                float[] tail = new float[rowCount];
+                layout.dotGroups(packed, gb, gb, groups - 1, cols, x, tail, 32, rowCount - 32);
+                for (int r = 32; r < rowCount; r++) {
+                    assertEquals(out[r], tail[r], f.name() + " from group 1, row " + r);
+                }
             }
             for (int r = 0; r < rowCount; r++) {
                 double expected = 0;
@@ -129,6 +141,45 @@ class InterleavedLayoutTest {
             assertEquals(sum, q.sum(b), "block sum " + b);
             // ggml stores this scale as f16; it is the same before that rounding
             assertEquals(BlockBytes.f16(ref, b * 34L), q.scale(b), Math.abs(q.scale(b)) * 1e-3);
+        }
+    }
+
+    /** The vector quantization against the scalar definition (roundf of x/d, clamped), on many kinds of blocks. */
+    @Test
+    void activationLevelsAreRoundedAsRoundfOnEveryKindOfBlock() {
+        Random rnd = new Random(17);
+        int n = 32 * 4000;
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) {
+            int block = i / 32;
+            double scale = Math.pow(10, block % 40 - 30); // 1e-30 .. 1e9
+            x[i] = switch (block % 7) {
+                case 0 -> (float) (rnd.nextGaussian() * scale);
+                case 1 -> (float) ((rnd.nextInt(255) - 127) * 0.5); // many exact halves once scaled by 127/amax
+                case 2 -> i % 32 == 0 ? 127f : (rnd.nextInt(255) - 127) + 0.5f; // d = 1: ties at every level
+                case 3 -> 0f;
+                case 4 -> i % 32 == 5 ? Float.MIN_VALUE : 0f; // 1/d infinite
+                case 5 -> Math.nextDown(0.5f) * (rnd.nextBoolean() ? 1 : -1) + (i % 32 == 0 ? 127f : 0f);
+                default -> (float) rnd.nextGaussian();
+            };
+        }
+        QuantizedInput q = new QuantizedInput().set(x, 0, n);
+        for (int b = 0; b < n / 32; b++) {
+            float amax = 0;
+            for (int i = 0; i < 32; i++) {
+                amax = Math.max(amax, Math.abs(x[32 * b + i]));
+            }
+            float d = amax / 127;
+            float id = d != 0 ? 1.0f / d : 0.0f;
+            int sum = 0;
+            for (int i = 0; i < 32; i++) {
+                float v = x[32 * b + i] * id;
+                int expected = Math.max(-127, Math.min(127, v < 0 ? -Math.round(-v) : Math.round(v)));
+                assertEquals(expected, q.levels()[32 * b + i], "block " + b + " value " + x[32 * b + i]);
+                sum += expected;
+            }
+            assertEquals(d, q.scale(b), "scale of block " + b);
+            assertEquals(sum, q.sum(b), "sum of block " + b);
         }
     }
 
