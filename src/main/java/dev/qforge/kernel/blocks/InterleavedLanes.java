@@ -49,12 +49,12 @@ final class InterleavedLanes {
         final float[] sums = new float[64];
         final float[] offsets = new float[32];
         final int[] ints = new int[64];
-        /** A second group's, for kernels that take two groups at once (zeroed by them). */
-        final float[] acc2 = new float[32];
-        final float[] t2 = new float[32];
-        final float[] offsets2 = new float[32];
-        final int[] ints2 = new int[64];
-        final short[] shorts = new short[128];
+        /** Up to four groups' partial sums, for kernels that take several groups at once (zeroed by them). */
+        final float[] accs = new float[128];
+        final float[] sums4 = new float[128];
+        final float[] offsets4 = new float[128];
+        final int[] ints4 = new int[64];
+        final short[] shorts4 = new short[256];
     }
 
     /** Writes row's 32 levels (each in [0, 16)) into the group at off. */

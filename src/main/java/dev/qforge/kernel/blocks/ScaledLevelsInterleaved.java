@@ -243,29 +243,31 @@ final class ScaledLevelsInterleaved implements InterleavedLayout {
                 } else {
                     codeSums(packed, co + codesOffset(), x.levels(), xb * BLOCK, table, steps, ints);
                 }
-                applyFactors(packed, co, x.scale(xb), ints, blockSums);
+                applyFactors(packed, co, x.scale(xb), ints, blockSums, 0);
                 if (offsets) {
-                    addOffsets(packed, co + factorBytes, x, xb, offsetSums);
+                    addOffsets(packed, co + factorBytes, x, xb, offsetSums, 0);
                 }
             }
-            applyBlockScales(packed, o, blockSums, offsetSums, acc);
+            applyBlockScales(packed, o, blockSums, offsetSums, acc, 0);
         }
         System.arraycopy(acc, 0, out, outOff, rows);
     }
 
     /**
-     * With pair tables, two groups at a time: each table vector, read from L2 for the wider matrices (64 bytes per
-     * pair of columns: 256 KB for 8192 columns), serves both groups' lookups, which halves the table reads that
-     * otherwise compete with the stream of weights for the core's outstanding misses.
+     * With pair tables, four (or two) groups at a time: each table vector, read from L2 for the wider matrices (64
+     * bytes per pair of columns: 256 KB for 8192 columns), serves every group's lookups, which divides the table reads
+     * that otherwise compete with the stream of weights for the core's outstanding misses.
      */
     @Override
     public void dotGroups(MemorySegment packed, long offset, long groupBytes, int groups, int cols, QuantizedInput x,
                           float[] out, int outOff, int rows) {
         int g = 0;
         if (pairs != null) {
-            for (; g + 1 < groups; g += 2) {
-                dotTwo(packed, offset + g * groupBytes, offset + (g + 1) * groupBytes, cols, x, out, outOff + g * ROWS,
-                        Math.min(2 * ROWS, rows - g * ROWS));
+            for (int n = SHARED_GROUPS; n >= 2; n /= 2) {
+                for (; g + n <= groups; g += n) {
+                    dotSeveral(packed, offset + g * groupBytes, groupBytes, n, cols, x, out, outOff + g * ROWS,
+                            Math.min(n * ROWS, rows - g * ROWS));
+                }
             }
         }
         for (; g < groups; g++) {
@@ -273,76 +275,83 @@ final class ScaledLevelsInterleaved implements InterleavedLayout {
         }
     }
 
-    /** {@link #dot} of the groups at offA and offB (rows of both, up to 64) against x's pair tables. */
-    private void dotTwo(MemorySegment packed, long offA, long offB, int cols, QuantizedInput x, float[] out, int outOff,
-                        int rows) {
+    /**
+     * Groups that share each table read. Measured on TQ2_0 matrices streamed from memory, one thread: 2 groups 31-33 G
+     * weights/s, 4 groups 41-44, 8 groups no better than 4 (within noise).
+     */
+    private static final int SHARED_GROUPS = 4;
+
+    /**
+     * {@link #dot} of n consecutive groups (n = 2 or 4) from offset, groupBytes apart (rows of all of them, the last
+     * may have fewer than 32) against x's pair tables.
+     */
+    private void dotSeveral(MemorySegment packed, long offset, long groupBytes, int n, int cols, QuantizedInput x,
+                            float[] out, int outOff, int rows) {
         InterleavedLanes.Scratch scratch = InterleavedLanes.scratch();
-        float[] accA = scratch.acc;
-        float[] accB = scratch.acc2;
-        float[] sumsA = scratch.t;
-        float[] sumsB = scratch.t2;
-        float[] offsetsA = scratch.offsets;
-        float[] offsetsB = scratch.offsets2;
-        int[] intsA = scratch.ints;
-        int[] intsB = scratch.ints2;
-        short[] shorts = scratch.shorts;
-        Arrays.fill(accB, 0f);
+        float[] acc = scratch.accs;
+        float[] sums = scratch.sums4;
+        float[] offsetSums = scratch.offsets4;
+        int[] ints = scratch.ints4;
+        short[] shorts = scratch.shorts4;
+        Arrays.fill(acc, 0f);
         short[] pairTable = pairs.of(x);
         int perBlock = weights / BLOCK;
+        long codes = codesOffset();
         for (int b = 0; b < cols / weights; b++) {
-            long oa = offA + b * blockBytes;
-            long ob = offB + b * blockBytes;
-            Arrays.fill(sumsA, 0f);
-            Arrays.fill(sumsB, 0f);
+            long o = offset + b * blockBytes;
+            Arrays.fill(sums, 0f);
             if (offsets) {
-                Arrays.fill(offsetsA, 0f);
-                Arrays.fill(offsetsB, 0f);
+                Arrays.fill(offsetSums, 0f);
             }
             for (int c = 0; c < perBlock; c++) {
                 int xb = b * perBlock + c;
-                long ca = oa + (long) c * columnBytes;
-                long cb = ob + (long) c * columnBytes;
+                long co = o + (long) c * columnBytes;
                 int t = xb * BLOCK / 2 * PairTables.STRIDE;
-                pairHalfTwo(packed, ca + codesOffset(), cb + codesOffset(), pairTable, t, 0, shorts, 0);
-                pairHalfTwo(packed, ca + codesOffset(), cb + codesOffset(), pairTable, t, 2, shorts, 32);
-                if (span == 0) {
-                    // no factors: the two halves' sums (each 8 entries) meet in short lanes and become floats there
-                    addShortSums(shorts, 0, x.scale(xb), sumsA);
-                    addShortSums(shorts, 64, x.scale(xb), sumsB);
+                // group i's sums over columns 0-15 at shorts[64i], over 16-31 at shorts[64i + 32]
+                if (n == 4) {
+                    pairHalfFour(packed, co + codes, groupBytes, pairTable, t, 0, shorts, 0);
+                    pairHalfFour(packed, co + codes, groupBytes, pairTable, t, 2, shorts, 32);
                 } else {
-                    widen(shorts, 0, intsA);
-                    widen(shorts, 64, intsB);
-                    applyFactors(packed, ca, x.scale(xb), intsA, sumsA);
-                    applyFactors(packed, cb, x.scale(xb), intsB, sumsB);
+                    pairHalfTwo(packed, co + codes, co + groupBytes + codes, pairTable, t, 0, shorts, 0);
+                    pairHalfTwo(packed, co + codes, co + groupBytes + codes, pairTable, t, 2, shorts, 32);
                 }
-                if (offsets) {
-                    addOffsets(packed, ca + factorBytes, x, xb, offsetsA);
-                    addOffsets(packed, cb + factorBytes, x, xb, offsetsB);
+                for (int i = 0; i < n; i++) {
+                    long ci = co + i * groupBytes;
+                    if (span == 0) {
+                        // no factors: the two halves' sums (each 8 entries) meet in short lanes and become floats there
+                        addShortSums(shorts, 64 * i, x.scale(xb), sums, ROWS * i);
+                    } else {
+                        widen(shorts, 64 * i, ints);
+                        applyFactors(packed, ci, x.scale(xb), ints, sums, ROWS * i);
+                    }
+                    if (offsets) {
+                        addOffsets(packed, ci + factorBytes, x, xb, offsetSums, ROWS * i);
+                    }
                 }
             }
-            applyBlockScales(packed, oa, sumsA, offsetsA, accA);
-            applyBlockScales(packed, ob, sumsB, offsetsB, accB);
+            for (int i = 0; i < n; i++) {
+                applyBlockScales(packed, o + i * groupBytes, sums, offsetSums, acc, ROWS * i);
+            }
         }
-        System.arraycopy(accA, 0, out, outOff, Math.min(ROWS, rows));
-        System.arraycopy(accB, 0, out, outOff + ROWS, rows - ROWS);
+        System.arraycopy(acc, 0, out, outOff, rows);
     }
 
-    /** acc[j] += d_j·blockSums[j] (− dmin_j·offsetSums[j]) for the block at o. */
-    private void applyBlockScales(MemorySegment packed, long o, float[] blockSums, float[] offsetSums, float[] acc) {
+    /** acc[r + j] += d_j·blockSums[r + j] (− dmin_j·offsetSums[r + j]) for the 32 rows of the block at o. */
+    private void applyBlockScales(MemorySegment packed, long o, float[] blockSums, float[] offsetSums, float[] acc, int r) {
         for (int p = 0; p < ROWS; p += 16) {
             FloatVector d = FloatVector.fromMemorySegment(F, packed, o + dOffset + 4L * p, ByteOrder.LITTLE_ENDIAN);
-            FloatVector a = FloatVector.fromArray(F, blockSums, p).fma(d, FloatVector.fromArray(F, acc, p));
+            FloatVector a = FloatVector.fromArray(F, blockSums, r + p).fma(d, FloatVector.fromArray(F, acc, r + p));
             if (offsets) {
                 FloatVector dmin = FloatVector.fromMemorySegment(F, packed, o + dOffset + 4L * (ROWS + p),
                         ByteOrder.LITTLE_ENDIAN);
-                a = a.sub(FloatVector.fromArray(F, offsetSums, p).mul(dmin));
+                a = a.sub(FloatVector.fromArray(F, offsetSums, r + p).mul(dmin));
             }
-            a.intoArray(acc, p);
+            a.intoArray(acc, r + p);
         }
     }
 
     /**
-     * sums[j] += d_x·Σ_spans factor_j·(level sums) for the 32 rows, from the level sums over columns 0-15 and 16-31
+     * sums[r + j] += d_x·Σ_spans factor_j·(level sums) for the 32 rows, from the level sums over columns 0-15 and 16-31
      * (ints[0..32) and ints[32..64) in row order) that a kernel left, and the factors at co: they meet in int lanes
      * and become floats once, exactly: |Σ level·a·factor| ≤ 32·127·127·32 < 2^24 (IQ4_XS's extremes).
      *
@@ -351,18 +360,18 @@ final class ScaledLevelsInterleaved implements InterleavedLayout {
      * meets another at a branch merge, and a first version that did either ran the whole decode at a fifth of this
      * speed.
      */
-    private void applyFactors(MemorySegment g, long co, float dx, int[] ints, float[] sums) {
+    private void applyFactors(MemorySegment g, long co, float dx, int[] ints, float[] sums, int r) {
         if (span == 0) {
             for (int p = 0; p < ROWS; p += 16) {
                 IntVector t = IntVector.fromArray(I, ints, p).add(IntVector.fromArray(I, ints, ROWS + p));
-                ((FloatVector) t.convert(VectorOperators.I2F, 0)).mul(dx).add(FloatVector.fromArray(F, sums, p)).intoArray(sums, p);
+                ((FloatVector) t.convert(VectorOperators.I2F, 0)).mul(dx).add(FloatVector.fromArray(F, sums, r + p)).intoArray(sums, r + p);
             }
         } else if (span == 32) {
             for (int p = 0; p < ROWS; p += 16) {
                 IntVector f = (IntVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_128, g, co + p, ByteOrder.LITTLE_ENDIAN)
                         .convertShape(VectorOperators.B2I, I, 0);
                 IntVector t = IntVector.fromArray(I, ints, p).add(IntVector.fromArray(I, ints, ROWS + p)).mul(f);
-                ((FloatVector) t.convert(VectorOperators.I2F, 0)).mul(dx).add(FloatVector.fromArray(F, sums, p)).intoArray(sums, p);
+                ((FloatVector) t.convert(VectorOperators.I2F, 0)).mul(dx).add(FloatVector.fromArray(F, sums, r + p)).intoArray(sums, r + p);
             }
         } else {
             for (int p = 0; p < ROWS; p += 16) {
@@ -371,7 +380,7 @@ final class ScaledLevelsInterleaved implements InterleavedLayout {
                 IntVector f2 = (IntVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_128, g, co + ROWS + p,
                         ByteOrder.LITTLE_ENDIAN).convertShape(VectorOperators.B2I, I, 0);
                 IntVector t = IntVector.fromArray(I, ints, p).mul(f).add(IntVector.fromArray(I, ints, ROWS + p).mul(f2));
-                ((FloatVector) t.convert(VectorOperators.I2F, 0)).mul(dx).add(FloatVector.fromArray(F, sums, p)).intoArray(sums, p);
+                ((FloatVector) t.convert(VectorOperators.I2F, 0)).mul(dx).add(FloatVector.fromArray(F, sums, r + p)).intoArray(sums, r + p);
             }
         }
     }
@@ -471,16 +480,59 @@ final class ScaledLevelsInterleaved implements InterleavedLayout {
     }
 
     /**
-     * sums[j] += dx·(s[off + j] + s[off + 32 + j]) for the 32 rows: a factorless block's two half sums, added in short
+     * As {@link #pairHalfTwo} for the four groups at off, off + groupBytes, …: group i's sums into shorts[off + 64i ..].
+     */
+    private static void pairHalfFour(MemorySegment g, long off, long groupBytes, short[] tables, int t, int m0,
+                                     short[] shorts, int so) {
+        ShortVector sum0 = ShortVector.zero(S);
+        ShortVector sum1 = sum0;
+        ShortVector sum2 = sum0;
+        ShortVector sum3 = sum0;
+        for (int m = m0; m < m0 + 2; m++) {
+            int tm = t + m * 4 * PairTables.STRIDE;
+            ShortVector t0 = ShortVector.fromArray(S, tables, tm);
+            ShortVector t1 = ShortVector.fromArray(S, tables, tm + PairTables.STRIDE);
+            ShortVector t2 = ShortVector.fromArray(S, tables, tm + 2 * PairTables.STRIDE);
+            ShortVector t3 = ShortVector.fromArray(S, tables, tm + 3 * PairTables.STRIDE);
+            long o = off + m * 64L;
+            IntVector a = IntVector.fromMemorySegment(I, g, o, ByteOrder.LITTLE_ENDIAN);
+            sum0 = sum0.add(a.reinterpretAsShorts().selectFrom(t0))
+                    .add(a.lanewise(VectorOperators.LSHR, 4).reinterpretAsShorts().selectFrom(t1))
+                    .add(a.lanewise(VectorOperators.LSHR, 8).reinterpretAsShorts().selectFrom(t2))
+                    .add(a.lanewise(VectorOperators.LSHR, 12).reinterpretAsShorts().selectFrom(t3));
+            IntVector b = IntVector.fromMemorySegment(I, g, o + groupBytes, ByteOrder.LITTLE_ENDIAN);
+            sum1 = sum1.add(b.reinterpretAsShorts().selectFrom(t0))
+                    .add(b.lanewise(VectorOperators.LSHR, 4).reinterpretAsShorts().selectFrom(t1))
+                    .add(b.lanewise(VectorOperators.LSHR, 8).reinterpretAsShorts().selectFrom(t2))
+                    .add(b.lanewise(VectorOperators.LSHR, 12).reinterpretAsShorts().selectFrom(t3));
+            IntVector c = IntVector.fromMemorySegment(I, g, o + 2 * groupBytes, ByteOrder.LITTLE_ENDIAN);
+            sum2 = sum2.add(c.reinterpretAsShorts().selectFrom(t0))
+                    .add(c.lanewise(VectorOperators.LSHR, 4).reinterpretAsShorts().selectFrom(t1))
+                    .add(c.lanewise(VectorOperators.LSHR, 8).reinterpretAsShorts().selectFrom(t2))
+                    .add(c.lanewise(VectorOperators.LSHR, 12).reinterpretAsShorts().selectFrom(t3));
+            IntVector d = IntVector.fromMemorySegment(I, g, o + 3 * groupBytes, ByteOrder.LITTLE_ENDIAN);
+            sum3 = sum3.add(d.reinterpretAsShorts().selectFrom(t0))
+                    .add(d.lanewise(VectorOperators.LSHR, 4).reinterpretAsShorts().selectFrom(t1))
+                    .add(d.lanewise(VectorOperators.LSHR, 8).reinterpretAsShorts().selectFrom(t2))
+                    .add(d.lanewise(VectorOperators.LSHR, 12).reinterpretAsShorts().selectFrom(t3));
+        }
+        sum0.intoArray(shorts, so);
+        sum1.intoArray(shorts, so + 64);
+        sum2.intoArray(shorts, so + 128);
+        sum3.intoArray(shorts, so + 192);
+    }
+
+    /**
+     * sums[r + j] += dx·(s[off + j] + s[off + 32 + j]) for the 32 rows: a factorless block's two half sums, added in short
      * lanes (16 table entries, within range as 8 are) and made floats without passing through ints.
      */
-    private static void addShortSums(short[] s, int off, float dx, float[] sums) {
+    private static void addShortSums(short[] s, int off, float dx, float[] sums, int r) {
         ShortVector total = ShortVector.fromArray(S, s, off).add(ShortVector.fromArray(S, s, off + 32));
         // mul then add, as applyFactors does: a group's floats do not depend on which path took it
-        ((FloatVector) total.convertShape(VectorOperators.S2F, F, 0)).mul(dx).add(FloatVector.fromArray(F, sums, 0))
-                .intoArray(sums, 0);
-        ((FloatVector) total.convertShape(VectorOperators.S2F, F, 1)).mul(dx).add(FloatVector.fromArray(F, sums, 16))
-                .intoArray(sums, 16);
+        ((FloatVector) total.convertShape(VectorOperators.S2F, F, 0)).mul(dx).add(FloatVector.fromArray(F, sums, r))
+                .intoArray(sums, r);
+        ((FloatVector) total.convertShape(VectorOperators.S2F, F, 1)).mul(dx).add(FloatVector.fromArray(F, sums, r + 16))
+                .intoArray(sums, r + 16);
     }
 
     /** ints[0..64) = the 64 shorts at s[off ..] as ints. */
@@ -514,8 +566,8 @@ final class ScaledLevelsInterleaved implements InterleavedLayout {
         }
     }
 
-    /** sums[j] += d_x·Σ_spans offset_j·(the span's activation level sum), for the 32 rows (Q2_K's and Q5_K's mins). */
-    private void addOffsets(MemorySegment g, long oo, QuantizedInput x, int xb, float[] sums) {
+    /** sums[r + j] += d_x·Σ_spans offset_j·(the span's activation level sum), for the 32 rows (Q2_K's and Q5_K's mins). */
+    private void addOffsets(MemorySegment g, long oo, QuantizedInput x, int xb, float[] sums, int r) {
         int s0 = span == 16 ? x.halfSum(xb, 0) : x.sum(xb);
         int s1 = span == 16 ? x.halfSum(xb, 1) : 0;
         for (int p = 0; p < ROWS; p += 16) {
@@ -525,8 +577,8 @@ final class ScaledLevelsInterleaved implements InterleavedLayout {
                 t = t.add(((IntVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_128, g, oo + ROWS + p,
                         ByteOrder.LITTLE_ENDIAN).convertShape(VectorOperators.B2I, I, 0)).mul(s1));
             }
-            ((FloatVector) t.convert(VectorOperators.I2F, 0)).mul(x.scale(xb)).add(FloatVector.fromArray(F, sums, p))
-                    .intoArray(sums, p);
+            ((FloatVector) t.convert(VectorOperators.I2F, 0)).mul(x.scale(xb)).add(FloatVector.fromArray(F, sums, r + p))
+                    .intoArray(sums, r + p);
         }
     }
 
