@@ -219,42 +219,11 @@ final class ScaledLevelsInterleaved implements InterleavedLayout {
 
     @Override
     public void dot(MemorySegment packed, long offset, int cols, QuantizedInput x, float[] out, int outOff, int rows) {
-        InterleavedLanes.Scratch scratch = InterleavedLanes.scratch();
-        float[] acc = scratch.acc;
-        float[] blockSums = scratch.t;
-        // Σ_spans offset·d_x·Σ x_q per row, for the rows' dmin
-        float[] offsetSums = scratch.offsets;
-        int[] ints = scratch.ints;
-        short[] pairTable = pairs == null ? null : pairs.of(x);
-        int perBlock = weights / BLOCK;
-        for (int b = 0; b < cols / weights; b++) {
-            long o = offset + b * blockBytes;
-            Arrays.fill(blockSums, 0f);
-            if (offsets) {
-                Arrays.fill(offsetSums, 0f);
-            }
-            for (int c = 0; c < perBlock; c++) {
-                int xb = b * perBlock + c;
-                long co = o + (long) c * columnBytes;
-                if (wide) {
-                    byteSums(packed, co + codesOffset(), x.levels(), xb * BLOCK, ints);
-                } else if (pairTable != null) {
-                    pairSums(packed, co + codesOffset(), pairTable, xb * BLOCK / 2 * PairTables.STRIDE, ints);
-                } else {
-                    codeSums(packed, co + codesOffset(), x.levels(), xb * BLOCK, table, steps, ints);
-                }
-                applyFactors(packed, co, x.scale(xb), ints, blockSums, 0);
-                if (offsets) {
-                    addOffsets(packed, co + factorBytes, x, xb, offsetSums, 0);
-                }
-            }
-            applyBlockScales(packed, o, blockSums, offsetSums, acc, 0);
-        }
-        System.arraycopy(acc, 0, out, outOff, rows);
+        dotSeveral(packed, offset, 0, 1, cols, x, out, outOff, rows);
     }
 
     /**
-     * With pair tables, four (or two) groups at a time: each table vector, read from L2 for the wider matrices (64
+     * With pair tables, four groups at a time (the rest of a run one by one): each table vector, read from L2 for the wider matrices (64
      * bytes per pair of columns: 256 KB for 8192 columns), serves every group's lookups, which divides the table reads
      * that otherwise compete with the stream of weights for the core's outstanding misses.
      */
@@ -263,11 +232,9 @@ final class ScaledLevelsInterleaved implements InterleavedLayout {
                           float[] out, int outOff, int rows) {
         int g = 0;
         if (pairs != null) {
-            for (int n = SHARED_GROUPS; n >= 2; n /= 2) {
-                for (; g + n <= groups; g += n) {
-                    dotSeveral(packed, offset + g * groupBytes, groupBytes, n, cols, x, out, outOff + g * ROWS,
-                            Math.min(n * ROWS, rows - g * ROWS));
-                }
+            for (; g + SHARED_GROUPS <= groups; g += SHARED_GROUPS) {
+                dotSeveral(packed, offset + g * groupBytes, groupBytes, SHARED_GROUPS, cols, x, out, outOff + g * ROWS,
+                        Math.min(SHARED_GROUPS * ROWS, rows - g * ROWS));
             }
         }
         for (; g < groups; g++) {
@@ -276,52 +243,59 @@ final class ScaledLevelsInterleaved implements InterleavedLayout {
     }
 
     /**
-     * Groups that share each table read. Measured on TQ2_0 matrices streamed from memory, one thread: 2 groups 31-33 G
-     * weights/s, 4 groups 41-44, 8 groups no better than 4 (within noise).
+     * Groups that share each table read. Measured on TQ2_0 matrices streamed from memory, one thread: 1 group ~21-28 G
+     * weights/s, 2 groups 31-33, 4 groups 41-44, 8 groups no better than 4 (within noise).
      */
     private static final int SHARED_GROUPS = 4;
 
     /**
-     * {@link #dot} of n consecutive groups (n = 2 or 4) from offset, groupBytes apart (rows of all of them, the last
-     * may have fewer than 32) against x's pair tables.
+     * n consecutive groups from offset, groupBytes apart (n = 1, or 4 with pair tables; rows of all of them, the
+     * last may have fewer than 32). Each 32-column block's level sums come from the layout's kernel: into ints for
+     * the 4-bit and byte codes, into shorts for the pair tables (group i's sums over columns 0-15 at shorts[64i],
+     * over 16-31 at shorts[64i + 32]); then they meet the factors, offsets and d.
      */
     private void dotSeveral(MemorySegment packed, long offset, long groupBytes, int n, int cols, QuantizedInput x,
                             float[] out, int outOff, int rows) {
         InterleavedLanes.Scratch scratch = InterleavedLanes.scratch();
         float[] acc = scratch.accs;
         float[] sums = scratch.sums4;
+        // Σ_spans offset·d_x·Σ x_q per row, for the rows' dmin
         float[] offsetSums = scratch.offsets4;
         int[] ints = scratch.ints4;
         short[] shorts = scratch.shorts4;
-        Arrays.fill(acc, 0f);
-        short[] pairTable = pairs.of(x);
+        Arrays.fill(acc, 0, n * ROWS, 0f);
+        short[] pairTable = pairs == null ? null : pairs.of(x);
         int perBlock = weights / BLOCK;
         long codes = codesOffset();
         for (int b = 0; b < cols / weights; b++) {
             long o = offset + b * blockBytes;
-            Arrays.fill(sums, 0f);
+            Arrays.fill(sums, 0, n * ROWS, 0f);
             if (offsets) {
-                Arrays.fill(offsetSums, 0f);
+                Arrays.fill(offsetSums, 0, n * ROWS, 0f);
             }
             for (int c = 0; c < perBlock; c++) {
                 int xb = b * perBlock + c;
                 long co = o + (long) c * columnBytes;
                 int t = xb * BLOCK / 2 * PairTables.STRIDE;
-                // group i's sums over columns 0-15 at shorts[64i], over 16-31 at shorts[64i + 32]
                 if (n == 4) {
                     pairHalfFour(packed, co + codes, groupBytes, pairTable, t, 0, shorts, 0);
                     pairHalfFour(packed, co + codes, groupBytes, pairTable, t, 2, shorts, 32);
+                } else if (pairTable != null) {
+                    pairSums(packed, co + codes, pairTable, t, shorts);
+                } else if (wide) {
+                    byteSums(packed, co + codes, x.levels(), xb * BLOCK, ints);
                 } else {
-                    pairHalfTwo(packed, co + codes, co + groupBytes + codes, pairTable, t, 0, shorts, 0);
-                    pairHalfTwo(packed, co + codes, co + groupBytes + codes, pairTable, t, 2, shorts, 32);
+                    codeSums(packed, co + codes, x.levels(), xb * BLOCK, table, steps, ints);
                 }
                 for (int i = 0; i < n; i++) {
                     long ci = co + i * groupBytes;
-                    if (span == 0) {
+                    if (pairTable != null && span == 0) {
                         // no factors: the two halves' sums (each 8 entries) meet in short lanes and become floats there
                         addShortSums(shorts, 64 * i, x.scale(xb), sums, ROWS * i);
                     } else {
-                        widen(shorts, 64 * i, ints);
+                        if (pairTable != null) {
+                            widen(shorts, 64 * i, ints);
+                        }
                         applyFactors(packed, ci, x.scale(xb), ints, sums, ROWS * i);
                     }
                     if (offsets) {
@@ -419,10 +393,11 @@ final class ScaledLevelsInterleaved implements InterleavedLayout {
 
     /**
      * As {@link #codeSums} for 2-bit codes: each nibble of the group at off indexes its pair of columns' table (the
-     * tables from t on are this group's 16 pairs), so a lookup and an add take 2 columns of 32 rows. Each sum is 8
-     * table entries, within short lanes (checked when the layout is made).
+     * tables from t on are this group's 16 pairs), so a lookup and an add take 2 columns of 32 rows. The sums over
+     * columns 0-15 go to shorts[0..32), over 16-31 to shorts[32..64): each is 8 table entries, within short lanes
+     * (checked when the layout is made).
      */
-    private static void pairSums(MemorySegment g, long off, short[] tables, int t, int[] ints) {
+    private static void pairSums(MemorySegment g, long off, short[] tables, int t, short[] shorts) {
         ShortVector lo = ShortVector.zero(S);
         ShortVector hi = lo;
         for (int m = 0; m < 2; m++) {
@@ -441,46 +416,15 @@ final class ScaledLevelsInterleaved implements InterleavedLayout {
                     .add(shifted(z, 8).selectFrom(ShortVector.fromArray(S, tables, th + 2 * PairTables.STRIDE)))
                     .add(shifted(z, 12).selectFrom(ShortVector.fromArray(S, tables, th + 3 * PairTables.STRIDE)));
         }
-        ((IntVector) lo.convertShape(VectorOperators.S2I, I, 0)).intoArray(ints, 0);
-        ((IntVector) lo.convertShape(VectorOperators.S2I, I, 1)).intoArray(ints, 16);
-        ((IntVector) hi.convertShape(VectorOperators.S2I, I, 0)).intoArray(ints, 32);
-        ((IntVector) hi.convertShape(VectorOperators.S2I, I, 1)).intoArray(ints, 48);
+        lo.intoArray(shorts, 0);
+        hi.intoArray(shorts, 32);
     }
 
     /**
-     * {@link #pairSums} of two groups (codes at offA and offB) from one read of each table vector, for the code
-     * vectors m0 and m0+1 (columns 0-15 for m0 = 0, 16-31 for 2): A's sums into shorts[off ..], B's into
-     * shorts[off + 64 ..]. Two calls make a 32-column block: as one method, C2 stopped inlining the vector operations
-     * (reinterpret, lookups, conversions) and ran it ~3× slower.
-     */
-    private static void pairHalfTwo(MemorySegment g, long offA, long offB, short[] tables, int t, int m0, short[] shorts,
-                                    int off) {
-        ShortVector sumA = ShortVector.zero(S);
-        ShortVector sumB = sumA;
-        for (int m = m0; m < m0 + 2; m++) {
-            int tm = t + m * 4 * PairTables.STRIDE;
-            ShortVector t0 = ShortVector.fromArray(S, tables, tm);
-            ShortVector t1 = ShortVector.fromArray(S, tables, tm + PairTables.STRIDE);
-            ShortVector t2 = ShortVector.fromArray(S, tables, tm + 2 * PairTables.STRIDE);
-            ShortVector t3 = ShortVector.fromArray(S, tables, tm + 3 * PairTables.STRIDE);
-            // shifts written out: through shifted(), not inlined at this size, every lookup was boxed
-            IntVector a = IntVector.fromMemorySegment(I, g, offA + m * 64L, ByteOrder.LITTLE_ENDIAN);
-            sumA = sumA.add(a.reinterpretAsShorts().selectFrom(t0))
-                    .add(a.lanewise(VectorOperators.LSHR, 4).reinterpretAsShorts().selectFrom(t1))
-                    .add(a.lanewise(VectorOperators.LSHR, 8).reinterpretAsShorts().selectFrom(t2))
-                    .add(a.lanewise(VectorOperators.LSHR, 12).reinterpretAsShorts().selectFrom(t3));
-            IntVector b = IntVector.fromMemorySegment(I, g, offB + m * 64L, ByteOrder.LITTLE_ENDIAN);
-            sumB = sumB.add(b.reinterpretAsShorts().selectFrom(t0))
-                    .add(b.lanewise(VectorOperators.LSHR, 4).reinterpretAsShorts().selectFrom(t1))
-                    .add(b.lanewise(VectorOperators.LSHR, 8).reinterpretAsShorts().selectFrom(t2))
-                    .add(b.lanewise(VectorOperators.LSHR, 12).reinterpretAsShorts().selectFrom(t3));
-        }
-        sumA.intoArray(shorts, off);
-        sumB.intoArray(shorts, off + 64);
-    }
-
-    /**
-     * As {@link #pairHalfTwo} for the four groups at off, off + groupBytes, …: group i's sums into shorts[off + 64i ..].
+     * {@link #pairSums} of the four groups at off, off + groupBytes, … from one read of each table vector, for the code
+     * vectors m0 and m0+1 (columns 0-15 for m0 = 0, 16-31 for 2): group i's sums into shorts[so + 64i ..]. Two calls
+     * make a 32-column block: with both halves in one method C2 stopped inlining the vector operations (reinterpret,
+     * lookups, conversions) and ran it ~3× slower; the shifts are written out for the same reason.
      */
     private static void pairHalfFour(MemorySegment g, long off, long groupBytes, short[] tables, int t, int m0,
                                      short[] shorts, int so) {
