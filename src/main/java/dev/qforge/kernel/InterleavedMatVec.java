@@ -42,7 +42,13 @@ final class InterleavedMatVec {
         long groupBytes = layout.groupBytes(cols);
         QuantizedInput q = INPUT.get().set(x, 0, cols);
         layout.prepare(q);
-        int[] runs = runs(groups(rows), Parallel.threads());
+        // runs in whole steps of the groups the layout takes at once, so that few groups take the slower single path
+        int step = layout.groupsPerStep();
+        int groups = groups(rows);
+        int[] runs = runs((groups + step - 1) / step, Parallel.threads());
+        for (int i = 0; i < runs.length; i++) {
+            runs[i] = Math.min(groups, runs[i] * step);
+        }
         Parallel.forRange(runs.length - 1, c -> layout.dotGroups(packed, runs[c] * groupBytes, groupBytes,
                 runs[c + 1] - runs[c], cols, q, out, runs[c] * InterleavedLayout.ROWS,
                 Math.min((runs[c + 1] - runs[c]) * InterleavedLayout.ROWS, rows - runs[c] * InterleavedLayout.ROWS)));

@@ -36,6 +36,14 @@ public interface InterleavedLayout {
     }
 
     /**
+     * How many consecutive groups {@link #dotGroups} takes at once where it can (the rest one by one): callers hand
+     * out groups in multiples of it.
+     */
+    default int groupsPerStep() {
+        return 1;
+    }
+
+    /**
      * {@link #dot} of consecutive groups: the groups at offset + g·groupBytes for g below groups, row results from
      * out[outOff] on, rows in all (the last group may have fewer than 32). A layout may take several groups at once.
      */

@@ -228,6 +228,11 @@ final class ScaledLevelsInterleaved implements InterleavedLayout {
      * that otherwise compete with the stream of weights for the core's outstanding misses.
      */
     @Override
+    public int groupsPerStep() {
+        return pairs != null ? SHARED_GROUPS : 1;
+    }
+
+    @Override
     public void dotGroups(MemorySegment packed, long offset, long groupBytes, int groups, int cols, QuantizedInput x,
                           float[] out, int outOff, int rows) {
         int g = 0;
