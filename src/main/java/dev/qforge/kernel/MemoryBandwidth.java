@@ -26,7 +26,9 @@ public final class MemoryBandwidth implements AutoCloseable {
 
     /** A probe over a buffer of this many bytes (1 GiB is well past any cache). */
     public MemoryBandwidth(long bytes) {
-        buffer = arena.allocate(bytes, 64);
+        // huge pages, as the decode layouts have: on 4 KiB pages every page boundary stops the prefetcher and costs a
+        // TLB miss, and the probe would report less than the machine delivers
+        buffer = HugePageMemory.allocate(bytes, arena);
         buffer.fill((byte) 1);
     }
 
