@@ -47,14 +47,16 @@ final class InterleavedLanes {
         final float[] acc = new float[32];
         final float[] t = new float[32];
         final float[] sums = new float[64];
-        final float[] offsets = new float[32];
-        final int[] ints = new int[64];
-        /** Up to four groups' partial sums, for kernels that take several groups at once (zeroed by them). */
-        final float[] accs = new float[128];
-        final float[] sums4 = new float[128];
-        final float[] offsets4 = new float[128];
-        final int[] ints4 = new int[64];
-        final short[] shorts4 = new short[256];
+        /**
+         * For a kernel that takes up to four groups at once ({@link ScaledLevelsInterleaved}; it zeroes them): their
+         * results, block sums and offset sums (32 per group), and one 32-column block's level sums, as ints for one
+         * group or as shorts for four.
+         */
+        final float[] groupAcc = new float[128];
+        final float[] groupSums = new float[128];
+        final float[] groupOffsets = new float[128];
+        final int[] levelInts = new int[64];
+        final short[] levelShorts = new short[256];
     }
 
     /** Writes row's 32 levels (each in [0, 16)) into the group at off. */

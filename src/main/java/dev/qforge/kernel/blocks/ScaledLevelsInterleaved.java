@@ -262,12 +262,12 @@ final class ScaledLevelsInterleaved implements InterleavedLayout {
     private void dotSeveral(MemorySegment packed, long offset, long groupBytes, int n, int cols, QuantizedInput x,
                             float[] out, int outOff, int rows) {
         InterleavedLanes.Scratch scratch = InterleavedLanes.scratch();
-        float[] acc = scratch.accs;
-        float[] sums = scratch.sums4;
+        float[] acc = scratch.groupAcc;
+        float[] sums = scratch.groupSums;
         // Σ_spans offset·d_x·Σ x_q per row, for the rows' dmin
-        float[] offsetSums = scratch.offsets4;
-        int[] ints = scratch.ints4;
-        short[] shorts = scratch.shorts4;
+        float[] offsetSums = scratch.groupOffsets;
+        int[] ints = scratch.levelInts;
+        short[] shorts = scratch.levelShorts;
         Arrays.fill(acc, 0, n * ROWS, 0f);
         short[] pairTable = pairs == null ? null : pairs.of(x);
         int perBlock = weights / BLOCK;
