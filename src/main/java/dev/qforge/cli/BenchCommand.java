@@ -5,6 +5,7 @@ import dev.qforge.QforgeException;
 import dev.qforge.eval.DecoderBenchmark;
 import dev.qforge.format.JsonFiles;
 import dev.qforge.hub.ModelCache;
+import dev.qforge.kernel.MatMulBackend;
 import dev.qforge.kernel.MemoryBandwidth;
 import dev.qforge.kernel.Parallel;
 import dev.qforge.model.SyntheticModel;
@@ -66,6 +67,7 @@ public final class BenchCommand implements Callable<Integer> {
                 ObjectNode j = JsonFiles.mapper().createObjectNode();
                 j.put("model", dir.toString());
                 j.put("threads", Parallel.threads());
+                j.put("prefill_matmul", MatMulBackend.describe());
                 j.put("pp", r.promptTokens());
                 j.put("tg", r.genTokens());
                 j.put("prefill_tokens_per_second", r.prefillTokensPerSecond());
@@ -79,7 +81,7 @@ public final class BenchCommand implements Callable<Integer> {
                 j.put("decode_bound_tokens_per_second", r.decodeBound());
                 out.println(j.toPrettyString());
             } else {
-                out.printf(Locale.ROOT, "model: %s (%d threads)%n", dir, Parallel.threads());
+                out.printf(Locale.ROOT, "model: %s (%d threads); %s%n", dir, Parallel.threads(), MatMulBackend.describe());
                 out.printf(Locale.ROOT, "prefill pp%d: %.1f tokens/s, %.1f GFLOP/s = %.0f%% of the FMA peak probed (%.1f GFLOP/s)%n",
                         r.promptTokens(), r.prefillTokensPerSecond(), r.prefillGflops(),
                         100 * r.prefillGflops() / r.fmaPeakGflops(), r.fmaPeakGflops());

@@ -52,6 +52,7 @@ public final class ImatrixCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        Main.calibrationMatmul();
         if (chunks < 0) {
             throw new QforgeException("--chunks must be >= 0, not " + chunks);
         }

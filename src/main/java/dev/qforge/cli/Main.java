@@ -1,6 +1,7 @@
 package dev.qforge.cli;
 
 import dev.qforge.QforgeException;
+import dev.qforge.kernel.MatMulBackend;
 import dev.qforge.kernel.Parallel;
 import picocli.CommandLine.Command;
 import picocli.CommandLine;
@@ -47,6 +48,26 @@ public final class Main implements Runnable {
             err.flush();
             return 1;
         }
+        // The commands run models with oneDNN's prefill where it can run (the library's own default is the
+        // Java GEMM); restored afterwards, so a caller in the same JVM keeps its choice.
+        MatMulBackend before = MatMulBackend.current();
+        explicitMatmul = null;
+        String property = System.getProperty(MatMulBackend.PROPERTY);
+        try {
+            MatMulBackend.set(property == null || property.isBlank() ? MatMulBackend.AUTO : MatMulBackend.parse(property));
+        } catch (IllegalArgumentException e) {
+            err.println("qforge: -D" + MatMulBackend.PROPERTY + ": " + e.getMessage());
+            err.flush();
+            return 1;
+        }
+        try {
+            return execute(rest, debug, out, err);
+        } finally {
+            MatMulBackend.set(before);
+        }
+    }
+
+    private static int execute(List<String> rest, boolean debug, PrintWriter out, PrintWriter err) {
         CommandLine cli = new CommandLine(new Main());
         cli.setOut(out);
         cli.setErr(err);
@@ -92,6 +113,32 @@ public final class Main implements Runnable {
             throw new CommandLine.ParameterException(spec.commandLine(), "--threads must be at least 1, not " + n);
         }
         Parallel.setThreads(n);
+    }
+
+    /** The --matmul of this run, or null when not given. */
+    private static volatile MatMulBackend explicitMatmul;
+
+    @CommandLine.Option(names = "--matmul", paramLabel = "java|onednn|auto", scope = CommandLine.ScopeType.INHERIT,
+            description = "Who multiplies prefill batches: oneDNN's BF16 matmul (onednn), qforge's F32 GEMM (java), "
+                    + "or oneDNN where the CPU has a BF16 dot product (auto, the default; quantize and imatrix default to java).")
+    void setMatmul(String name) {
+        try {
+            MatMulBackend b = MatMulBackend.parse(name);
+            MatMulBackend.set(b);
+            explicitMatmul = b;
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+        }
+    }
+
+    /**
+     * For the commands whose output is a quantized file: calibration runs on the Java GEMM unless --matmul
+     * says otherwise, so the file does not depend on which native library or CPU the machine has.
+     */
+    static void calibrationMatmul() {
+        if (explicitMatmul == null) {
+            MatMulBackend.set(MatMulBackend.JAVA);
+        }
     }
 
     @Override

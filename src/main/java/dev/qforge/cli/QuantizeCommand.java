@@ -154,6 +154,7 @@ public final class QuantizeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        Main.calibrationMatmul();
         PrintWriter err = spec.commandLine().getErr();
         PrintWriter stdout = spec.commandLine().getOut();
         recipe = recipeFile == null ? null : Recipe.read(recipeFile);

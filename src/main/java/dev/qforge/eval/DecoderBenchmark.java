@@ -74,7 +74,8 @@ public final class DecoderBenchmark {
         // Warm-up: compile the kernels before timing anything, prefill's and decode's; the first single-token steps
         // also repack the weights into their decode layouts (seconds for a large model), which llama-bench's own
         // warm-up run likewise keeps out of its figures.
-        decoder.forward(state, tokens, 0, Math.min(promptTokens, 64), 1);
+        // the whole prompt: a native matmul compiles its kernel per shape on first use (milliseconds each)
+        decoder.forward(state, tokens, 0, promptTokens, 1);
         state.reset();
         for (int t = 0; t < Math.min(genTokens, 32); t++) {
             decoder.forward(state, tokens, t, 1, 1);

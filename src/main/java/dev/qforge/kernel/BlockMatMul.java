@@ -26,6 +26,10 @@ final class BlockMatMul {
         int rows = w.rows();
         int cols = w.cols();
         long rowBytes = w.rowBytes();
+        if (OneDnnGemm.takes(n)) {
+            OneDnnGemm.blocks(w, x, n, out);
+            return;
+        }
         if (n >= GEMM_MIN_TOKENS) {
             Gemm.run((row, col0, count, dst, dstOff) -> w.format().dequantize(w.data(),
                     row * rowBytes + w.format().rowBytes(col0), count, dst, dstOff), rows, cols, x, n, out);

@@ -1,5 +1,6 @@
 package dev.qforge.kernel;
 
+import dev.qforge.kernel.onednn.NativeMatMul;
 import dev.qforge.numeric.FloatBits;
 import dev.qforge.numeric.Lanes;
 import dev.qforge.tensor.DType;
@@ -74,6 +75,9 @@ public final class MatMul {
     public static void matmul(WeightMatrix weight, float[] x, int n, float[] out) {
         Tensor floats = weight.asFloatTensor();
         if (floats != null) {
+            if (n == 1) {
+                floats = new Tensor(floats.name(), floats.dtype(), floats.shape(), FloatDecodeCopy.of(weight));
+            }
             matmul(floats, x, n, out);
             return;
         }
@@ -128,6 +132,10 @@ public final class MatMul {
         }
         if (n == 1) {
             matvec(weight.data(), dt, rows, cols, x, out);
+        } else if (dt == DType.BF16 && OneDnnGemm.takes(n)) {
+            OneDnnGemm.floats(NativeMatMul.Input.BF16, weight.data(), rows, cols, x, n, out);
+        } else if (dt == DType.F32 && OneDnnGemm.takes(n)) {
+            OneDnnGemm.floats(NativeMatMul.Input.F32, weight.data(), rows, cols, x, n, out);
         } else if (n < gemmMinN(dt)) {
             SmallBatch.run(weight.data(), dt, rows, cols, x, n, out);
         } else {

@@ -2,6 +2,7 @@ package dev.qforge.kernel.blocks;
 
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
@@ -51,6 +52,36 @@ final class BlockDot {
                 .and((short) 1)
                 .lanewise(VectorOperators.LSHL, 4)
                 .convertShape(VectorOperators.S2B, B16, 0);
+    }
+
+    /**
+     * dst[off .. off+16) = the 16 signed levels q times scale: a dequantizer's inner loop, each product
+     * rounded once, as the scalar {@code level * scale} it replaces.
+     */
+    static void scaleInto(ByteVector q, float scale, float[] dst, int off) {
+        for (int p = 0; p < PARTS; p++) {
+            ((FloatVector) q.convertShape(VectorOperators.B2F, F, p)).mul(scale).intoArray(dst, off + p * F.length());
+        }
+    }
+
+    /** dst[off .. off+16) = scale · q − min, as the scalar {@code scale * level - min} (two roundings, no FMA). */
+    static void scaleMinusInto(ByteVector q, float scale, float min, float[] dst, int off) {
+        for (int p = 0; p < PARTS; p++) {
+            ((FloatVector) q.convertShape(VectorOperators.B2F, F, p)).mul(scale).sub(min)
+                    .intoArray(dst, off + p * F.length());
+        }
+    }
+
+    /** (v >>> shift) &amp; mask in each byte lane, shifted as 32-bit lanes (see {@link #highNibbles}); shift at most 6. */
+    static ByteVector bitsAt(ByteVector v, int shift, int mask) {
+        return v.reinterpretAsInts().lanewise(VectorOperators.LSHR, shift).reinterpretAsBytes().and((byte) mask);
+    }
+
+    /** ((v >>> shift) &amp; 3) &lt;&lt; 4 in each byte lane (shift 0, 2, 4 or 6): two high bits of a 6-bit level, shifted as 32-bit lanes. */
+    static ByteVector twoBitsTo45(ByteVector v, int shift) {
+        IntVector i = v.reinterpretAsInts();
+        IntVector moved = shift <= 4 ? i.lanewise(VectorOperators.LSHL, 4 - shift) : i.lanewise(VectorOperators.LSHR, shift - 4);
+        return moved.reinterpretAsBytes().and((byte) 0x30);
     }
 
     /** acc + the 16 signed levels q times x[xOff .. xOff+16), lane-wise. */

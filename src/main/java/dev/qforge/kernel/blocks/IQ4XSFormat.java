@@ -69,11 +69,9 @@ public final class IQ4XSFormat extends GgmlBlockFormat implements ScaledLevels {
             for (int ib = 0; ib < NB; ib++) {
                 float dl = d * (code(src, o, ib) - 32);
                 int y = dstOff + ibl * QK + 32 * ib;
-                for (int j = 0; j < 16; j++) {
-                    int q = u8(src, o + 8 + 16 * ib + j);
-                    dst[y + j] = dl * Iq4NonLinear.VALUES[q & 0x0F];
-                    dst[y + j + 16] = dl * Iq4NonLinear.VALUES[q >>> 4];
-                }
+                ByteVector qs = BlockDot.load16(src, o + 8 + 16 * ib);
+                BlockDot.scaleInto(BlockDot.lowNibbles(qs).selectFrom(CODEBOOK), dl, dst, y);
+                BlockDot.scaleInto(BlockDot.highNibbles(qs).selectFrom(CODEBOOK), dl, dst, y + 16);
             }
         }
     }

@@ -63,11 +63,10 @@ public final class Q4KFormat extends GgmlBlockFormat {
                 float m1 = dmin * PackedScales6.min(lo, hi, 2 * r);
                 float d2 = d * PackedScales6.scale(lo, hi, 2 * r + 1);
                 float m2 = dmin * PackedScales6.min(lo, hi, 2 * r + 1);
-                for (int l = 0; l < 32; l++) {
-                    dst[y + 64 * r + l] = d1 * (block[QS + 32 * r + l] & 0xF) - m1;
-                }
-                for (int l = 0; l < 32; l++) {
-                    dst[y + 64 * r + 32 + l] = d2 * ((block[QS + 32 * r + l] & 0xFF) >> 4) - m2;
+                for (int h = 0; h < 32; h += 16) {
+                    ByteVector qs = BlockDot.load16(src, srcOffset + (long) b * block.length + QS + 32 * r + h);
+                    BlockDot.scaleMinusInto(BlockDot.lowNibbles(qs), d1, m1, dst, y + 64 * r + h);
+                    BlockDot.scaleMinusInto(BlockDot.highNibbles(qs), d2, m2, dst, y + 64 * r + 32 + h);
                 }
             }
         }

@@ -80,11 +80,9 @@ public final class Q4_0Format extends GgmlBlockFormat {
             long o = srcOffset + (long) b * bytesPerBlock();
             float d = f16(src, o);
             int y = dstOff + b * QK;
-            for (int j = 0; j < 16; j++) {
-                int q = u8(src, o + 2 + j);
-                dst[y + j] = ((q & 0x0F) - 8) * d;
-                dst[y + j + 16] = ((q >>> 4) - 8) * d;
-            }
+            ByteVector qs = BlockDot.load16(src, o + 2);
+            BlockDot.scaleInto(BlockDot.lowNibbles(qs).sub((byte) 8), d, dst, y);
+            BlockDot.scaleInto(BlockDot.highNibbles(qs).sub((byte) 8), d, dst, y + 16);
         }
     }
 

@@ -53,9 +53,8 @@ public final class Q8_0Format extends GgmlBlockFormat {
         for (int b = 0; b < nb; b++) {
             long o = srcOffset + (long) b * bytesPerBlock();
             float d = f16(src, o);
-            for (int j = 0; j < QK; j++) {
-                dst[dstOff + b * QK + j] = src.get(ValueLayout.JAVA_BYTE, o + 2 + j) * d;
-            }
+            BlockDot.scaleInto(BlockDot.load16(src, o + 2), d, dst, dstOff + b * QK);
+            BlockDot.scaleInto(BlockDot.load16(src, o + 18), d, dst, dstOff + b * QK + 16);
         }
     }
 
