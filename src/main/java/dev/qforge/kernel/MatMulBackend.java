@@ -26,8 +26,12 @@ public enum MatMulBackend {
     public static final String PROPERTY = "qforge.matmul";
 
     private static volatile MatMulBackend chosen = fromProperty();
-    /** Whether native calls are on for this choice; resolved when chosen (from the property: quietly off where it cannot run). */
-    private static volatile boolean nativeOn = chosen != JAVA && nativeProblem() == null;
+    /**
+     * Whether batches go native under this choice: null until the first batch asks, so that a command that
+     * never multiplies a batch (help, inspect) never loads the library. From the property, ONEDNN where it
+     * cannot run falls back quietly; from {@link #set}, it is an error there and then.
+     */
+    private static volatile Boolean nativeOn;
 
     private static MatMulBackend fromProperty() {
         String v = System.getProperty(PROPERTY);
@@ -49,22 +53,20 @@ public enum MatMulBackend {
         return chosen;
     }
 
-    /** Chooses the backend; ONEDNN where it cannot run is an error naming why. */
-    public static void set(MatMulBackend backend) {
-        boolean on = backend != JAVA && usable(backend);
+    /** Chooses the backend; ONEDNN where it cannot run is an error naming why (AUTO is resolved on first use). */
+    public static synchronized void set(MatMulBackend backend) {
+        Boolean on = null;
+        if (backend == JAVA) {
+            on = false;
+        } else if (backend == ONEDNN) {
+            String problem = nativeProblem();
+            if (problem != null) {
+                throw new IllegalArgumentException("--matmul onednn: " + problem);
+            }
+            on = true;
+        }
         chosen = backend;
         nativeOn = on;
-    }
-
-    private static boolean usable(MatMulBackend backend) {
-        String problem = nativeProblem();
-        if (problem == null) {
-            return true;
-        }
-        if (backend == ONEDNN) {
-            throw new IllegalArgumentException("--matmul onednn: " + problem);
-        }
-        return false;
     }
 
     /** Null when oneDNN's BF16 matmul can run here, else why not (one line). */
@@ -81,12 +83,22 @@ public enum MatMulBackend {
 
     /** Whether batches go to oneDNN now. */
     static boolean nativeOn() {
-        return nativeOn;
+        Boolean on = nativeOn;
+        if (on == null) {
+            synchronized (MatMulBackend.class) {
+                on = nativeOn;
+                if (on == null) {
+                    on = chosen != JAVA && nativeProblem() == null;
+                    nativeOn = on;
+                }
+            }
+        }
+        return on;
     }
 
     /** One line for benchmark headers: which path prefill takes. */
     public static String describe() {
-        if (nativeOn) {
+        if (nativeOn()) {
             return "prefill matmul: oneDNN (" + OneDnn.get().describe() + ")";
         }
         if (chosen == JAVA) {

@@ -2,7 +2,6 @@ package dev.qforge.kernel.blocks;
 
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
@@ -70,18 +69,6 @@ final class BlockDot {
             ((FloatVector) q.convertShape(VectorOperators.B2F, F, p)).mul(scale).sub(min)
                     .intoArray(dst, off + p * F.length());
         }
-    }
-
-    /** (v >>> shift) &amp; mask in each byte lane, shifted as 32-bit lanes (see {@link #highNibbles}); shift at most 6. */
-    static ByteVector bitsAt(ByteVector v, int shift, int mask) {
-        return v.reinterpretAsInts().lanewise(VectorOperators.LSHR, shift).reinterpretAsBytes().and((byte) mask);
-    }
-
-    /** ((v >>> shift) &amp; 3) &lt;&lt; 4 in each byte lane (shift 0, 2, 4 or 6): two high bits of a 6-bit level, shifted as 32-bit lanes. */
-    static ByteVector twoBitsTo45(ByteVector v, int shift) {
-        IntVector i = v.reinterpretAsInts();
-        IntVector moved = shift <= 4 ? i.lanewise(VectorOperators.LSHL, 4 - shift) : i.lanewise(VectorOperators.LSHR, shift - 4);
-        return moved.reinterpretAsBytes().and((byte) 0x30);
     }
 
     /** acc + the 16 signed levels q times x[xOff .. xOff+16), lane-wise. */
