@@ -81,6 +81,10 @@ class OneDnnGemmTest {
         }
         Tensor t = new Tensor("test.bf16", DType.BF16, new long[]{rows, cols}, data);
         compare("BF16", 48, rows, cols, rnd, (x, out) -> MatMul.matmul(t, x, 48, out));
+        // on the heap: copied into the native buffer a slice at a time instead of read in place
+        Tensor onHeap = new Tensor("test.bf16.heap", DType.BF16, new long[]{rows, cols},
+                MemorySegment.ofArray(data.toArray(ValueLayout.JAVA_BYTE)));
+        compare("BF16 on the heap", 48, rows, cols, rnd, (x, out) -> MatMul.matmul(onHeap, x, 48, out));
     }
 
     @Test
