@@ -10,7 +10,8 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * The decode copy of an F32/F16/BF16 weight matrix: its bytes unchanged, on huge pages. A float matrix-vector
  * product is a pure stream of the weights; read from the memory-mapped file (4 KiB pages) it takes a TLB miss
- * and a prefetcher restart every 4 KiB, and ran ~15 % below llama.cpp's F32 decode of the same file. The
+ * and a prefetcher restart every 4 KiB (the read probe measured 10–15 % more on huge pages; the decode gain
+ * itself was within this machine's noise, docs/BENCHMARKS.md). The
  * copy is made on the first single-token product of the matrix (so a prefill-only run, like perplexity,
  * makes none) and kept by the matrix ({@link WeightMatrix#decodeLayout}) as the block formats' packed layouts are.
  *

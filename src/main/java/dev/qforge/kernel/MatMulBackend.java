@@ -38,7 +38,11 @@ public enum MatMulBackend {
         if (v == null || v.isBlank()) {
             return JAVA;
         }
-        return parse(v);
+        try {
+            return parse(v);
+        } catch (IllegalArgumentException e) {
+            return JAVA; // the command line reports the bad value; a library user keeps the safe default
+        }
     }
 
     public static MatMulBackend parse(String name) {

@@ -99,6 +99,13 @@ final class OneDnnGemm {
     }
 
     private static void run(Input input, int rows, int cols, float[] x, int n, float[] out, SliceSource weights) {
+        if (rows == 0 || n == 0) {
+            return;
+        }
+        if (cols == 0) {
+            java.util.Arrays.fill(out, 0, n * rows, 0f);
+            return;
+        }
         int sliceRows = (int) Math.max(1, Math.min(rows, SLICE_ELEMENTS / cols));
         long size = bytesOf(input);
         synchronized (LOCK) {

@@ -22,6 +22,34 @@ class MainTest {
         return dir;
     }
 
+    /**
+     * --matmul: an unknown backend is a usage error naming the choices; a known one runs; the command's
+     * choice (and the default auto of the commands) does not stay behind for a caller in the same JVM.
+     */
+    @Test
+    void matmulBackendOption() throws Exception {
+        Path dir = synth("tiny-llama");
+        Path text = tmp.resolve("matmul.txt");
+        Files.writeString(text, "One two three four five six seven eight nine ten. ".repeat(40));
+        dev.qforge.kernel.MatMulBackend before = dev.qforge.kernel.MatMulBackend.current();
+        CliRun bad = CliRun.of("eval", "ppl", "--model", dir.toString(), "--text", text.toString(), "--matmul", "cuda");
+        assertEquals(2, bad.exit(), bad.err());
+        assertTrue(bad.err().contains("unknown matmul backend 'cuda' (java, onednn or auto)"), bad.err());
+        String[] ppl = new String[2];
+        String[] backends = {"java", "auto"};
+        for (int i = 0; i < 2; i++) {
+            CliRun r = CliRun.of("eval", "ppl", "--model", dir.toString(), "--text", text.toString(), "--ctx", "64",
+                    "--matmul", backends[i]);
+            assertEquals(0, r.exit(), r.err());
+            ppl[i] = r.out();
+            assertEquals(before, dev.qforge.kernel.MatMulBackend.current(), "the library's choice is restored");
+        }
+        // F32 weights: both backends multiply in F32, so the perplexities agree to their printed digits or nearly
+        double java = Double.parseDouble(ppl[0].replaceAll("(?s).*PPL = ([0-9.]+).*", "$1"));
+        double auto = Double.parseDouble(ppl[1].replaceAll("(?s).*PPL = ([0-9.]+).*", "$1"));
+        assertEquals(java, auto, java * 1e-4, ppl[0] + " / " + ppl[1]);
+    }
+
     @Test
     void synthInspectGenerateAndPerplexity() throws Exception {
         Path dir = synth("tiny-qwen3");
