@@ -27,16 +27,8 @@ class BlockMatMulTest {
         int rows = 200;
         int cols = 512;
         Random rnd = new Random(9);
-        long rowBytes = f.rowBytes(cols);
-        MemorySegment data = MemorySegment.ofArray(new byte[(int) (rows * rowBytes)]);
-        float[] w = new float[cols];
-        for (int r = 0; r < rows; r++) {
-            for (int c = 0; c < cols; c++) {
-                w[c] = (float) rnd.nextGaussian() * 0.02f;
-            }
-            f.quantize(w, 0, cols, null, data, r * rowBytes);
-        }
-        WeightMatrix m = new WeightMatrix("test." + name, f, rows, cols, data);
+        WeightMatrix m = GaussianMatrices.quantized(f, rows, cols, rnd,
+                MemorySegment.ofArray(new byte[(int) (rows * f.rowBytes(cols))]));
         int n = 9; // a batch large enough for the dequantizing GEMM
         float[] x = new float[n * cols];
         for (int i = 0; i < x.length; i++) {

@@ -54,16 +54,7 @@ class OneDnnGemmTest {
         int rows = 301;
         int cols = 512;
         Random rnd = new Random(5);
-        long rowBytes = f.rowBytes(cols);
-        MemorySegment data = Arena.ofAuto().allocate(rows * rowBytes);
-        float[] w = new float[cols];
-        for (int r = 0; r < rows; r++) {
-            for (int c = 0; c < cols; c++) {
-                w[c] = (float) rnd.nextGaussian() * 0.02f;
-            }
-            f.quantize(w, 0, cols, null, data, r * rowBytes);
-        }
-        WeightMatrix m = new WeightMatrix("test." + name, f, rows, cols, data);
+        WeightMatrix m = GaussianMatrices.quantized(f, rows, cols, rnd, Arena.ofAuto().allocate(rows * f.rowBytes(cols)));
         for (int n : new int[]{OneDnnGemm.MIN_TOKENS, 77}) {
             compare(name, n, rows, cols, rnd, (x, out) -> MatMul.matmul(m, x, n, out));
         }
