@@ -13,7 +13,6 @@ final class BlockMatMul {
     /** Below this many tokens, dequantize-a-row-then-dot beats packing for the GEMM. */
     private static final int GEMM_MIN_TOKENS = 8;
     private static final int ROWS_PER_TASK = 16;
-    private static final ThreadLocal<float[]> ROW = ThreadLocal.withInitial(() -> new float[0]);
 
     private BlockMatMul() {
     }
@@ -45,7 +44,7 @@ final class BlockMatMul {
             return;
         }
         Parallel.forRange(tasks, t -> {
-            float[] row = scratch(cols);
+            float[] row = MatMul.rowBuffer(cols);
             for (int r = t * ROWS_PER_TASK, end = Math.min(rows, r + ROWS_PER_TASK); r < end; r++) {
                 w.copyRowTo(r, row, 0);
                 for (int k = 0; k < n; k++) {
@@ -53,14 +52,5 @@ final class BlockMatMul {
                 }
             }
         });
-    }
-
-    private static float[] scratch(int n) {
-        float[] a = ROW.get();
-        if (a.length < n) {
-            a = new float[n];
-            ROW.set(a);
-        }
-        return a;
     }
 }

@@ -132,10 +132,9 @@ public final class MatMul {
         }
         if (n == 1) {
             matvec(weight.data(), dt, rows, cols, x, out);
-        } else if (dt == DType.BF16 && OneDnnGemm.takes(n)) {
-            OneDnnGemm.floats(NativeMatMul.Input.BF16, weight.data(), rows, cols, x, n, out);
-        } else if (dt == DType.F32 && OneDnnGemm.takes(n)) {
-            OneDnnGemm.floats(NativeMatMul.Input.F32, weight.data(), rows, cols, x, n, out);
+        } else if (dt != DType.F16 && OneDnnGemm.takes(n)) {
+            OneDnnGemm.floats(dt == DType.BF16 ? NativeMatMul.Input.BF16 : NativeMatMul.Input.F32, weight.data(), rows,
+                    cols, x, n, out);
         } else if (n < gemmMinN(dt)) {
             SmallBatch.run(weight.data(), dt, rows, cols, x, n, out);
         } else {

@@ -1,14 +1,10 @@
 package dev.qforge.kernel;
 
+import dev.qforge.kernel.blocks.BlockFormat;
+import dev.qforge.kernel.blocks.BlockFormats;
 import dev.qforge.kernel.onednn.NativeMatMul;
 import dev.qforge.kernel.onednn.NativeMatMul.Input;
 import dev.qforge.kernel.onednn.OneDnn;
-import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.ShortVector;
-import jdk.incubator.vector.VectorMask;
-import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -37,11 +33,9 @@ final class OneDnnGemm {
     /** Weights per oneDNN call (32 MiB of BF16, 64 of F32). */
     private static final long SLICE_ELEMENTS = 16L << 20;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
-    private static final ValueLayout.OfShort BF16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE);
+    /** The block table's BF16 entry: its quantize rounds activations and expanded weights. */
+    private static final BlockFormat BF16_FORMAT = BlockFormats.byName("BF16");
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(LE);
-    private static final VectorSpecies<Float> FS = MatMul.FS;
-    private static final VectorSpecies<Integer> IS = MatMul.IS;
-    private static final VectorSpecies<Short> SS = MatMul.SS;
     private static final int ROWS_PER_TASK = 16;
 
     private static final Object LOCK = new Object();
@@ -49,7 +43,6 @@ final class OneDnnGemm {
     private static MemorySegment xBuf = MemorySegment.NULL;
     private static MemorySegment wBuf = MemorySegment.NULL;
     private static MemorySegment outBuf = MemorySegment.NULL;
-    private static final ThreadLocal<float[]> ROW = ThreadLocal.withInitial(() -> new float[0]);
 
     private OneDnnGemm() {
     }
@@ -62,8 +55,8 @@ final class OneDnnGemm {
     /** BF16 or F32 weights [rows, cols] read in place when native, else copied a slice at a time. */
     static void floats(Input input, MemorySegment w, int rows, int cols, float[] x, int n, float[] out) {
         run(input, rows, cols, x, n, out, (r0, count, buffer) -> {
-            long bytes = bytesOf(input) * count * cols;
-            MemorySegment slice = w.asSlice(bytesOf(input) * r0 * cols, bytes);
+            long bytes = (long) input.bytes() * count * cols;
+            MemorySegment slice = w.asSlice((long) input.bytes() * r0 * cols, bytes);
             if (slice.isNative()) {
                 return slice;
             }
@@ -79,10 +72,10 @@ final class OneDnnGemm {
         run(Input.BF16, w.rows(), cols, x, n, out, (r0, count, buffer) -> {
             int tasks = (count + ROWS_PER_TASK - 1) / ROWS_PER_TASK;
             Parallel.forRange(tasks, t -> {
-                float[] row = row(cols);
+                float[] row = MatMul.rowBuffer(cols);
                 for (int r = t * ROWS_PER_TASK, end = Math.min(count, r + ROWS_PER_TASK); r < end; r++) {
                     w.format().dequantize(w.data(), (r0 + r) * rowBytes, cols, row, 0);
-                    toBf16(row, 0, cols, buffer, 2L * r * cols);
+                    BF16_FORMAT.quantize(row, 0, cols, null, buffer, 2L * r * cols);
                 }
             });
             return buffer;
@@ -94,10 +87,6 @@ final class OneDnnGemm {
         MemorySegment slice(int r0, int count, MemorySegment buffer);
     }
 
-    private static long bytesOf(Input input) {
-        return input == Input.BF16 ? 2 : 4;
-    }
-
     private static void run(Input input, int rows, int cols, float[] x, int n, float[] out, SliceSource weights) {
         if (rows == 0 || n == 0) {
             return;
@@ -107,7 +96,7 @@ final class OneDnnGemm {
             return;
         }
         int sliceRows = (int) Math.max(1, Math.min(rows, SLICE_ELEMENTS / cols));
-        long size = bytesOf(input);
+        long size = input.bytes();
         synchronized (LOCK) {
             if (matmul == null) {
                 matmul = new NativeMatMul(OneDnn.get());
@@ -117,7 +106,7 @@ final class OneDnnGemm {
             outBuf = atLeast(outBuf, 4L * n * sliceRows);
             MemorySegment xs = xBuf;
             if (input == Input.BF16) {
-                Parallel.forRange(n, t -> toBf16(x, t * cols, cols, xs, 2L * t * cols));
+                Parallel.forRange(n, t -> BF16_FORMAT.quantize(x, t * cols, cols, null, xs, 2L * t * cols));
             } else {
                 MemorySegment.copy(x, 0, xs, F32, 0, n * cols);
             }
@@ -138,33 +127,5 @@ final class OneDnnGemm {
         }
         // Held for the process, grown to the largest call: Arena.global() frees nothing, so use an auto arena.
         return Arena.ofAuto().allocate(Math.max(bytes, buf.byteSize() * 3 / 2), 64);
-    }
-
-    private static float[] row(int n) {
-        float[] a = ROW.get();
-        if (a.length < n) {
-            a = new float[n];
-            ROW.set(a);
-        }
-        return a;
-    }
-
-    /** src[off, off+count) rounded to BF16 (nearest even; NaN stays NaN, as FloatBits.floatToBf16) into dst at a byte offset. */
-    static void toBf16(float[] src, int off, int count, MemorySegment dst, long dstOff) {
-        int i = 0;
-        int bound = FS.loopBound(count);
-        IntVector one = IntVector.broadcast(IS, 1);
-        for (; i < bound; i += FS.length()) {
-            IntVector bits = FloatVector.fromArray(FS, src, off + i).reinterpretAsInts();
-            IntVector rounded = bits.add(bits.lanewise(VectorOperators.LSHR, 16).and(one)).add(0x7FFF);
-            VectorMask<Integer> nan = bits.and(0x7FFF_FFFF).compare(VectorOperators.GT, 0x7F80_0000);
-            IntVector top = rounded.lanewise(VectorOperators.LSHR, 16)
-                    .blend(bits.lanewise(VectorOperators.LSHR, 16).or(0x40), nan);
-            ShortVector s = (ShortVector) top.castShape(SS, 0);
-            s.intoMemorySegment(dst, dstOff + 2L * i, LE);
-        }
-        for (; i < count; i++) {
-            dst.set(BF16, dstOff + 2L * i, dev.qforge.numeric.FloatBits.floatToBf16(src[off + i]));
-        }
     }
 }

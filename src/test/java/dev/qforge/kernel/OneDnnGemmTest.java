@@ -149,7 +149,7 @@ class OneDnnGemmTest {
             many[i] = x[i % x.length] * (i < x.length ? 1 : 1.0001f);
         }
         MemorySegment dst = Arena.ofAuto().allocate(2L * many.length);
-        OneDnnGemm.toBf16(many, 0, many.length, dst, 0);
+        BlockFormats.byName("BF16").quantize(many, 0, many.length, null, dst, 0);
         for (int i = 0; i < many.length; i++) {
             assertEquals(FloatBits.floatToBf16(many[i]), dst.getAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED, i),
                     "element " + i + " = " + many[i]);

@@ -1,13 +1,13 @@
 package dev.qforge.kernel.onednn;
 
+import dev.qforge.format.AtomicFile;
+
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.net.URL;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.List;
 import java.util.Locale;
 
@@ -17,9 +17,9 @@ import java.util.Locale;
  * files. The three go into one folder: libdnnl finds its libgomp and OpenCL loader there through its
  * {@code $ORIGIN} run path.
  *
- * <p>Each file is written under a temporary name in that folder and renamed into place, so a run that is
- * killed, or two runs at once, never leave a half-written library for the next to load; a file already
- * there with the resource's size is used as it is.
+ * <p>Each file is written as every qforge output is ({@link AtomicFile}: a temporary name, renamed into place,
+ * swept after a kill), so no run leaves a half-written library for the next to load; a file already there
+ * with the resource's size is used as it is.
  */
 final class BundledLibraries {
     /** The version of the org.bytedeco jars in the pom; names the cache folder, so an upgrade re-extracts. */
@@ -69,19 +69,11 @@ final class BundledLibraries {
                 if (Files.isRegularFile(target) && size >= 0 && Files.size(target) == size) {
                     continue;
                 }
-                Path part = Files.createTempFile(dir, target.getFileName().toString(), ".part");
-                try {
+                AtomicFile.write(target, out -> {
                     try (InputStream in = url.openStream()) {
-                        Files.copy(in, part, StandardCopyOption.REPLACE_EXISTING);
+                        in.transferTo(out);
                     }
-                    try {
-                        Files.move(part, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-                    } catch (AtomicMoveNotSupportedException e) {
-                        Files.move(part, target, StandardCopyOption.REPLACE_EXISTING);
-                    }
-                } finally {
-                    Files.deleteIfExists(part);
-                }
+                });
             }
         } catch (IOException e) {
             throw new UncheckedIOException("cannot extract oneDNN into " + dir + ": " + e.getMessage(), e);

@@ -33,11 +33,16 @@ public final class NativeMatMul {
         BF16(2, 2), F32(3, 4);
 
         final int dnnlType;
-        final int bytes;
+        private final int bytes;
 
         Input(int dnnlType, int bytes) {
             this.dnnlType = dnnlType;
             this.bytes = bytes;
+        }
+
+        /** Bytes per element. */
+        public int bytes() {
+            return bytes;
         }
     }
 
