@@ -26,6 +26,8 @@ final class InterleavedMatVec {
     /** The layouts' kernels are written for 512-bit vectors (32 short lanes); narrower ones would run them emulated. */
     private static final boolean WIDE_VECTORS = FloatVector.SPECIES_PREFERRED.vectorBitSize() >= 512;
     private static final ThreadLocal<QuantizedInput> INPUT = ThreadLocal.withInitial(QuantizedInput::new);
+    /** Per calling thread: the inputs of {@link #runShared}, one per distinct layout among its matrices. */
+    private static final ThreadLocal<QuantizedInput[]> SHARED_INPUTS = ThreadLocal.withInitial(() -> new QuantizedInput[0]);
 
     private InterleavedMatVec() {
     }
@@ -53,6 +55,82 @@ final class InterleavedMatVec {
                 runs[c + 1] - runs[c], cols, q, out, runs[c] * InterleavedLayout.ROWS,
                 Math.min((runs[c + 1] - runs[c]) * InterleavedLayout.ROWS, rows - runs[c] * InterleavedLayout.ROWS)));
         Reference.reachabilityFence(w); // w's cleaner frees packed: w must outlive its use
+    }
+
+    /**
+     * outs[i] = ws[i]·x for matrices that all {@link #supports} and share cols: one parallel job over all their
+     * groups instead of one per matrix. A step's q, k and v projections (or gate and up) are small matrices whose
+     * products each paid a job's start and its ragged end; as one job they stream as one larger matrix. x is
+     * quantized once per distinct layout (a layout's {@link InterleavedLayout#prepare} tables are its own).
+     */
+    static void runShared(WeightMatrix[] ws, float[] x, float[][] outs) {
+        int m = ws.length;
+        int cols = ws[0].cols();
+        InterleavedLayout[] layouts = new InterleavedLayout[m];
+        MemorySegment[] packed = new MemorySegment[m];
+        QuantizedInput[] inputs = sharedInputs(m);
+        QuantizedInput[] q = new QuantizedInput[m];
+        long[] groupBytes = new long[m];
+        int[] stepStart = new int[m + 1];
+        for (int i = 0; i < m; i++) {
+            layouts[i] = ws[i].format().interleavedLayout();
+            packed[i] = packed(ws[i], layouts[i]);
+            groupBytes[i] = layouts[i].groupBytes(cols);
+            for (int k = 0; k < i && q[i] == null; k++) {
+                if (layouts[k] == layouts[i]) {
+                    q[i] = q[k];
+                }
+            }
+            if (q[i] == null) {
+                q[i] = inputs[i].set(x, 0, cols);
+                layouts[i].prepare(q[i]);
+            }
+            int step = layouts[i].groupsPerStep();
+            stepStart[i + 1] = stepStart[i] + (groups(ws[i].rows()) + step - 1) / step;
+        }
+        // guided runs over all matrices' steps together, cut where one matrix ends and the next begins
+        int[] bounds = runs(stepStart[m], Parallel.threads());
+        int[] pieces = new int[bounds.length + m];
+        int count = 0;
+        for (int b = 0, i = 0; b + 1 < bounds.length; b++) {
+            pieces[count++] = bounds[b];
+            while (stepStart[i + 1] <= bounds[b]) {
+                i++;
+            }
+            while (i + 1 <= m && stepStart[i + 1] < bounds[b + 1]) {
+                pieces[count++] = stepStart[++i];
+            }
+        }
+        pieces[count] = stepStart[m];
+        int[] cuts = Arrays.copyOf(pieces, count + 1);
+        Parallel.forRange(count, c -> {
+            int i = 0;
+            while (stepStart[i + 1] <= cuts[c]) {
+                i++;
+            }
+            int step = layouts[i].groupsPerStep();
+            int groups = groups(ws[i].rows());
+            int g0 = (cuts[c] - stepStart[i]) * step;
+            int g1 = Math.min(groups, (cuts[c + 1] - stepStart[i]) * step);
+            int rows = ws[i].rows();
+            layouts[i].dotGroups(packed[i], g0 * groupBytes[i], groupBytes[i], g1 - g0, cols, q[i], outs[i],
+                    g0 * InterleavedLayout.ROWS, Math.min((g1 - g0) * InterleavedLayout.ROWS, rows - g0 * InterleavedLayout.ROWS));
+        });
+        Reference.reachabilityFence(ws); // each matrix's cleaner frees its packed copy
+    }
+
+    private static QuantizedInput[] sharedInputs(int m) {
+        QuantizedInput[] inputs = SHARED_INPUTS.get();
+        if (inputs.length < m) {
+            inputs = Arrays.copyOf(inputs, m);
+            for (int i = 0; i < m; i++) {
+                if (inputs[i] == null) {
+                    inputs[i] = new QuantizedInput();
+                }
+            }
+            SHARED_INPUTS.set(inputs);
+        }
+        return inputs;
     }
 
     /**

@@ -88,6 +88,69 @@ public final class MatMul {
     }
 
     /**
+     * outs[i] = ws[i]·x for one token and matrices that read the same input (a layer's q, k and v projections,
+     * or its gate and up): the same results as {@link #matmul} on each, computed as one parallel job where their
+     * formats allow (all with a decode layout, or all F32/BF16), so that small matrices do not each pay a job's
+     * start and ragged end.
+     */
+    public static void matvecShared(WeightMatrix[] ws, float[] x, float[][] outs) {
+        if (ws.length != outs.length) {
+            throw new IllegalArgumentException("matvecShared: " + ws.length + " matrices, " + outs.length + " outputs");
+        }
+        boolean interleaved = true;
+        boolean floats = true;
+        for (int i = 0; i < ws.length; i++) {
+            WeightMatrix w = ws[i];
+            if (w.cols() > x.length || w.rows() > outs[i].length) {
+                throw new IllegalArgumentException("matmul: arrays too short for one token of " + w.name());
+            }
+            boolean sameShape = w.cols() == ws[0].cols() && w.rows() > 0 && w.cols() > 0;
+            interleaved &= sameShape && InterleavedMatVec.supports(w);
+            floats &= sameShape && w.format() == ws[0].format() && w.asFloatTensor() != null
+                    && w.asFloatTensor().dtype() != DType.F16;
+        }
+        if (ws.length > 1 && interleaved) {
+            InterleavedMatVec.runShared(ws, x, outs);
+        } else if (ws.length > 1 && floats) {
+            floatsShared(ws, x, outs);
+        } else {
+            for (int i = 0; i < ws.length; i++) {
+                matmul(ws[i], x, 1, outs[i]);
+            }
+        }
+    }
+
+    /** {@link #matvecShared} of F32 or BF16 matrices of equal cols: every matrix's row chunks in one job. */
+    private static void floatsShared(WeightMatrix[] ws, float[] x, float[][] outs) {
+        int m = ws.length;
+        int cols = ws[0].cols();
+        boolean bf16 = ws[0].asFloatTensor().dtype() == DType.BF16;
+        MemorySegment[] data = new MemorySegment[m];
+        int[] chunk = new int[m];
+        int[] taskStart = new int[m + 1];
+        for (int i = 0; i < m; i++) {
+            data[i] = FloatDecodeCopy.of(ws[i]);
+            chunk[i] = matvecChunk(ws[i].rows());
+            taskStart[i + 1] = taskStart[i] + (ws[i].rows() + chunk[i] - 1) / chunk[i];
+        }
+        float[][] split = bf16 ? splitEvenOdd(x, cols) : null;
+        Parallel.forRange(taskStart[m], t -> {
+            int i = 0;
+            while (taskStart[i + 1] <= t) {
+                i++;
+            }
+            int r0 = (t - taskStart[i]) * chunk[i];
+            int r1 = Math.min(ws[i].rows(), r0 + chunk[i]);
+            if (bf16) {
+                bf16Rows(data[i], cols, x, split[0], split[1], outs[i], r0, r1);
+            } else {
+                f32Rows(data[i], cols, x, outs[i], r0, r1);
+            }
+        });
+        java.lang.ref.Reference.reachabilityFence(ws); // each matrix's cleaner frees its decode copy
+    }
+
+    /**
      * out[t*rows + r] = sum_c W[r,c] * x[t*cols + c] for t in [0,n). W: weight [rows, cols] in F32, BF16
      * or F16. Uses all threads of {@link Parallel}.
      */
@@ -149,9 +212,7 @@ public final class MatMul {
     private static final ThreadLocal<float[][]> SPLIT_X = ThreadLocal.withInitial(() -> new float[2][0]);
 
     private static void matvec(MemorySegment w, DType dt, int rows, int cols, float[] x, float[] out) {
-        int threads = Parallel.threads();
-        // ~8 chunks per thread, a multiple of 4 rows.
-        int chunk = Math.max(MATVEC_CHUNK_MIN, ((rows + threads * 8 - 1) / (threads * 8) + 3) & ~3);
+        int chunk = matvecChunk(rows);
         int tasks = (rows + chunk - 1) / chunk;
         if (dt == DType.F32) {
             Parallel.forRange(tasks, t -> f32Rows(w, cols, x, out, t * chunk, Math.min(rows, t * chunk + chunk)));
@@ -161,19 +222,31 @@ public final class MatMul {
             Parallel.forRange(tasks, t -> f16Rows(w, cols, x, out, t * chunk, Math.min(rows, t * chunk + chunk)));
             return;
         }
+        float[][] split = splitEvenOdd(x, cols);
+        float[] xe = split[0];
+        float[] xo = split[1];
+        Parallel.forRange(tasks, t -> bf16Rows(w, cols, x, xe, xo, out, t * chunk, Math.min(rows, t * chunk + chunk)));
+    }
+
+    /** Rows per decode task: ~8 tasks per thread, a multiple of 4 rows. */
+    private static int matvecChunk(int rows) {
+        int threads = Parallel.threads();
+        return Math.max(MATVEC_CHUNK_MIN, ((rows + threads * 8 - 1) / (threads * 8) + 3) & ~3);
+    }
+
+    /** x's even and odd elements (the first cols), in this thread's {@link #SPLIT_X} arrays. */
+    private static float[][] splitEvenOdd(float[] x, int cols) {
         float[][] split = SPLIT_X.get();
         int pairs = cols >>> 1;
         if (split[0].length < pairs) {
             split[0] = new float[pairs];
             split[1] = new float[pairs];
         }
-        float[] xe = split[0];
-        float[] xo = split[1];
         for (int p = 0; p < pairs; p++) {
-            xe[p] = x[2 * p];
-            xo[p] = x[2 * p + 1];
+            split[0][p] = x[2 * p];
+            split[1][p] = x[2 * p + 1];
         }
-        Parallel.forRange(tasks, t -> bf16Rows(w, cols, x, xe, xo, out, t * chunk, Math.min(rows, t * chunk + chunk)));
+        return split;
     }
 
     // One row at a time: streaming rows one after another from memory measured ~25% faster (2 threads,

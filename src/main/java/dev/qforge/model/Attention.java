@@ -1,5 +1,6 @@
 package dev.qforge.model;
 
+import dev.qforge.kernel.GroupedQueryKernels;
 import dev.qforge.kernel.Parallel;
 import dev.qforge.kernel.VectorMath;
 
@@ -7,7 +8,7 @@ import dev.qforge.kernel.VectorMath;
  * Causal grouped-query attention of a batch of new tokens over the KV cache: query head h reads KV head
  * h / (numHeads / numKvHeads). The cache holds each KV head transposed ([dim][position]), so that both
  * the scores (Σ_d q[d]·K[d][j]) and the output (Σ_j p[j]·V[d][j]) are vector operations along positions:
- * they stay vectorized for any head size, including the 8-wide heads of small models. Each (token, head)
+ * they stay vectorized for any head size, including the 8-wide heads of small models. Each (token, KV head)
  * pair is independent, so they are spread over threads.
  */
 final class Attention {
@@ -33,10 +34,15 @@ final class Attention {
         }
     }
 
-    /** Fills s.attention[t*qDim + h*headDim ..] for the n tokens just stored in the cache of {@code layer}. */
+    /**
+     * Fills s.attention[t*qDim + h*headDim ..] for the n tokens just stored in the cache of {@code layer}. One task
+     * per (token, KV head): the query heads that share that KV head are scored and summed together, so the keys
+     * and values are read once per KV head ({@link GroupedQueryKernels}).
+     */
     static void run(ModelConfig c, InferenceState s, int layer, int n) {
         int heads = c.numHeads();
-        int groupSize = heads / c.numKvHeads();
+        int kvHeads = c.numKvHeads();
+        int groupSize = heads / kvHeads;
         int hd = c.headDim();
         int qDim = c.qDim();
         int cap = s.capacity;
@@ -45,22 +51,22 @@ final class Attention {
         float[] values = s.values[layer];
         int start = s.length;
         int window = c.slidingWindow();
-        Parallel.forRange(n * heads, job -> {
-            int t = job / heads;
-            int h = job % heads;
+        Parallel.forRange(n * kvHeads, job -> {
+            int t = job / kvHeads;
+            int kv = job % kvHeads;
             int pos = start + t;
             int first = window > 0 ? Math.max(0, pos - window + 1) : 0;
             int span = pos - first + 1;
-            float[] scores = scratch(span);
-            java.util.Arrays.fill(scores, 0, span, 0f);
-            int qOff = t * qDim + h * hd;
-            int headBase = (h / groupSize) * hd * cap + first;
-            for (int d = 0; d < hd; d++) {
-                VectorMath.axpy(s.q[qOff + d] * scale, keys, headBase + d * cap, scores, 0, span);
-            }
-            VectorMath.softmax(scores, 0, span);
-            for (int d = 0; d < hd; d++) {
-                s.attention[qOff + d] = VectorMath.dot(scores, 0, values, headBase + d * cap, span);
+            float[] p = scratch(GroupedQueryKernels.HEADS_PER_PASS * span);
+            int headBase = kv * hd * cap + first;
+            for (int g = 0; g < groupSize; g += GroupedQueryKernels.HEADS_PER_PASS) {
+                int count = Math.min(GroupedQueryKernels.HEADS_PER_PASS, groupSize - g);
+                int qOff = t * qDim + (kv * groupSize + g) * hd;
+                GroupedQueryKernels.scores(s.q, qOff, count, hd, scale, keys, headBase, cap, span, p, 0);
+                for (int h = 0; h < count; h++) {
+                    VectorMath.softmax(p, h * span, span);
+                }
+                GroupedQueryKernels.weightedValues(p, 0, count, span, values, headBase, cap, hd, s.attention, qOff);
             }
         });
     }

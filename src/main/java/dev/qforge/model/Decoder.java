@@ -116,9 +116,7 @@ public final class Decoder {
         LayerWeights w = weights.layers()[layer];
         int d = c.hiddenSize();
         normRows(s.x, 0, w.attentionNorm(), s.xb, n, d);
-        linear(w.wq(), s.xb, n, s.q);
-        linear(w.wk(), s.xb, n, s.k);
-        linear(w.wv(), s.xb, n, s.v);
+        linearShared(new WeightMatrix[] {w.wq(), w.wk(), w.wv()}, s.xb, n, new float[][] {s.q, s.k, s.v});
         int qDim = c.qDim();
         int kvDim = c.kvDim();
         for (int t = 0; t < n; t++) {
@@ -142,8 +140,7 @@ public final class Decoder {
         LayerWeights w = weights.layers()[layer];
         int d = c.hiddenSize();
         normRows(s.x, 0, w.mlpNorm(), s.xb, n, d);
-        linear(w.wGate(), s.xb, n, s.gate);
-        linear(w.wUp(), s.xb, n, s.up);
+        linearShared(new WeightMatrix[] {w.wGate(), w.wUp()}, s.xb, n, new float[][] {s.gate, s.up});
         VectorMath.siluMul(s.gate, s.up, n * c.intermediateSize());
         linear(w.wDown(), s.gate, n, s.projected);
         VectorMath.add(s.projected, 0, s.x, 0, n * d);
@@ -166,6 +163,25 @@ public final class Decoder {
             }
             rope.apply(v, off, pos);
         }
+    }
+
+    /**
+     * outs[i] = ws[i]·x for n rows of x, matrices that read the same input: a decode step multiplies them in one
+     * parallel job ({@link MatMul#matvecShared}), a batch one by one.
+     */
+    private void linearShared(WeightMatrix[] ws, float[] x, int n, float[][] outs) {
+        if (n != 1) {
+            for (int i = 0; i < ws.length; i++) {
+                linear(ws[i], x, n, outs[i]);
+            }
+            return;
+        }
+        if (observer != null) {
+            for (WeightMatrix w : ws) {
+                observer.linearInput(w.name(), x, n, w.cols());
+            }
+        }
+        MatMul.matvecShared(ws, x, outs);
     }
 
     /** out = W·x for n rows of x, shown to the observer first. */

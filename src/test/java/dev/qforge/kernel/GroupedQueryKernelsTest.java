@@ -1,0 +1,98 @@
+package dev.qforge.kernel;
+
+import org.junit.jupiter.api.Test;
+
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+class GroupedQueryKernelsTest {
+    private static final int HD = 24;
+    private static final int STRIDE = 70;
+    private static final int BASE = 3;
+
+    /** A transposed KV head: kv[BASE + d·STRIDE + j], with garbage elsewhere that must not be read into results. */
+    private static float[] kv(Random r) {
+        float[] kv = new float[BASE + HD * STRIDE + 8];
+        for (int i = 0; i < kv.length; i++) {
+            kv[i] = (float) r.nextGaussian();
+        }
+        return kv;
+    }
+
+    @Test
+    void scoresMatchTheDefinitionForEveryHeadCountAndSpan() {
+        Random r = new Random(5);
+        float[] kv = kv(r);
+        float[] q = new float[4 * HD + 5];
+        for (int i = 0; i < q.length; i++) {
+            q[i] = (float) r.nextGaussian();
+        }
+        for (int heads = 1; heads <= 4; heads++) {
+            for (int span : new int[] {1, 15, 16, 17, 40, 67}) {
+                float[] scores = new float[2 + heads * span];
+                GroupedQueryKernels.scores(q, 5, heads, HD, 0.25f, kv, BASE, STRIDE, span, scores, 2);
+                for (int g = 0; g < heads; g++) {
+                    for (int j = 0; j < span; j++) {
+                        double expected = 0;
+                        for (int d = 0; d < HD; d++) {
+                            expected += (double) q[5 + g * HD + d] * kv[BASE + d * STRIDE + j];
+                        }
+                        assertEquals(0.25 * expected, scores[2 + g * span + j], 1e-5,
+                                "heads " + heads + " span " + span + " g " + g + " j " + j);
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void weightedValuesMatchTheDefinitionForEveryHeadCountAndSpan() {
+        Random r = new Random(6);
+        float[] kv = kv(r);
+        for (int heads = 1; heads <= 4; heads++) {
+            for (int span : new int[] {1, 15, 16, 17, 40, 67}) {
+                float[] p = new float[1 + heads * span];
+                for (int i = 0; i < p.length; i++) {
+                    p[i] = r.nextFloat();
+                }
+                float[] out = new float[7 + heads * HD];
+                GroupedQueryKernels.weightedValues(p, 1, heads, span, kv, BASE, STRIDE, HD, out, 7);
+                for (int g = 0; g < heads; g++) {
+                    for (int d = 0; d < HD; d++) {
+                        double expected = 0;
+                        for (int j = 0; j < span; j++) {
+                            expected += (double) p[1 + g * span + j] * kv[BASE + d * STRIDE + j];
+                        }
+                        assertEquals(expected, out[7 + g * HD + d], 1e-4, "heads " + heads + " span " + span);
+                    }
+                }
+            }
+        }
+    }
+
+    /** A head's result does not depend on whether it was taken in a pass of four or alone (e.g. 7 heads per KV head). */
+    @Test
+    void aHeadGetsTheSameBitsInAPassOfFourAsAlone() {
+        Random r = new Random(7);
+        float[] kv = kv(r);
+        float[] q = new float[4 * HD];
+        for (int i = 0; i < q.length; i++) {
+            q[i] = (float) r.nextGaussian();
+        }
+        int span = 37;
+        float[] four = new float[4 * span];
+        GroupedQueryKernels.scores(q, 0, 4, HD, 0.5f, kv, BASE, STRIDE, span, four, 0);
+        float[] four2 = new float[4 * HD];
+        GroupedQueryKernels.weightedValues(four, 0, 4, span, kv, BASE, STRIDE, HD, four2, 0);
+        for (int g = 0; g < 4; g++) {
+            float[] one = new float[span];
+            GroupedQueryKernels.scores(q, g * HD, 1, HD, 0.5f, kv, BASE, STRIDE, span, one, 0);
+            assertArrayEquals(java.util.Arrays.copyOfRange(four, g * span, g * span + span), one);
+            float[] one2 = new float[HD];
+            GroupedQueryKernels.weightedValues(one, 0, 1, span, kv, BASE, STRIDE, HD, one2, 0);
+            assertArrayEquals(java.util.Arrays.copyOfRange(four2, g * HD, g * HD + HD), one2);
+        }
+    }
+}
