@@ -74,15 +74,20 @@ public final class MatMul {
      */
     public static void matmul(WeightMatrix weight, float[] x, int n, float[] out) {
         Tensor floats = weight.asFloatTensor();
-        if (floats != null) {
-            if (n == 1) {
-                floats = new Tensor(floats.name(), floats.dtype(), floats.shape(), FloatDecodeCopy.of(weight));
-            }
+        if (floats != null && n != 1) {
             matmul(floats, x, n, out);
             return;
         }
         if ((long) n * weight.cols() > x.length || (long) n * weight.rows() > out.length) {
             throw new IllegalArgumentException("matmul: arrays too short for " + n + " tokens of " + weight.name());
+        }
+        if (floats != null) {
+            if (weight.rows() > 0 && weight.cols() > 0) {
+                floatsDecode(new WeightMatrix[] {weight}, x, new float[][] {out});
+            } else {
+                java.util.Arrays.fill(out, 0, weight.rows(), 0f);
+            }
+            return;
         }
         BlockMatMul.run(weight, x, n, out);
     }
@@ -106,13 +111,12 @@ public final class MatMul {
             }
             boolean sameShape = w.cols() == ws[0].cols() && w.rows() > 0 && w.cols() > 0;
             interleaved &= sameShape && InterleavedMatVec.supports(w);
-            floats &= sameShape && w.format() == ws[0].format() && w.asFloatTensor() != null
-                    && w.asFloatTensor().dtype() != DType.F16;
+            floats &= sameShape && w.format() == ws[0].format() && w.asFloatTensor() != null;
         }
         if (ws.length > 1 && interleaved) {
             InterleavedMatVec.runShared(ws, x, outs);
         } else if (ws.length > 1 && floats) {
-            floatsShared(ws, x, outs);
+            floatsDecode(ws, x, outs);
         } else {
             for (int i = 0; i < ws.length; i++) {
                 matmul(ws[i], x, 1, outs[i]);
@@ -120,12 +124,15 @@ public final class MatMul {
         }
     }
 
-    /** {@link #matvecShared} of F32 or BF16 matrices of equal cols: every matrix's row chunks in one job. */
-    private static void floatsShared(WeightMatrix[] ws, float[] x, float[][] outs) {
+    /**
+     * Decode products of float matrices of one dtype and equal cols (one, or the matrices of {@link #matvecShared}):
+     * every matrix's row chunks in one job, each read from its {@link FloatDecodeCopy} (row-major or in panels).
+     */
+    private static void floatsDecode(WeightMatrix[] ws, float[] x, float[][] outs) {
         int m = ws.length;
         int cols = ws[0].cols();
-        boolean bf16 = ws[0].asFloatTensor().dtype() == DType.BF16;
-        MemorySegment[] data = new MemorySegment[m];
+        DType dt = ws[0].asFloatTensor().dtype();
+        FloatDecodeCopy.Decode[] data = new FloatDecodeCopy.Decode[m];
         int[] chunk = new int[m];
         int[] taskStart = new int[m + 1];
         for (int i = 0; i < m; i++) {
@@ -133,21 +140,45 @@ public final class MatMul {
             chunk[i] = matvecChunk(ws[i].rows());
             taskStart[i + 1] = taskStart[i] + (ws[i].rows() + chunk[i] - 1) / chunk[i];
         }
-        float[][] split = bf16 ? splitEvenOdd(x, cols) : null;
+        float[][] split = dt == DType.BF16 ? splitEvenOdd(x, cols) : null;
         Parallel.forRange(taskStart[m], t -> {
             int i = 0;
             while (taskStart[i + 1] <= t) {
                 i++;
             }
             int r0 = (t - taskStart[i]) * chunk[i];
-            int r1 = Math.min(ws[i].rows(), r0 + chunk[i]);
-            if (bf16) {
-                bf16Rows(data[i], cols, x, split[0], split[1], outs[i], r0, r1);
-            } else {
-                f32Rows(data[i], cols, x, outs[i], r0, r1);
-            }
+            decodeRows(data[i], dt, ws[i].rows(), cols, x, split, outs[i], r0, Math.min(ws[i].rows(), r0 + chunk[i]));
         });
         java.lang.ref.Reference.reachabilityFence(ws); // each matrix's cleaner frees its decode copy
+    }
+
+    /**
+     * out[r] = W[r]·x for rows r0..r1 of a float matrix's decode bytes: row by row when row-major, else panel by
+     * panel (each row's panel dots summed in panel order).
+     */
+    private static void decodeRows(FloatDecodeCopy.Decode d, DType dt, int rows, int cols, float[] x, float[][] split,
+                                   float[] out, int r0, int r1) {
+        MemorySegment w = d.data();
+        int panel = d.panelCols();
+        if (panel == cols) {
+            switch (dt) {
+                case F32 -> f32Rows(w, cols, x, out, r0, r1);
+                case BF16 -> bf16Rows(w, cols, x, split[0], split[1], out, r0, r1);
+                default -> f16Rows(w, cols, x, out, r0, r1);
+            }
+            return;
+        }
+        long size = dt.byteSize();
+        for (int c0 = 0; c0 < cols; c0 += panel) {
+            int width = Math.min(panel, cols - c0);
+            long base = (long) rows * c0 * size;
+            for (int r = r0; r < r1; r++) {
+                long o = base + r * width * size;
+                float dot = dt == DType.F32 ? f32Dot1(w, o, x, c0, width)
+                        : bf16Dot1(w, o, x, c0, split[0], split[1], c0 >>> 1, width);
+                out[r] = c0 == 0 ? dot : out[r] + dot;
+            }
+        }
     }
 
     /**
