@@ -17,58 +17,68 @@ final class Attention {
     private Attention() {
     }
 
-    /** Writes the keys and values of n new tokens (rows of s.k and s.v) into the transposed cache. */
-    static void store(ModelConfig c, InferenceState s, int layer, int n) {
+    /**
+     * Stores the keys and values of the n new tokens (rows of s.k and s.v) in the cache of {@code layer} and fills
+     * s.attention[t*qDim + h*headDim ..] for them. One task per (token, KV head): the query heads that share that KV
+     * head are scored and summed together, so the keys and values are read once per KV head
+     * ({@link GroupedQueryKernels}). A single token's task stores its own KV head first: the cache lines a store
+     * writes are then read by the thread that wrote them, where a store by the caller ahead of the parallel part
+     * left the other thread fetching each freshly written line from the caller's cache (a 1B model's attention step
+     * took 48 µs instead of 18 at 32 positions).
+     */
+    static void attend(ModelConfig c, InferenceState s, int layer, int n) {
+        int kvHeads = c.numKvHeads();
+        if (n == 1) {
+            Parallel.forRange(kvHeads, kv -> {
+                storeHead(c, s, layer, 0, kv);
+                attendHead(c, s, layer, 0, kv);
+            });
+            return;
+        }
+        for (int t = 0; t < n; t++) {
+            for (int kv = 0; kv < kvHeads; kv++) {
+                storeHead(c, s, layer, t, kv);
+            }
+        }
+        Parallel.forRange(n * kvHeads, job -> attendHead(c, s, layer, job / kvHeads, job % kvHeads));
+    }
+
+    /** Writes token t's key and value of KV head kv into the transposed cache, at position s.length + t. */
+    private static void storeHead(ModelConfig c, InferenceState s, int layer, int t, int kv) {
         int hd = c.headDim();
         int kvDim = c.kvDim();
         int cap = s.capacity;
         float[] keys = s.keys[layer];
         float[] values = s.values[layer];
-        for (int t = 0; t < n; t++) {
-            int pos = s.length + t;
-            for (int i = 0; i < kvDim; i++) {
-                // index of (head i / hd, dim i % hd, pos) = (i / hd * hd + i % hd) * cap + pos = i * cap + pos
-                keys[i * cap + pos] = s.k[t * kvDim + i];
-                values[i * cap + pos] = s.v[t * kvDim + i];
-            }
+        int pos = s.length + t;
+        for (int i = kv * hd; i < (kv + 1) * hd; i++) {
+            // index of (head i / hd, dim i % hd, pos) = (i / hd * hd + i % hd) * cap + pos = i * cap + pos
+            keys[i * cap + pos] = s.k[t * kvDim + i];
+            values[i * cap + pos] = s.v[t * kvDim + i];
         }
     }
 
-    /**
-     * Fills s.attention[t*qDim + h*headDim ..] for the n tokens just stored in the cache of {@code layer}. One task
-     * per (token, KV head): the query heads that share that KV head are scored and summed together, so the keys
-     * and values are read once per KV head ({@link GroupedQueryKernels}).
-     */
-    static void run(ModelConfig c, InferenceState s, int layer, int n) {
-        int heads = c.numHeads();
-        int kvHeads = c.numKvHeads();
-        int groupSize = heads / kvHeads;
+    /** The attention output of the query heads of KV head kv for token t, over the positions up to its own. */
+    private static void attendHead(ModelConfig c, InferenceState s, int layer, int t, int kv) {
+        int groupSize = c.numHeads() / c.numKvHeads();
         int hd = c.headDim();
-        int qDim = c.qDim();
         int cap = s.capacity;
-        float scale = (float) (1.0 / Math.sqrt(hd));
-        float[] keys = s.keys[layer];
-        float[] values = s.values[layer];
-        int start = s.length;
+        int pos = s.length + t;
         int window = c.slidingWindow();
-        Parallel.forRange(n * kvHeads, job -> {
-            int t = job / kvHeads;
-            int kv = job % kvHeads;
-            int pos = start + t;
-            int first = window > 0 ? Math.max(0, pos - window + 1) : 0;
-            int span = pos - first + 1;
-            float[] p = scratch(GroupedQueryKernels.HEADS_PER_PASS * span);
-            int headBase = kv * hd * cap + first;
-            for (int g = 0; g < groupSize; g += GroupedQueryKernels.HEADS_PER_PASS) {
-                int count = Math.min(GroupedQueryKernels.HEADS_PER_PASS, groupSize - g);
-                int qOff = t * qDim + (kv * groupSize + g) * hd;
-                GroupedQueryKernels.scores(s.q, qOff, count, hd, scale, keys, headBase, cap, span, p, 0);
-                for (int h = 0; h < count; h++) {
-                    VectorMath.softmax(p, h * span, span);
-                }
-                GroupedQueryKernels.weightedValues(p, 0, count, span, values, headBase, cap, hd, s.attention, qOff);
+        int first = window > 0 ? Math.max(0, pos - window + 1) : 0;
+        int span = pos - first + 1;
+        float scale = (float) (1.0 / Math.sqrt(hd));
+        float[] p = scratch(GroupedQueryKernels.HEADS_PER_PASS * span);
+        int headBase = kv * hd * cap + first;
+        for (int g = 0; g < groupSize; g += GroupedQueryKernels.HEADS_PER_PASS) {
+            int count = Math.min(GroupedQueryKernels.HEADS_PER_PASS, groupSize - g);
+            int qOff = t * c.qDim() + (kv * groupSize + g) * hd;
+            GroupedQueryKernels.scores(s.q, qOff, count, hd, scale, s.keys[layer], headBase, cap, span, p, 0);
+            for (int h = 0; h < count; h++) {
+                VectorMath.softmax(p, h * span, span);
             }
-        });
+            GroupedQueryKernels.weightedValues(p, 0, count, span, s.values[layer], headBase, cap, hd, s.attention, qOff);
+        }
     }
 
     private static float[] scratch(int n) {

@@ -129,8 +129,7 @@ public final class Decoder {
             normAndRotateHeads(s.q, t * qDim, c.numHeads(), w.qNorm(), pos);
             normAndRotateHeads(s.k, t * kvDim, c.numKvHeads(), w.kNorm(), pos);
         }
-        Attention.store(c, s, layer, n);
-        Attention.run(c, s, layer, n);
+        Attention.attend(c, s, layer, n);
         linear(w.wo(), s.attention, n, s.projected);
         VectorMath.add(s.projected, 0, s.x, 0, n * d);
     }
