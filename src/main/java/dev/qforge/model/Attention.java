@@ -19,19 +19,22 @@ final class Attention {
 
     /**
      * Stores the keys and values of the n new tokens (rows of s.k and s.v) in the cache of {@code layer} and fills
-     * s.attention[t*qDim + h*headDim ..] for them. One task per (token, KV head): the query heads that share that KV
-     * head are scored and summed together, so the keys and values are read once per KV head
-     * ({@link GroupedQueryKernels}). A single token's task stores its own KV head first: the cache lines a store
-     * writes are then read by the thread that wrote them, where a store by the caller ahead of the parallel part
-     * left the other thread fetching each freshly written line from the caller's cache (a 1B model's attention step
-     * took 48 µs instead of 18 at 32 positions).
+     * s.attention[t*qDim + h*headDim ..] for them. The query heads that share a KV head are scored and summed together,
+     * up to {@link GroupedQueryKernels#HEADS_PER_PASS} in a pass, so the keys and values are read once per pass instead
+     * of once per query head. A single token with at least as many KV heads as threads has a task per KV head that
+     * stores its own head first: the cache lines a store writes are then read by the thread that wrote them, where a
+     * store by the caller ahead of the parallel part left the other thread fetching each freshly written line from the
+     * caller's cache (a 1B model's attention step took 48 µs instead of 18 at 32 positions). Otherwise (a batch, or
+     * fewer KV heads than threads, as multi-query attention has) the caller stores and the tasks are the (token, KV
+     * head, pass) triples.
      */
     static void attend(ModelConfig c, InferenceState s, int layer, int n) {
         int kvHeads = c.numKvHeads();
-        if (n == 1) {
+        int passes = passes(c);
+        if (n == 1 && kvHeads >= Parallel.threads()) {
             Parallel.forRange(kvHeads, kv -> {
                 storeHead(c, s, layer, 0, kv);
-                attendHead(c, s, layer, 0, kv);
+                attendPasses(c, s, layer, 0, kv, 0, passes);
             });
             return;
         }
@@ -40,7 +43,17 @@ final class Attention {
                 storeHead(c, s, layer, t, kv);
             }
         }
-        Parallel.forRange(n * kvHeads, job -> attendHead(c, s, layer, job / kvHeads, job % kvHeads));
+        Parallel.forRange(n * kvHeads * passes, job -> {
+            int pass = job % passes;
+            int head = job / passes;
+            attendPasses(c, s, layer, head / kvHeads, head % kvHeads, pass, pass + 1);
+        });
+    }
+
+    /** Passes over the query heads of one KV head. */
+    private static int passes(ModelConfig c) {
+        int groupSize = c.numHeads() / c.numKvHeads();
+        return (groupSize + GroupedQueryKernels.HEADS_PER_PASS - 1) / GroupedQueryKernels.HEADS_PER_PASS;
     }
 
     /** Writes token t's key and value of KV head kv into the transposed cache, at position s.length + t. */
@@ -58,8 +71,11 @@ final class Attention {
         }
     }
 
-    /** The attention output of the query heads of KV head kv for token t, over the positions up to its own. */
-    private static void attendHead(ModelConfig c, InferenceState s, int layer, int t, int kv) {
+    /**
+     * The attention output for token t of the query heads of KV head kv in passes [from, to) (a pass: up to
+     * {@link GroupedQueryKernels#HEADS_PER_PASS} of them), over the positions up to its own.
+     */
+    private static void attendPasses(ModelConfig c, InferenceState s, int layer, int t, int kv, int from, int to) {
         int groupSize = c.numHeads() / c.numKvHeads();
         int hd = c.headDim();
         int cap = s.capacity;
@@ -70,7 +86,8 @@ final class Attention {
         float scale = (float) (1.0 / Math.sqrt(hd));
         float[] p = scratch(GroupedQueryKernels.HEADS_PER_PASS * span);
         int headBase = kv * hd * cap + first;
-        for (int g = 0; g < groupSize; g += GroupedQueryKernels.HEADS_PER_PASS) {
+        for (int pass = from; pass < to; pass++) {
+            int g = pass * GroupedQueryKernels.HEADS_PER_PASS;
             int count = Math.min(GroupedQueryKernels.HEADS_PER_PASS, groupSize - g);
             int qOff = t * c.qDim() + (kv * groupSize + g) * hd;
             GroupedQueryKernels.scores(s.q, qOff, count, hd, scale, s.keys[layer], headBase, cap, span, p, 0);

@@ -57,6 +57,42 @@ class SyntheticModelTest {
         }
     }
 
+    /**
+     * Decode steps give the same bits on any number of threads: attention takes a task per KV head (storing its own
+     * head) when there are at least as many KV heads as threads, else a task per pass of query heads, and both give
+     * each head the same sums (tiny-llama: 2 KV heads, tiny-mistral: 1, past its sliding window).
+     */
+    @ParameterizedTest
+    @EnumSource(value = SyntheticShape.class, names = {"TINY_LLAMA", "TINY_MISTRAL"})
+    void decodeStepsAreTheSameOnAnyNumberOfThreads(SyntheticShape shape) {
+        Path dir = synth(shape, DType.F32, Long.MAX_VALUE);
+        ModelConfig config = HfConfigFile.read(dir.resolve("config.json"));
+        int before = dev.qforge.kernel.Parallel.threads();
+        try (var checkpoint = SafetensorsCheckpoint.open(dir)) {
+            Decoder decoder = new Decoder(config, DecoderWeights.load(config, checkpoint));
+            int n = 30;
+            int[] tokens = new SplittableRandom(2).ints(n, 0, config.vocabSize()).toArray();
+            float[][] reference = null;
+            for (int threads : new int[] {1, 2, 3}) {
+                dev.qforge.kernel.Parallel.setThreads(threads);
+                InferenceState state = decoder.newState(n);
+                float[][] logits = new float[n][];
+                for (int t = 0; t < n; t++) {
+                    logits[t] = decoder.forward(state, tokens, t, 1, 1);
+                }
+                if (reference == null) {
+                    reference = logits;
+                } else {
+                    for (int t = 0; t < n; t++) {
+                        assertArrayEquals(reference[t], logits[t], threads + " threads, step " + t);
+                    }
+                }
+            }
+        } finally {
+            dev.qforge.kernel.Parallel.setThreads(before);
+        }
+    }
+
     @Test
     void shardedCheckpointLoadsLikeSingleFile() throws IOException {
         Path single = synth(SyntheticShape.TINY_QWEN2, DType.BF16, Long.MAX_VALUE);
