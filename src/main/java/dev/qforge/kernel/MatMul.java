@@ -95,7 +95,7 @@ public final class MatMul {
     /**
      * outs[i] = ws[i]·x for one token and matrices that read the same input (a layer's q, k and v projections,
      * or its gate and up): the same results as {@link #matmul} on each, computed as one parallel job where their
-     * formats allow (all with a decode layout, or all F32/BF16), so that small matrices do not each pay a job's
+     * formats allow (all with a decode layout, or all float of one dtype), so that small matrices do not each pay a job's
      * start and ragged end.
      */
     public static void matvecShared(WeightMatrix[] ws, float[] x, float[][] outs) {
