@@ -25,7 +25,6 @@ import java.util.Arrays;
 final class InterleavedMatVec {
     /** The layouts' kernels are written for 512-bit vectors (32 short lanes); narrower ones would run them emulated. */
     private static final boolean WIDE_VECTORS = FloatVector.SPECIES_PREFERRED.vectorBitSize() >= 512;
-    private static final ThreadLocal<QuantizedInput> INPUT = ThreadLocal.withInitial(QuantizedInput::new);
     /** Per calling thread: the inputs of {@link #runShared}, one per distinct layout among its matrices. */
     private static final ThreadLocal<QuantizedInput[]> SHARED_INPUTS = ThreadLocal.withInitial(() -> new QuantizedInput[0]);
 
@@ -37,29 +36,13 @@ final class InterleavedMatVec {
     }
 
     static void run(WeightMatrix w, float[] x, float[] out) {
-        InterleavedLayout layout = w.format().interleavedLayout();
-        MemorySegment packed = packed(w, layout);
-        int cols = w.cols();
-        int rows = w.rows();
-        long groupBytes = layout.groupBytes(cols);
-        QuantizedInput q = INPUT.get().set(x, 0, cols);
-        layout.prepare(q);
-        // runs in whole steps of the groups the layout takes at once, so that few groups take the slower single path
-        int step = layout.groupsPerStep();
-        int groups = groups(rows);
-        int[] runs = runs((groups + step - 1) / step, Parallel.threads());
-        for (int i = 0; i < runs.length; i++) {
-            runs[i] = Math.min(groups, runs[i] * step);
-        }
-        Parallel.forRange(runs.length - 1, c -> layout.dotGroups(packed, runs[c] * groupBytes, groupBytes,
-                runs[c + 1] - runs[c], cols, q, out, runs[c] * InterleavedLayout.ROWS,
-                Math.min((runs[c + 1] - runs[c]) * InterleavedLayout.ROWS, rows - runs[c] * InterleavedLayout.ROWS)));
-        Reference.reachabilityFence(w); // w's cleaner frees packed: w must outlive its use
+        runShared(new WeightMatrix[] {w}, x, new float[][] {out});
     }
 
     /**
-     * outs[i] = ws[i]·x for matrices that all {@link #supports} and share cols: one parallel job over all their
-     * groups instead of one per matrix. A step's q, k and v projections (or gate and up) are small matrices whose
+     * outs[i] = ws[i]·x for matrices (one or more) that all {@link #supports} and share cols: one parallel job over
+     * all their groups instead of one per matrix, in runs of whole steps of the groups each layout takes at once, so
+     * that few groups take the slower single path. A step's q, k and v projections (or gate and up) are small matrices whose
      * products each paid a job's start and its ragged end; as one job they stream as one larger matrix. x is
      * quantized once per distinct layout (a layout's {@link InterleavedLayout#prepare} tables are its own).
      */

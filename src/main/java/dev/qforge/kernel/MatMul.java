@@ -244,19 +244,10 @@ public final class MatMul {
 
     private static void matvec(MemorySegment w, DType dt, int rows, int cols, float[] x, float[] out) {
         int chunk = matvecChunk(rows);
-        int tasks = (rows + chunk - 1) / chunk;
-        if (dt == DType.F32) {
-            Parallel.forRange(tasks, t -> f32Rows(w, cols, x, out, t * chunk, Math.min(rows, t * chunk + chunk)));
-            return;
-        }
-        if (dt == DType.F16) {
-            Parallel.forRange(tasks, t -> f16Rows(w, cols, x, out, t * chunk, Math.min(rows, t * chunk + chunk)));
-            return;
-        }
-        float[][] split = splitEvenOdd(x, cols);
-        float[] xe = split[0];
-        float[] xo = split[1];
-        Parallel.forRange(tasks, t -> bf16Rows(w, cols, x, xe, xo, out, t * chunk, Math.min(rows, t * chunk + chunk)));
+        float[][] split = dt == DType.BF16 ? splitEvenOdd(x, cols) : null;
+        FloatDecodeCopy.Decode rowMajor = new FloatDecodeCopy.Decode(w, cols);
+        Parallel.forRange((rows + chunk - 1) / chunk, t -> decodeRows(rowMajor, dt, rows, cols, x, split, out, t * chunk,
+                Math.min(rows, t * chunk + chunk)));
     }
 
     /** Rows per decode task: ~8 tasks per thread, a multiple of 4 rows. */

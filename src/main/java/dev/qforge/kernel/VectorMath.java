@@ -6,7 +6,7 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * The small vector operations of a decoder step on float arrays: dot products and axpy for attention,
+ * The small vector operations of a decoder step on float arrays: dot products,
  * RMSNorm, softmax, SwiGLU and residual adds. Short methods, called often, so C2 compiles them whole.
  */
 public final class VectorMath {
@@ -26,18 +26,6 @@ public final class VectorMath {
             sum += a[aOff + i] * b[bOff + i];
         }
         return sum;
-    }
-
-    /** y[yOff..] += a * x[xOff..] over n elements. */
-    public static void axpy(float a, float[] x, int xOff, float[] y, int yOff, int n) {
-        FloatVector va = FloatVector.broadcast(S, a);
-        int i = 0;
-        for (int bound = S.loopBound(n); i < bound; i += S.length()) {
-            FloatVector.fromArray(S, x, xOff + i).fma(va, FloatVector.fromArray(S, y, yOff + i)).intoArray(y, yOff + i);
-        }
-        for (; i < n; i++) {
-            y[yOff + i] += a * x[xOff + i];
-        }
     }
 
     /** y[yOff..] += x[xOff..] over n elements (residual connections). */
