@@ -20,6 +20,8 @@ public final class GroupedQueryKernels {
     private static final int L = S.length();
     /** Query heads taken together: four accumulators, four broadcast or score loads per key or value vector. */
     public static final int HEADS_PER_PASS = 4;
+    /** Per thread: the lanes of a pass's accumulators, summed from there ({@link #sum}). */
+    private static final ThreadLocal<float[]> LANES = ThreadLocal.withInitial(() -> new float[HEADS_PER_PASS * L]);
 
     private GroupedQueryKernels() {
     }
@@ -89,6 +91,7 @@ public final class GroupedQueryKernels {
 
     private static void values4(float[] p, int po, int span, float[] kv, int base, int stride, int hd, float[] out,
                                 int oo) {
+        float[] lanes = LANES.get();
         for (int d = 0; d < hd; d++) {
             int row = base + d * stride;
             FloatVector a0 = FloatVector.zero(S);
@@ -103,15 +106,23 @@ public final class GroupedQueryKernels {
                 a2 = v.fma(FloatVector.fromArray(S, p, po + 2 * span + j, m), a2);
                 a3 = v.fma(FloatVector.fromArray(S, p, po + 3 * span + j, m), a3);
             }
-            out[oo + d] = Lanes.sum(a0);
-            out[oo + hd + d] = Lanes.sum(a1);
-            out[oo + 2 * hd + d] = Lanes.sum(a2);
-            out[oo + 3 * hd + d] = Lanes.sum(a3);
+            // through an array, not four calls of Lanes.sum: C2 stopped inlining at the fourth, and the vector it was
+            // handed was boxed on the heap at every dimension (~1 MB per decode step of a 1B model, the step's largest
+            // allocation: seen in allocation profiles)
+            a0.intoArray(lanes, 0);
+            a1.intoArray(lanes, L);
+            a2.intoArray(lanes, 2 * L);
+            a3.intoArray(lanes, 3 * L);
+            out[oo + d] = sum(lanes, 0);
+            out[oo + hd + d] = sum(lanes, L);
+            out[oo + 2 * hd + d] = sum(lanes, 2 * L);
+            out[oo + 3 * hd + d] = sum(lanes, 3 * L);
         }
     }
 
     private static void values1(float[] p, int po, int span, float[] kv, int base, int stride, int hd, float[] out,
                                 int oo) {
+        float[] lanes = LANES.get();
         for (int d = 0; d < hd; d++) {
             int row = base + d * stride;
             FloatVector a = FloatVector.zero(S);
@@ -119,7 +130,21 @@ public final class GroupedQueryKernels {
                 VectorMask<Float> m = S.indexInRange(j, span);
                 a = FloatVector.fromArray(S, kv, row + j, m).fma(FloatVector.fromArray(S, p, po + j, m), a);
             }
-            out[oo + d] = Lanes.sum(a);
+            a.intoArray(lanes, 0);
+            out[oo + d] = sum(lanes, 0);
         }
+    }
+
+    /**
+     * Σ of the L floats from lanes[off], in {@link Lanes#sum}'s pairwise order (lane i with lane i + L/2, then with
+     * i + L/4, …): values4 and values1 give a head the same bits whether it is taken in a pass of four or alone.
+     */
+    private static float sum(float[] lanes, int off) {
+        for (int w = L / 2; w >= 1; w /= 2) {
+            for (int i = 0; i < w; i++) {
+                lanes[off + i] += lanes[off + i + w];
+            }
+        }
+        return lanes[off];
     }
 }

@@ -47,6 +47,8 @@ final class InterleavedLanes {
         final float[] acc = new float[32];
         final float[] t = new float[32];
         final float[] sums = new float[64];
+        /** Per-row f16 factors of a block (d, and dmin after them) as floats. */
+        final float[] rowScales = new float[64];
         /**
          * For a kernel that takes up to four groups at once ({@link ScaledLevelsInterleaved}; it zeroes them): their
          * results, block sums and offset sums (32 per group), and one 32-column block's level sums, as ints for one
@@ -98,17 +100,25 @@ final class InterleavedLanes {
     }
 
     /**
-     * The 16 f16 values at off as floats: f16 bits moved into a float's exponent and mantissa, then scaled
-     * by 2^112 to rebias the exponent, which is exact for every finite f16, subnormals included (the
-     * Vector API has no f16 conversion; this is 6 operations). Infinities and NaNs, which no quantizer
-     * writes, come out as large finite values.
+     * dst[dstOff + i] = the f16 value at off + 2i as a float, for 16 values: f16 bits moved into a float's exponent and
+     * mantissa, then scaled by 2^112 to rebias the exponent, which is exact for every finite f16, subnormals included
+     * (the Vector API has no f16 conversion; this is 6 operations). Infinities and NaNs, which no quantizer writes,
+     * come out as large finite values. Into an array, not returned as a vector: where C2 compiles a method that returns
+     * a vector without inlining it into its caller, the vector is boxed on the heap at every call, and for this one it
+     * did so in some runs and not in others (1.7 MB per decode step of a 1B model where it did).
      */
-    static FloatVector f16s(MemorySegment s, long off) {
+    static void f16sInto(MemorySegment s, long off, float[] dst, int dstOff) {
         IntVector h = (IntVector) ShortVector.fromMemorySegment(ShortVector.SPECIES_256, s, off, ByteOrder.LITTLE_ENDIAN)
                 .convertShape(VectorOperators.S2I, IntVector.SPECIES_512, 0);
         IntVector bits = h.and(0x7FFF).lanewise(VectorOperators.LSHL, 13)
                 .or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16));
-        return bits.reinterpretAsFloats().mul(0x1p112f);
+        bits.reinterpretAsFloats().mul(0x1p112f).intoArray(dst, dstOff);
+    }
+
+    /** dst[dstOff .. dstOff + 32) = the 32 rows' f16 values at off as floats. */
+    static void rowF16s(MemorySegment s, long off, float[] dst, int dstOff) {
+        f16sInto(s, off, dst, dstOff);
+        f16sInto(s, off + 32, dst, dstOff + 16);
     }
 
     /** The 16 signed bytes at off as floats: lanes 0-15 or 16-31 of a row of per-row bytes. */
@@ -128,11 +138,12 @@ final class InterleavedLanes {
         return (FloatVector) v.convertShape(VectorOperators.S2F, F, p);
     }
 
-    /** acc[j] += d_j·dx·t[j] for the 32 rows, d_j the f16 scales at scales. */
-    static void addScaled(MemorySegment packed, long scales, float dx, float[] t, float[] acc) {
+    /** acc[j] += d_j·dx·t[j] for the 32 rows, d_j the f16 scales at scales (converted into d, a scratch of 32). */
+    static void addScaled(MemorySegment packed, long scales, float dx, float[] t, float[] acc, float[] d) {
+        rowF16s(packed, scales, d, 0);
         for (int p = 0; p < 32; p += 16) {
-            FloatVector d = f16s(packed, scales + 2L * p);
-            FloatVector.fromArray(F, t, p).mul(dx).fma(d, FloatVector.fromArray(F, acc, p)).intoArray(acc, p);
+            FloatVector.fromArray(F, t, p).mul(dx).fma(FloatVector.fromArray(F, d, p), FloatVector.fromArray(F, acc, p))
+                    .intoArray(acc, p);
         }
     }
 }

@@ -80,7 +80,7 @@ final class Q4KInterleaved implements InterleavedLayout {
                         x.levels(), xb * QuantizedInput.BLOCK, x.sum(xb), t);
                 addSubBlock(packed, so, x.sum(xb), x.scale(xb), t, sums);
             }
-            addSuperBlock(packed, o, sums, acc);
+            addSuperBlock(packed, o, sums, acc, scratch.rowScales);
         }
         System.arraycopy(acc, 0, out, outOff, rows);
     }
@@ -99,11 +99,13 @@ final class Q4KInterleaved implements InterleavedLayout {
         }
     }
 
-    /** acc += d·sums[0..32) − dmin·sums[32..64). */
-    private static void addSuperBlock(MemorySegment packed, long o, float[] sums, float[] acc) {
+    /** acc += d·sums[0..32) − dmin·sums[32..64) (d and dmin converted into rowScales). */
+    private static void addSuperBlock(MemorySegment packed, long o, float[] sums, float[] acc, float[] rowScales) {
+        InterleavedLanes.rowF16s(packed, o + D, rowScales, 0);
+        InterleavedLanes.rowF16s(packed, o + DMIN, rowScales, ROWS);
         for (int p = 0; p < ROWS; p += 16) {
-            FloatVector d = InterleavedLanes.f16s(packed, o + D + 2L * p);
-            FloatVector dmin = InterleavedLanes.f16s(packed, o + DMIN + 2L * p);
+            FloatVector d = FloatVector.fromArray(InterleavedLanes.F, rowScales, p);
+            FloatVector dmin = FloatVector.fromArray(InterleavedLanes.F, rowScales, ROWS + p);
             FloatVector.fromArray(InterleavedLanes.F, sums, p).fma(d, FloatVector.fromArray(InterleavedLanes.F, acc, p))
                     .sub(FloatVector.fromArray(InterleavedLanes.F, sums, ROWS + p).mul(dmin)).intoArray(acc, p);
         }

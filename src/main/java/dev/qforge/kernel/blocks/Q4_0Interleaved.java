@@ -49,7 +49,7 @@ final class Q4_0Interleaved implements InterleavedLayout {
         for (int b = 0; b < cols / BLOCK; b++) {
             long o = offset + b * BLOCK_BYTES;
             InterleavedLanes.centeredDot(packed, o, x.levels(), b * BLOCK, x.sum(b), t);
-            InterleavedLanes.addScaled(packed, o + SCALES, x.scale(b), t, acc);
+            InterleavedLanes.addScaled(packed, o + SCALES, x.scale(b), t, acc, scratch.rowScales);
         }
         System.arraycopy(acc, 0, out, outOff, rows);
     }

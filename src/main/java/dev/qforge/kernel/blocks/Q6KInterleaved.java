@@ -81,13 +81,19 @@ final class Q6KInterleaved implements InterleavedLayout {
                 int col = b * QK + sub * 16;
                 addSubBlock(packed, o, sub, x.levels(), col, x.scale(col / QuantizedInput.BLOCK), sums);
             }
-            for (int p = 0; p < ROWS; p += 16) {
-                FloatVector d = InterleavedLanes.f16s(packed, o + D + 2L * p);
-                FloatVector.fromArray(InterleavedLanes.F, sums, p).fma(d, FloatVector.fromArray(InterleavedLanes.F, acc, p))
-                        .intoArray(acc, p);
-            }
+            addSuperBlock(packed, o, sums, acc, scratch.rowScales);
         }
         System.arraycopy(acc, 0, out, outOff, rows);
+    }
+
+    /** acc += d·sums for the 32 rows of the super-block at o (d converted into rowScales). */
+    private static void addSuperBlock(MemorySegment packed, long o, float[] sums, float[] acc, float[] rowScales) {
+        InterleavedLanes.rowF16s(packed, o + D, rowScales, 0);
+        for (int p = 0; p < ROWS; p += 16) {
+            FloatVector.fromArray(InterleavedLanes.F, sums, p)
+                    .fma(FloatVector.fromArray(InterleavedLanes.F, rowScales, p), FloatVector.fromArray(InterleavedLanes.F, acc, p))
+                    .intoArray(acc, p);
+        }
     }
 
     /** sums += sc·d_x·Σ (q − 32)·x_q over sub-block sub (16 columns from col) of the super-block at o. */

@@ -54,7 +54,7 @@ final class Q8_0Interleaved implements InterleavedLayout {
         for (int b = 0; b < cols / BLOCK; b++) {
             long o = offset + b * BLOCK_BYTES;
             blockDot(packed, o, x.levels(), b * BLOCK, t);
-            InterleavedLanes.addScaled(packed, o + SCALES, x.scale(b), t, acc);
+            InterleavedLanes.addScaled(packed, o + SCALES, x.scale(b), t, acc, scratch.rowScales);
         }
         System.arraycopy(acc, 0, out, outOff, rows);
     }
