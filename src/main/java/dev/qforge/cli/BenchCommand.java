@@ -75,6 +75,7 @@ public final class BenchCommand implements Callable<Integer> {
                 j.put("fma_peak_gflops", r.fmaPeakGflops());
                 j.put("decode_tokens_per_second", r.decodeTokensPerSecond());
                 j.put("bytes_per_token", r.bytesPerToken());
+                j.put("heap_bytes_per_decode_token", r.heapBytesPerDecodeToken());
                 j.put("bandwidth_gbps_median", r.bandwidthGBps());
                 j.put("bandwidth_gbps_min", r.bandwidthMinGBps());
                 j.put("bandwidth_gbps_max", r.bandwidthMaxGBps());
@@ -85,8 +86,10 @@ public final class BenchCommand implements Callable<Integer> {
                 out.printf(Locale.ROOT, "prefill pp%d: %.1f tokens/s, %.1f GFLOP/s = %.0f%% of the FMA peak probed (%.1f GFLOP/s)%n",
                         r.promptTokens(), r.prefillTokensPerSecond(), r.prefillGflops(),
                         100 * r.prefillGflops() / r.fmaPeakGflops(), r.fmaPeakGflops());
-                out.printf(Locale.ROOT, "decode  tg%d: %.2f tokens/s; %.3f GB of weights per token%n", r.genTokens(),
-                        r.decodeTokensPerSecond(), r.bytesPerToken() / 1e9);
+                out.printf(Locale.ROOT, "decode  tg%d: %.2f tokens/s; %.3f GB of weights per token; %s%n", r.genTokens(),
+                        r.decodeTokensPerSecond(), r.bytesPerToken() / 1e9, r.heapBytesPerDecodeToken() < 0
+                                ? "heap allocation not measured"
+                                : String.format(Locale.ROOT, "%.0f KB allocated on the heap per token", r.heapBytesPerDecodeToken() / 1024.0));
                 out.printf(Locale.ROOT, "read bandwidth: median %.1f GB/s (min %.1f, max %.1f) → decode bound %.2f tokens/s; decode at %.0f%% of it%n",
                         r.bandwidthGBps(), r.bandwidthMinGBps(), r.bandwidthMaxGBps(), r.decodeBound(),
                         100 * r.decodeTokensPerSecond() / r.decodeBound());

@@ -8,6 +8,7 @@ import dev.qforge.model.LayerWeights;
 import dev.qforge.model.ModelConfig;
 import dev.qforge.tensor.WeightMatrix;
 
+import java.lang.management.ManagementFactory;
 import java.util.Arrays;
 import java.util.SplittableRandom;
 
@@ -21,7 +22,7 @@ import java.util.SplittableRandom;
 public final class DecoderBenchmark {
     public record Result(int promptTokens, int genTokens, double prefillTokensPerSecond, double decodeTokensPerSecond,
                          double prefillGflops, double fmaPeakGflops, long bytesPerToken, double bandwidthGBps,
-                         double bandwidthMinGBps, double bandwidthMaxGBps) {
+                         double bandwidthMinGBps, double bandwidthMaxGBps, long heapBytesPerDecodeToken) {
         /** Decode tokens/s if every weight byte were read at the probed bandwidth. */
         public double decodeBound() {
             return bandwidthGBps * 1e9 / bytesPerToken;
@@ -71,6 +72,7 @@ public final class DecoderBenchmark {
         double[] bandwidth = new double[2 * reps];
         double[] peak = new double[reps];
         InferenceState state = decoder.newState(Math.max(promptTokens, genTokens));
+        long heapBytes = 0;
         // Warm-up: compile the kernels before timing anything, prefill's and decode's; the first single-token steps
         // also repack the weights into their decode layouts (seconds for a large model), which llama-bench's own
         // warm-up run likewise keeps out of its figures.
@@ -89,17 +91,33 @@ public final class DecoderBenchmark {
 
             bandwidth[2 * r] = probe.measureGBps(3);
             state.reset();
+            long h0 = heapAllocated();
             long t1 = System.nanoTime();
             for (int t = 0; t < genTokens; t++) {
                 decoder.forward(state, tokens, t, 1, 1);
             }
             decode[r] = genTokens / ((System.nanoTime() - t1) / 1e9);
+            heapBytes += heapAllocated() - h0;
             bandwidth[2 * r + 1] = probe.measureGBps(3);
         }
         double prefillTps = median(prefill);
         return new Result(promptTokens, genTokens, prefillTps, median(decode),
                 forwardFlops(promptTokens) / (promptTokens / prefillTps) / 1e9, median(peak), bytesPerToken(), median(bandwidth),
-                Arrays.stream(bandwidth).min().orElse(0), Arrays.stream(bandwidth).max().orElse(0));
+                Arrays.stream(bandwidth).min().orElse(0), Arrays.stream(bandwidth).max().orElse(0),
+                heapAllocated() < 0 ? -1 : heapBytes / ((long) reps * genTokens));
+    }
+
+    /**
+     * Bytes the JVM's threads have allocated on the heap so far, or −1 where the JVM does not count them. A decode step
+     * should allocate little beyond its logits: a vector that C2 boxes on the heap in a kernel (where a method that
+     * returns one is not inlined) shows up here as megabytes per token long before it shows in the noise of tokens/s.
+     */
+    private static long heapAllocated() {
+        if (ManagementFactory.getThreadMXBean() instanceof com.sun.management.ThreadMXBean mx
+                && mx.isThreadAllocatedMemorySupported() && mx.isThreadAllocatedMemoryEnabled()) {
+            return mx.getTotalThreadAllocatedBytes();
+        }
+        return -1;
     }
 
     private static double median(double[] v) {
