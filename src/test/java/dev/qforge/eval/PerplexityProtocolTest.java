@@ -1,13 +1,9 @@
 package dev.qforge.eval;
 
-import dev.qforge.format.SafetensorsCheckpoint;
 import dev.qforge.model.Decoder;
-import dev.qforge.model.DecoderWeights;
-import dev.qforge.model.HfConfigFile;
 import dev.qforge.model.ModelConfig;
-import dev.qforge.model.SyntheticModel;
+import dev.qforge.model.SyntheticDecoder;
 import dev.qforge.model.SyntheticShape;
-import dev.qforge.tensor.DType;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -23,11 +19,9 @@ class PerplexityProtocolTest {
 
     @Test
     void protocolsScoreTheRightTokens() {
-        Path dir = tmp.resolve("m");
-        SyntheticModel.write(SyntheticShape.TINY_LLAMA.config(), DType.F32, 3, Long.MAX_VALUE, dir, null);
-        ModelConfig c = HfConfigFile.read(dir.resolve("config.json"));
-        try (var checkpoint = SafetensorsCheckpoint.open(dir)) {
-            Decoder decoder = new Decoder(c, DecoderWeights.load(c, checkpoint));
+        try (var model = SyntheticDecoder.write(SyntheticShape.TINY_LLAMA, 3, tmp.resolve("m"))) {
+            ModelConfig c = model.config();
+            Decoder decoder = model.decoder();
             int ctx = 32;
             int[] tokens = new SplittableRandom(5).ints(3 * ctx + 7, 0, c.vocabSize() - 2).toArray();
             int bos = c.bosTokenId();
