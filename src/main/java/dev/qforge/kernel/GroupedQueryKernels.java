@@ -136,8 +136,9 @@ public final class GroupedQueryKernels {
     }
 
     /**
-     * Σ of the L floats from lanes[off], in {@link Lanes#sum}'s pairwise order (lane i with lane i + L/2, then with
-     * i + L/4, …): values4 and values1 give a head the same bits whether it is taken in a pass of four or alone.
+     * Σ of the L floats from lanes[off], pairwise (lane i with lane i + L/2, then with i + L/4, …: {@link Lanes#sum}'s
+     * order for 256- and 512-bit vectors): values4 and values1 give a head the same bits whether it is taken in a pass
+     * of four or alone.
      */
     private static float sum(float[] lanes, int off) {
         for (int w = L / 2; w >= 1; w /= 2) {
