@@ -61,6 +61,26 @@ final class InterleavedLanes {
         final short[] levelShorts = new short[256];
     }
 
+    /**
+     * The lane of row j (of 32) in a layout whose kernel splits short sums by shifts: rows 0-15 at the even lanes,
+     * 16-31 at the odd ones, so that each int lane holds row i in its low short and row 16 + i in its high one, and
+     * {@link #splitLow} and {@link #splitHigh} give rows 0-15 and 16-31 in order. Widening the upper half of a short
+     * vector instead takes a cross-lane permute on the port that the widenings, broadcasts and lookups already crowd.
+     */
+    static int splitLane(int j) {
+        return j < 16 ? 2 * j : 2 * (j - 16) + 1;
+    }
+
+    /** The low short of each int lane of v, sign-extended: rows 0-15 of a {@link #splitLane} layout's sums. */
+    static IntVector splitLow(ShortVector v) {
+        return v.reinterpretAsInts().lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16);
+    }
+
+    /** The high short of each int lane of v, sign-extended: rows 16-31 of a {@link #splitLane} layout's sums. */
+    static IntVector splitHigh(ShortVector v) {
+        return v.reinterpretAsInts().lanewise(VectorOperators.ASHR, 16);
+    }
+
     /** Writes row's 32 levels (each in [0, 16)) into the group at off. */
     static void put(int[] levels, MemorySegment dst, long off, int row) {
         for (int k = 0; k < 8; k++) {

@@ -13,19 +13,20 @@ import java.nio.ByteOrder;
 import java.util.Arrays;
 
 /**
- * The decode layout of the formats that are {@link ScaledLevels}: llama.cpp's lattice formats (IQ1_S … IQ3_S),
- * whose weights are grid entries named by index, the codebook formats IQ4_NL/IQ4_XS, MXFP4, the ternary TQ1_0 and
- * TQ2_0, the K-quants Q2_K, Q3_K and Q5_K and the legacy Q4_1, Q5_0 and Q5_1. Where a format has at most 16 levels
- * each weight's level becomes a 4-bit code into the format's table: per 32 columns of a group the 32 rows' codes are
- * {@link InterleavedLanes} nibbles (512 bytes); with more levels (the 5-bit formats' 32) each level is a byte, column
- * by column (1024 bytes); with at most 4 (TQ1_0, TQ2_0, Q2_K) a 2-bit code (256 bytes), and each pair of columns'
- * codes indexes a table of their products with the activation levels ({@link PairTables}): no multiply, two columns
- * per lookup. Before the codes come the rows' factors for those 32 columns (a byte per row per span of 16 or 32) and
- * their offsets where the format has them; each block ends with the rows' d (and dmin) as f32. For IQ2_XXS that is
- * 4480 bytes per 256×32 weights, 4.375 bits per weight against the file's 2.06: the packed copy trades memory for a
- * kernel without table walks per weight. ggml decodes these formats from the file's bytes, one grid lookup per 8
- * weights in scalar code; here the grid is walked once, at packing, and the kernel is Q4_0's with one more
- * instruction per 32 weights: the code looked up in a vector register that holds the table (vpermw).
+ * The decode layout of the formats that are {@link ScaledLevels}: llama.cpp's lattice formats (IQ1_S … IQ3_S), whose
+ * weights are grid entries named by index, the codebook formats IQ4_NL/IQ4_XS, MXFP4, the ternary TQ1_0 and TQ2_0, the
+ * K-quants Q2_K, Q3_K and Q5_K and the legacy Q4_1, Q5_0 and Q5_1. Where a format has at most 16 levels each weight's
+ * level becomes a 4-bit code into the format's table: per 32 columns of a group the 32 rows' codes are {@link
+ * InterleavedLanes} nibbles (512 bytes, rows in {@link InterleavedLanes#splitLane} order); with more levels (the 5-bit
+ * formats' 32) each level is a byte, column by column (1024 bytes); with at most 4 (TQ1_0, TQ2_0, Q2_K) a 2-bit code
+ * (256 bytes), and each pair of columns' codes indexes a table of their products with the activation levels ({@link
+ * PairTables}): no multiply, two columns per lookup. Before the codes come the rows' factors for those 32 columns (a
+ * byte per row per span of 16 or 32) and their offsets where the format has them; each block ends with the rows' d (and
+ * dmin) as f32. For IQ2_XXS that is 4480 bytes per 256×32 weights, 4.375 bits per weight against the file's 2.06: the
+ * packed copy trades memory for a kernel without table walks per weight. ggml decodes these formats from the file's
+ * bytes, one grid lookup per 8 weights in scalar code; here the grid is walked once, at packing, and the kernel is
+ * Q4_0's with one more instruction per 32 weights: the code looked up in a vector register that holds the table
+ * (vpermw).
  *
  * <p>Row j's dot with x is Σ_blocks d_j·Σ_spans factor_js·d_x·Σ level·x_q − dmin_j·Σ_spans offset_js·d_x·Σ x_q.
  * Levels up to 127 times int8 activations overflow short lanes within a few columns, so the short sums run over
@@ -205,7 +206,7 @@ final class ScaledLevelsInterleaved implements InterleavedLayout {
                     if (pairs != null) {
                         putPairs(codes, dst, co + codesOffset(), j);
                     } else if (!wide) {
-                        InterleavedLanes.put(codes, dst, co + codesOffset(), j);
+                        InterleavedLanes.put(codes, dst, co + codesOffset(), InterleavedLanes.splitLane(j));
                     }
                 }
             }
@@ -385,10 +386,10 @@ final class ScaledLevelsInterleaved implements InterleavedLayout {
                 hi = hi.add(shifted(w, 8).selectFrom(lookup).mul(a[ao + k + 16]))
                         .add(shifted(w, 12).selectFrom(lookup).mul(a[ao + k + 24]));
             }
-            lo0 = lo0.add((IntVector) lo.convertShape(VectorOperators.S2I, I, 0));
-            lo1 = lo1.add((IntVector) lo.convertShape(VectorOperators.S2I, I, 1));
-            hi0 = hi0.add((IntVector) hi.convertShape(VectorOperators.S2I, I, 0));
-            hi1 = hi1.add((IntVector) hi.convertShape(VectorOperators.S2I, I, 1));
+            lo0 = lo0.add(InterleavedLanes.splitLow(lo));
+            lo1 = lo1.add(InterleavedLanes.splitHigh(lo));
+            hi0 = hi0.add(InterleavedLanes.splitLow(hi));
+            hi1 = hi1.add(InterleavedLanes.splitHigh(hi));
         }
         lo0.intoArray(ints, 0);
         lo1.intoArray(ints, 16);
