@@ -10,15 +10,14 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
 /**
- * Q8_0's decode layout. Per block column b (32 columns) of a group: the 32 rows' levels column by column
- * (32 × 32 signed bytes, each column's rows in {@link InterleavedLanes#splitLane} order: 0, 16, 1, 17, …), then their f16 scales d
- * (64 bytes, rows in order): 1088 bytes per 32×32 weights, Q8_0's own 8.5 bits per weight.
+ * Q8_0's decode layout. Per block column b (32 columns) of a group: the 32 rows' levels column by column (32 × 32
+ * signed bytes, each column's rows in {@link InterleavedLanes#splitLane} order: 0, 16, 1, 17, …), then their f16
+ * scales d (64 bytes, rows in order): 1088 bytes per 32×32 weights, Q8_0's own 8.5 bits per weight.
  *
- * <p>Two int8 × int8 products fit a short lane (2·128·127 = 32512, even for a -128 level in a file), so columns
- * are taken in pairs: widen, multiply by the broadcast activation levels, add the pair in shorts, then split the
- * pair sum into rows 0-15 and 16-31 by shifts (8 % faster in cache and 5-7 % faster in the 1B decode on a Xeon
- * than widening each half). Row j's dot with x is
- * Σ_b d_j·d_x(b)·Σ q·x_q.
+ * <p>Two int8 × int8 products fit a short lane (2·128·127 = 32512, even for a -128 level in a file), so columns are
+ * taken in pairs: widen, multiply by the broadcast activation levels, add the pair in shorts, then split the pair sum
+ * into rows 0-15 and 16-31 by shifts (8 % faster in cache and 5-7 % faster in the 1B decode on a Xeon than widening
+ * each half). Row j's dot with x is Σ_b d_j·d_x(b)·Σ q·x_q.
  */
 final class Q8_0Interleaved implements InterleavedLayout {
     private static final int BLOCK = 32;
@@ -42,7 +41,8 @@ final class Q8_0Interleaved implements InterleavedLayout {
                 long d = dstOffset + b * BLOCK_BYTES;
                 BlockBytes.putU16(dst, d + SCALES + 2L * j, BlockBytes.u16(src, s));
                 for (int k = 0; k < BLOCK; k++) {
-                    dst.set(ValueLayout.JAVA_BYTE, d + (long) k * ROWS + InterleavedLanes.splitLane(j), src.get(ValueLayout.JAVA_BYTE, s + 2 + k));
+                    dst.set(ValueLayout.JAVA_BYTE, d + (long) k * ROWS + InterleavedLanes.splitLane(j),
+                            src.get(ValueLayout.JAVA_BYTE, s + 2 + k));
                 }
             }
         }
