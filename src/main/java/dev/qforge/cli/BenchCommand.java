@@ -1,10 +1,10 @@
 package dev.qforge.cli;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.qforge.CacheRoot;
 import dev.qforge.QforgeException;
 import dev.qforge.eval.DecoderBenchmark;
 import dev.qforge.format.JsonFiles;
-import dev.qforge.hub.ModelCache;
 import dev.qforge.kernel.MatMulBackend;
 import dev.qforge.kernel.MemoryBandwidth;
 import dev.qforge.kernel.Parallel;
@@ -104,7 +104,7 @@ public final class BenchCommand implements Callable<Integer> {
         if (type == null) {
             throw new QforgeException("--dtype " + dtype + " is not one of F32, BF16, F16");
         }
-        Path dir = ModelCache.root(System.getenv()).resolve("synthetic").resolve(s.id() + "-" + type.name().toLowerCase(Locale.ROOT));
+        Path dir = CacheRoot.of(System.getenv()).resolve("synthetic").resolve(s.id() + "-" + type.name().toLowerCase(Locale.ROOT));
         if (!Files.exists(dir)) {
             err.printf(Locale.ROOT, "writing synthetic %s (%s) to %s once...%n", s.id(), type, dir);
             SyntheticModel.write(s.config(), type, 1234, 5_000_000_000L, dir, null);

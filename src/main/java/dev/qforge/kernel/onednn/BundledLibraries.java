@@ -1,5 +1,6 @@
 package dev.qforge.kernel.onednn;
 
+import dev.qforge.CacheRoot;
 import dev.qforge.format.AtomicFile;
 
 import java.io.IOException;
@@ -56,7 +57,7 @@ final class BundledLibraries {
 
     /** The folder holding the three files, extracted if not there yet. */
     static Path extract() {
-        Path dir = qforgeCache().resolve("native").resolve(VERSION);
+        Path dir = CacheRoot.of(System.getenv()).resolve("native").resolve(VERSION);
         try {
             Files.createDirectories(dir);
             for (String r : RESOURCES) {
@@ -79,15 +80,5 @@ final class BundledLibraries {
             throw new UncheckedIOException("cannot extract oneDNN into " + dir + ": " + e.getMessage(), e);
         }
         return dir;
-    }
-
-    /** The folder pulled models also go under (hub.ModelCache): $QFORGE_CACHE, else $XDG_CACHE_HOME/qforge, else ~/.cache/qforge. */
-    private static Path qforgeCache() {
-        String own = System.getenv("QFORGE_CACHE");
-        if (own != null && !own.isBlank()) {
-            return Path.of(own);
-        }
-        String xdg = System.getenv("XDG_CACHE_HOME");
-        return xdg != null && !xdg.isBlank() ? Path.of(xdg, "qforge") : Path.of(System.getProperty("user.home"), ".cache", "qforge");
     }
 }
