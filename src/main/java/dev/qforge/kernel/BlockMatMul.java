@@ -25,8 +25,7 @@ final class BlockMatMul {
         int rows = w.rows();
         int cols = w.cols();
         long rowBytes = w.rowBytes();
-        if (OneDnnGemm.takes(n)) {
-            OneDnnGemm.blocks(w, x, n, out);
+        if (OneDnnGemm.takes(n) && OneDnnGemm.blocks(w, x, n, out)) {
             return;
         }
         if (n >= GEMM_MIN_TOKENS) {

@@ -226,10 +226,13 @@ public final class MatMul {
         }
         if (n == 1) {
             matvec(weight.data(), dt, rows, cols, x, out);
-        } else if (dt != DType.F16 && OneDnnGemm.takes(n)) {
-            OneDnnGemm.floats(dt == DType.BF16 ? NativeMatMul.Input.BF16 : NativeMatMul.Input.F32, weight.data(), rows,
-                    cols, x, n, out);
-        } else if (n < gemmMinN(dt)) {
+            return;
+        }
+        NativeMatMul.Input input = dt == DType.BF16 ? NativeMatMul.Input.BF16 : NativeMatMul.Input.F32;
+        if (dt != DType.F16 && OneDnnGemm.takes(n) && OneDnnGemm.floats(input, weight.data(), rows, cols, x, n, out)) {
+            return;
+        }
+        if (n < gemmMinN(dt)) {
             SmallBatch.run(weight.data(), dt, rows, cols, x, n, out);
         } else {
             Gemm.run(weight.data(), dt, rows, cols, x, n, out);

@@ -14,7 +14,8 @@ import java.util.Locale;
  *   <li>{@link #ONEDNN}: oneDNN's matmul through FFM, where the CPU has a BF16 dot product (AVX512-BF16 or
  *   AMX): its BF16 kernel for BF16 and block-quantized weights (weights expanded to BF16 a slice at a time,
  *   activations rounded to BF16, sums in F32), its F32 kernel for F32 weights; F16 weights stay on the Java
- *   GEMM. Fails when oneDNN cannot load or the CPU lacks the dot product.</li>
+ *   GEMM. Fails when oneDNN cannot load or the CPU lacks the dot product; a batch that oneDNN fails later in
+ *   the run is recomputed on the Java GEMM, as every later batch is, with one line on stderr.</li>
  *   <li>{@link #AUTO}: {@code ONEDNN} where it can run, else {@code JAVA}; what the runtime commands use.</li>
  * </ul>
  * Decode (one token) and small batches never go native: they are bound by memory, not by the dot product.
@@ -32,6 +33,8 @@ public enum MatMulBackend {
      * cannot run falls back quietly; from {@link #set}, it is an error there and then.
      */
     private static volatile Boolean nativeOn;
+    /** Why oneDNN was switched off mid-run (one line), or null. */
+    private static volatile String failure;
 
     private static MatMulBackend fromProperty() {
         String v = System.getProperty(PROPERTY);
@@ -71,6 +74,7 @@ public enum MatMulBackend {
         }
         chosen = backend;
         nativeOn = on;
+        failure = null;
     }
 
     /** Null when oneDNN's BF16 matmul can run here, else why not (one line). */
@@ -100,10 +104,25 @@ public enum MatMulBackend {
         return on;
     }
 
+    /**
+     * oneDNN failed on a batch: this and every later batch of the process run on the Java GEMM, and one line on
+     * stderr says so and why (a result from the slower path, not a failed command).
+     */
+    static synchronized void nativeFailed(Throwable e) {
+        if (failure == null) {
+            failure = e.getClass().getSimpleName() + ": " + e.getMessage();
+            System.err.println("qforge: oneDNN's matmul failed (" + failure + "); batches run on the Java GEMM from here on");
+        }
+        nativeOn = false;
+    }
+
     /** One line for benchmark headers: which path prefill takes. */
     public static String describe() {
         if (nativeOn()) {
             return "prefill matmul: oneDNN (" + OneDnn.get().describe() + ")";
+        }
+        if (failure != null) {
+            return "prefill matmul: Java F32 GEMM (oneDNN failed: " + failure + ")";
         }
         if (chosen == JAVA) {
             return "prefill matmul: Java F32 GEMM";

@@ -52,9 +52,12 @@ final class OneDnnGemm {
         return n >= MIN_TOKENS && MatMulBackend.nativeOn();
     }
 
-    /** BF16 or F32 weights [rows, cols] read in place when native, else copied a slice at a time. */
-    static void floats(Input input, MemorySegment w, int rows, int cols, float[] x, int n, float[] out) {
-        run(input, rows, cols, x, n, out, (r0, count, buffer) -> {
+    /**
+     * BF16 or F32 weights [rows, cols] read in place when native, else copied a slice at a time. False when oneDNN
+     * failed ({@link MatMulBackend#nativeFailed}: later batches stay on Java); the caller then runs its Java path.
+     */
+    static boolean floats(Input input, MemorySegment w, int rows, int cols, float[] x, int n, float[] out) {
+        return run(input, rows, cols, x, n, out, (r0, count, buffer) -> {
             long bytes = (long) input.bytes() * count * cols;
             MemorySegment slice = w.asSlice((long) input.bytes() * r0 * cols, bytes);
             if (slice.isNative()) {
@@ -65,11 +68,11 @@ final class OneDnnGemm {
         });
     }
 
-    /** Block-quantized weights, each slice of rows expanded by the format's dequantizer. */
-    static void blocks(dev.qforge.tensor.WeightMatrix w, float[] x, int n, float[] out) {
+    /** Block-quantized weights, each slice of rows expanded by the format's dequantizer; false as {@link #floats}. */
+    static boolean blocks(dev.qforge.tensor.WeightMatrix w, float[] x, int n, float[] out) {
         int cols = w.cols();
         long rowBytes = w.rowBytes();
-        run(Input.BF16, w.rows(), cols, x, n, out, (r0, count, buffer) -> {
+        return run(Input.BF16, w.rows(), cols, x, n, out, (r0, count, buffer) -> {
             int tasks = (count + ROWS_PER_TASK - 1) / ROWS_PER_TASK;
             Parallel.forRange(tasks, t -> {
                 float[] row = MatMul.rowBuffer(cols);
@@ -87,20 +90,37 @@ final class OneDnnGemm {
         MemorySegment slice(int r0, int count, MemorySegment buffer);
     }
 
-    private static void run(Input input, int rows, int cols, float[] x, int n, float[] out, SliceSource weights) {
+    /** The native product of one slice; a test puts a failing one in its place. */
+    interface NativeCall {
+        void run(Input input, MemorySegment src, MemorySegment weights, long weightStride, MemorySegment dst, int n,
+                 int rows, int cols, int threads);
+    }
+
+    /** Null: oneDNN's matmul. */
+    private static NativeCall override;
+
+    /** For tests: the native call to use instead of oneDNN's (null restores it). */
+    static void useNativeCall(NativeCall call) {
+        synchronized (LOCK) {
+            override = call;
+        }
+    }
+
+    private static boolean run(Input input, int rows, int cols, float[] x, int n, float[] out, SliceSource weights) {
         if (rows == 0 || n == 0) {
-            return;
+            return true;
         }
         if (cols == 0) {
             java.util.Arrays.fill(out, 0, n * rows, 0f);
-            return;
+            return true;
         }
         int sliceRows = (int) Math.max(1, Math.min(rows, SLICE_ELEMENTS / cols));
         long size = input.bytes();
         synchronized (LOCK) {
-            if (matmul == null) {
+            if (override == null && matmul == null) {
                 matmul = new NativeMatMul(OneDnn.get());
             }
+            NativeCall call = override != null ? override : matmul::run;
             xBuf = atLeast(xBuf, size * n * cols);
             wBuf = atLeast(wBuf, size * sliceRows * cols);
             outBuf = atLeast(outBuf, 4L * n * sliceRows);
@@ -113,12 +133,20 @@ final class OneDnnGemm {
             for (int r0 = 0; r0 < rows; r0 += sliceRows) {
                 int count = Math.min(sliceRows, rows - r0);
                 MemorySegment w = weights.slice(r0, count, wBuf);
-                matmul.run(input, xs, w, cols, outBuf, n, count, cols, Parallel.threads());
+                try {
+                    call.run(input, xs, w, cols, outBuf, n, count, cols, Parallel.threads());
+                } catch (RuntimeException | LinkageError e) {
+                    // a primitive oneDNN cannot make for this shape, a library that stops answering: the batch
+                    // is recomputed on the Java GEMM (rows already written are overwritten) and so are later ones
+                    MatMulBackend.nativeFailed(e);
+                    return false;
+                }
                 for (int t = 0; t < n; t++) {
                     MemorySegment.copy(outBuf, F32, 4L * t * count, out, t * rows + r0, count);
                 }
             }
         }
+        return true;
     }
 
     private static MemorySegment atLeast(MemorySegment buf, long bytes) {

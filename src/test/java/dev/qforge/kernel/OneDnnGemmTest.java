@@ -17,6 +17,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import java.util.Arrays;
 import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -105,6 +106,41 @@ class OneDnnGemmTest {
             for (int i = 0; i < java.length; i++) {
                 assertEquals(java[i], dnnl[i], 2e-4f, w.name() + " element " + i);
             }
+        }
+    }
+
+    @Test
+    void aFailingNativeCallFallsBackToTheJavaGemmForThisAndLaterBatches() {
+        int rows = 96;
+        int cols = 256;
+        int n = OneDnnGemm.MIN_TOKENS + 3;
+        Random rnd = new Random(8);
+        WeightMatrix m = GaussianMatrices.quantized(BlockFormats.byName("Q4_0"), rows, cols, rnd,
+                Arena.ofAuto().allocate(rows * BlockFormats.byName("Q4_0").rowBytes(cols)));
+        float[] x = new float[n * cols];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) rnd.nextGaussian();
+        }
+        MatMulBackend.set(MatMulBackend.JAVA);
+        float[] java = new float[n * rows];
+        MatMul.matmul(m, x, n, java);
+        MatMulBackend.set(MatMulBackend.ONEDNN);
+        int[] calls = {0};
+        OneDnnGemm.useNativeCall((input, src, w, stride, dst, tokens, r, c, threads) -> {
+            calls[0]++;
+            throw new IllegalStateException("oneDNN matmul failed: simulated");
+        });
+        try {
+            for (int batch = 0; batch < 2; batch++) {
+                float[] out = new float[n * rows];
+                Arrays.fill(out, Float.NaN);
+                MatMul.matmul(m, x, n, out);
+                assertArrayEquals(java, out, "batch " + batch + ": the Java GEMM's result, every element written");
+            }
+            assertEquals(1, calls[0], "only the first batch tries oneDNN");
+            assertTrue(MatMulBackend.describe().contains("oneDNN failed"), MatMulBackend.describe());
+        } finally {
+            OneDnnGemm.useNativeCall(null);
         }
     }
 
