@@ -29,6 +29,7 @@ final class InterleavedLanes {
     static final int NIBBLE_BYTES = 512;
     static final VectorSpecies<Short> S = ShortVector.SPECIES_512;
     static final VectorSpecies<Float> F = FloatVector.SPECIES_512;
+    private static final VectorSpecies<Integer> I = IntVector.SPECIES_512;
 
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
@@ -59,6 +60,10 @@ final class InterleavedLanes {
         final float[] groupOffsets = new float[128];
         final int[] levelInts = new int[64];
         final short[] levelShorts = new short[256];
+        /** For the kernels that take four groups at once ({@link DecodeStreams}): a block's sums, 32 per group. */
+        final float[] fourT = new float[128];
+        /** ... and a super-block's sums, 64 per group. */
+        final float[] fourSums = new float[256];
     }
 
     /**
@@ -116,6 +121,68 @@ final class InterleavedLanes {
         half(total, 1).intoArray(t, 16);
     }
 
+    /**
+     * {@link #centeredDot} of the four groups at off, off + groupBytes, …, whose loads interleave ({@link DecodeStreams}
+     * says why): group i's 32 sums into t[32i ..). The nibble sums are taken per half block into shorts (a scratch of
+     * 256; they may wrap around, and the centred total comes out exact as in centeredDot); two calls because C2 stops
+     * inlining the vector operations of a method this large that takes the whole block.
+     */
+    static void centeredDotFour(MemorySegment g, long off, long groupBytes, short[] a, int ao, int aSum, short[] shorts,
+                                float[] t) {
+        nibbleSumsFour(g, off, groupBytes, a, ao, 0, shorts, 0);
+        nibbleSumsFour(g, off, groupBytes, a, ao, 4, shorts, 32);
+        for (int i = 0; i < 4; i++) {
+            ShortVector total = ShortVector.fromArray(S, shorts, 64 * i).add(ShortVector.fromArray(S, shorts, 64 * i + 32))
+                    .sub((short) (8 * aSum));
+            half(total, 0).intoArray(t, 32 * i);
+            half(total, 1).intoArray(t, 32 * i + 16);
+        }
+    }
+
+    /**
+     * Σ q·a over the nibble vectors k0 .. k0+3 (columns k, k+8, k+16, k+24) of four groups, group i's into
+     * shorts[so + 64i ..]. The nibble shifts are written out: left to {@link #nibble}, which returns a vector, C2
+     * compiled this method 6× slower.
+     */
+    private static void nibbleSumsFour(MemorySegment g, long off, long groupBytes, short[] a, int ao, int k0,
+                                       short[] shorts, int so) {
+        ShortVector sum0 = ShortVector.zero(S);
+        ShortVector sum1 = sum0;
+        ShortVector sum2 = sum0;
+        ShortVector sum3 = sum0;
+        for (int k = k0; k < k0 + 4; k++) {
+            ShortVector a0 = ShortVector.broadcast(S, a[ao + k]);
+            ShortVector a1 = ShortVector.broadcast(S, a[ao + k + 8]);
+            ShortVector a2 = ShortVector.broadcast(S, a[ao + k + 16]);
+            ShortVector a3 = ShortVector.broadcast(S, a[ao + k + 24]);
+            long o = off + k * 64L;
+            IntVector v = IntVector.fromMemorySegment(I, g, o, ByteOrder.LITTLE_ENDIAN);
+            sum0 = sum0.add(v.and(0x000F000F).reinterpretAsShorts().mul(a0))
+                    .add(v.lanewise(VectorOperators.LSHR, 4).and(0x000F000F).reinterpretAsShorts().mul(a1))
+                    .add(v.lanewise(VectorOperators.LSHR, 8).and(0x000F000F).reinterpretAsShorts().mul(a2))
+                    .add(v.lanewise(VectorOperators.LSHR, 12).and(0x000F000F).reinterpretAsShorts().mul(a3));
+            v = IntVector.fromMemorySegment(I, g, o + groupBytes, ByteOrder.LITTLE_ENDIAN);
+            sum1 = sum1.add(v.and(0x000F000F).reinterpretAsShorts().mul(a0))
+                    .add(v.lanewise(VectorOperators.LSHR, 4).and(0x000F000F).reinterpretAsShorts().mul(a1))
+                    .add(v.lanewise(VectorOperators.LSHR, 8).and(0x000F000F).reinterpretAsShorts().mul(a2))
+                    .add(v.lanewise(VectorOperators.LSHR, 12).and(0x000F000F).reinterpretAsShorts().mul(a3));
+            v = IntVector.fromMemorySegment(I, g, o + 2 * groupBytes, ByteOrder.LITTLE_ENDIAN);
+            sum2 = sum2.add(v.and(0x000F000F).reinterpretAsShorts().mul(a0))
+                    .add(v.lanewise(VectorOperators.LSHR, 4).and(0x000F000F).reinterpretAsShorts().mul(a1))
+                    .add(v.lanewise(VectorOperators.LSHR, 8).and(0x000F000F).reinterpretAsShorts().mul(a2))
+                    .add(v.lanewise(VectorOperators.LSHR, 12).and(0x000F000F).reinterpretAsShorts().mul(a3));
+            v = IntVector.fromMemorySegment(I, g, o + 3 * groupBytes, ByteOrder.LITTLE_ENDIAN);
+            sum3 = sum3.add(v.and(0x000F000F).reinterpretAsShorts().mul(a0))
+                    .add(v.lanewise(VectorOperators.LSHR, 4).and(0x000F000F).reinterpretAsShorts().mul(a1))
+                    .add(v.lanewise(VectorOperators.LSHR, 8).and(0x000F000F).reinterpretAsShorts().mul(a2))
+                    .add(v.lanewise(VectorOperators.LSHR, 12).and(0x000F000F).reinterpretAsShorts().mul(a3));
+        }
+        sum0.intoArray(shorts, so);
+        sum1.intoArray(shorts, so + 64);
+        sum2.intoArray(shorts, so + 128);
+        sum3.intoArray(shorts, so + 192);
+    }
+
     /** Bits shift .. shift+3 of each short of w, as shorts. */
     private static ShortVector nibble(IntVector w, int shift) {
         return w.lanewise(VectorOperators.LSHR, shift).and(0x000F000F).reinterpretAsShorts();
@@ -162,10 +229,16 @@ final class InterleavedLanes {
 
     /** acc[j] += d_j·dx·t[j] for the 32 rows, d_j the f16 scales at scales (converted into d, a scratch of 32). */
     static void addScaled(MemorySegment packed, long scales, float dx, float[] t, float[] acc, float[] d) {
+        addScaled(packed, scales, dx, t, 0, acc, 0, d);
+    }
+
+    /** As {@link #addScaled} with the 32 sums from t[tOff] and the rows' results from acc[accOff]. */
+    static void addScaled(MemorySegment packed, long scales, float dx, float[] t, int tOff, float[] acc, int accOff,
+                          float[] d) {
         rowF16s(packed, scales, d, 0);
         for (int p = 0; p < 32; p += 16) {
-            FloatVector.fromArray(F, t, p).mul(dx).fma(FloatVector.fromArray(F, d, p), FloatVector.fromArray(F, acc, p))
-                    .intoArray(acc, p);
+            FloatVector.fromArray(F, t, tOff + p).mul(dx).fma(FloatVector.fromArray(F, d, p),
+                    FloatVector.fromArray(F, acc, accOff + p)).intoArray(acc, accOff + p);
         }
     }
 }

@@ -45,11 +45,30 @@ public interface InterleavedLayout {
 
     /**
      * {@link #dot} of consecutive groups: the groups at offset + g·groupBytes for g below groups, row results from
-     * out[outOff] on, rows in all (the last group may have fewer than 32). A layout may take several groups at once.
+     * out[outOff] on, rows in all (the last group may have fewer than 32). Where {@link #groupsPerStep} is 4, four at
+     * a time through {@link #dotFour}, the rest one by one.
      */
     default void dotGroups(MemorySegment packed, long offset, long groupBytes, int groups, int cols, QuantizedInput x,
                            float[] out, int outOff, int rows) {
-        for (int g = 0; g < groups; g++) {
+        int g = 0;
+        if (groupsPerStep() == 4) {
+            for (; g + 4 <= groups; g += 4) {
+                dotFour(packed, offset + g * groupBytes, groupBytes, cols, x, out, outOff + g * ROWS,
+                        Math.min(4 * ROWS, rows - g * ROWS));
+            }
+        }
+        for (; g < groups; g++) {
+            dot(packed, offset + g * groupBytes, cols, x, out, outOff + g * ROWS, Math.min(ROWS, rows - g * ROWS));
+        }
+    }
+
+    /**
+     * {@link #dot} of the four groups at offset, offset + groupBytes, …, their loads interleaved ({@link DecodeStreams});
+     * the same floats as four calls of dot, which is what a layout without such a kernel does.
+     */
+    default void dotFour(MemorySegment packed, long offset, long groupBytes, int cols, QuantizedInput x, float[] out,
+                         int outOff, int rows) {
+        for (int g = 0; g < 4 && g * ROWS < rows; g++) {
             dot(packed, offset + g * groupBytes, cols, x, out, outOff + g * ROWS, Math.min(ROWS, rows - g * ROWS));
         }
     }

@@ -64,6 +64,38 @@ final class Q4KInterleaved implements InterleavedLayout {
     }
 
     @Override
+    public int groupsPerStep() {
+        return DecodeStreams.GROUPS;
+    }
+
+    @Override
+    public void dotFour(MemorySegment packed, long offset, long groupBytes, int cols, QuantizedInput x,
+                                float[] out, int outOff, int rows) {
+        InterleavedLanes.Scratch scratch = InterleavedLanes.scratch();
+        float[] acc = scratch.groupAcc;
+        float[] t = scratch.fourT;
+        float[] sums = scratch.fourSums;
+        Arrays.fill(acc, 0f);
+        for (int b = 0; b < cols / QK; b++) {
+            long o = offset + b * BLOCK_BYTES;
+            Arrays.fill(sums, 0f);
+            for (int sub = 0; sub < 8; sub++) {
+                int xb = b * 8 + sub;
+                long so = o + sub * (long) SUB_BLOCK_BYTES;
+                InterleavedLanes.centeredDotFour(packed, so + LEVELS, groupBytes, x.levels(), xb * QuantizedInput.BLOCK,
+                        x.sum(xb), scratch.levelShorts, t);
+                for (int i = 0; i < 4; i++) {
+                    addSubBlock(packed, so + i * groupBytes, x.sum(xb), x.scale(xb), t, ROWS * i, sums, 2 * ROWS * i);
+                }
+            }
+            for (int i = 0; i < 4; i++) {
+                addSuperBlock(packed, o + i * groupBytes, sums, 2 * ROWS * i, acc, ROWS * i, scratch.rowScales);
+            }
+        }
+        System.arraycopy(acc, 0, out, outOff, rows);
+    }
+
+    @Override
     public void dot(MemorySegment packed, long offset, int cols, QuantizedInput x, float[] out, int outOff, int rows) {
         InterleavedLanes.Scratch scratch = InterleavedLanes.scratch();
         float[] acc = scratch.acc;
@@ -78,36 +110,38 @@ final class Q4KInterleaved implements InterleavedLayout {
                 long so = o + sub * (long) SUB_BLOCK_BYTES;
                 InterleavedLanes.centeredDot(packed, so + LEVELS,
                         x.levels(), xb * QuantizedInput.BLOCK, x.sum(xb), t);
-                addSubBlock(packed, so, x.sum(xb), x.scale(xb), t, sums);
+                addSubBlock(packed, so, x.sum(xb), x.scale(xb), t, 0, sums, 0);
             }
-            addSuperBlock(packed, o, sums, acc, scratch.rowScales);
+            addSuperBlock(packed, o, sums, 0, acc, 0, scratch.rowScales);
         }
         System.arraycopy(acc, 0, out, outOff, rows);
     }
 
-    /** sums += the terms of the sub-block at o. */
-    private static void addSubBlock(MemorySegment packed, long o, int aSum, float dx, float[] t, float[] sums) {
+    /** sums[s ..) += the terms of the sub-block at o, its level sums from t[tOff ..). */
+    private static void addSubBlock(MemorySegment packed, long o, int aSum, float dx, float[] t, int tOff, float[] sums,
+                                    int s) {
         // Σ q·x_q = Σ (q − 8)·x_q + 8·Σ x_q, exact in float (|value| < 2^16)
         float shift = 8f * aSum;
         float mx = aSum * dx;
         for (int p = 0; p < ROWS; p += 16) {
             FloatVector sc = InterleavedLanes.bytesAsFloats(packed, o + SCALES + p);
             FloatVector mn = InterleavedLanes.bytesAsFloats(packed, o + MINS + p);
-            FloatVector.fromArray(InterleavedLanes.F, t, p).add(shift).mul(dx)
-                    .fma(sc, FloatVector.fromArray(InterleavedLanes.F, sums, p)).intoArray(sums, p);
-            mn.mul(mx).add(FloatVector.fromArray(InterleavedLanes.F, sums, ROWS + p)).intoArray(sums, ROWS + p);
+            FloatVector.fromArray(InterleavedLanes.F, t, tOff + p).add(shift).mul(dx)
+                    .fma(sc, FloatVector.fromArray(InterleavedLanes.F, sums, s + p)).intoArray(sums, s + p);
+            mn.mul(mx).add(FloatVector.fromArray(InterleavedLanes.F, sums, s + ROWS + p)).intoArray(sums, s + ROWS + p);
         }
     }
 
-    /** acc += d·sums[0..32) − dmin·sums[32..64) (d and dmin converted into rowScales). */
-    private static void addSuperBlock(MemorySegment packed, long o, float[] sums, float[] acc, float[] rowScales) {
+    /** acc[a ..) += d·sums[s .. s+32) − dmin·sums[s+32 .. s+64) (d and dmin converted into rowScales). */
+    private static void addSuperBlock(MemorySegment packed, long o, float[] sums, int s, float[] acc, int a,
+                                      float[] rowScales) {
         InterleavedLanes.rowF16s(packed, o + D, rowScales, 0);
         InterleavedLanes.rowF16s(packed, o + DMIN, rowScales, ROWS);
         for (int p = 0; p < ROWS; p += 16) {
             FloatVector d = FloatVector.fromArray(InterleavedLanes.F, rowScales, p);
             FloatVector dmin = FloatVector.fromArray(InterleavedLanes.F, rowScales, ROWS + p);
-            FloatVector.fromArray(InterleavedLanes.F, sums, p).fma(d, FloatVector.fromArray(InterleavedLanes.F, acc, p))
-                    .sub(FloatVector.fromArray(InterleavedLanes.F, sums, ROWS + p).mul(dmin)).intoArray(acc, p);
+            FloatVector.fromArray(InterleavedLanes.F, sums, s + p).fma(d, FloatVector.fromArray(InterleavedLanes.F, acc, a + p))
+                    .sub(FloatVector.fromArray(InterleavedLanes.F, sums, s + ROWS + p).mul(dmin)).intoArray(acc, a + p);
         }
     }
 }

@@ -1,6 +1,7 @@
 package dev.qforge.kernel.blocks;
 
 import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
 
 /**
  * Q4_0's decode layout. Per block column b (32 columns) of a group: the 32 rows' levels as
@@ -39,6 +40,29 @@ final class Q4_0Interleaved implements InterleavedLayout {
                 InterleavedLanes.put(levels, dst, d, j);
             }
         }
+    }
+
+    @Override
+    public int groupsPerStep() {
+        return DecodeStreams.GROUPS;
+    }
+
+    @Override
+    public void dotFour(MemorySegment packed, long offset, long groupBytes, int cols, QuantizedInput x,
+                                float[] out, int outOff, int rows) {
+        InterleavedLanes.Scratch scratch = InterleavedLanes.scratch();
+        float[] acc = scratch.groupAcc;
+        float[] t = scratch.fourT;
+        Arrays.fill(acc, 0f);
+        for (int b = 0; b < cols / BLOCK; b++) {
+            long o = offset + b * BLOCK_BYTES;
+            InterleavedLanes.centeredDotFour(packed, o, groupBytes, x.levels(), b * BLOCK, x.sum(b), scratch.levelShorts, t);
+            for (int i = 0; i < 4; i++) {
+                InterleavedLanes.addScaled(packed, o + i * groupBytes + SCALES, x.scale(b), t, ROWS * i, acc, ROWS * i,
+                        scratch.rowScales);
+            }
+        }
+        System.arraycopy(acc, 0, out, outOff, rows);
     }
 
     @Override

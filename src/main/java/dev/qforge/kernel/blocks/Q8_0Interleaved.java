@@ -1,5 +1,6 @@
 package dev.qforge.kernel.blocks;
 
+import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
@@ -8,6 +9,8 @@ import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.Arrays;
 
 /**
  * Q8_0's decode layout. Per block column b (32 columns) of a group: the 32 rows' levels column by column (32 × 32
@@ -59,6 +62,84 @@ final class Q8_0Interleaved implements InterleavedLayout {
             InterleavedLanes.addScaled(packed, o + SCALES, x.scale(b), t, acc, scratch.rowScales);
         }
         System.arraycopy(acc, 0, out, outOff, rows);
+    }
+
+    @Override
+    public int groupsPerStep() {
+        return DecodeStreams.GROUPS;
+    }
+
+    @Override
+    public void dotFour(MemorySegment packed, long offset, long groupBytes, int cols, QuantizedInput x,
+                                float[] out, int outOff, int rows) {
+        InterleavedLanes.Scratch scratch = InterleavedLanes.scratch();
+        float[] acc = scratch.groupAcc;
+        float[] t = scratch.fourT;
+        Arrays.fill(acc, 0f);
+        for (int b = 0; b < cols / BLOCK; b++) {
+            long o = offset + b * BLOCK_BYTES;
+            blockDotFour(packed, o, groupBytes, x.levels(), b * BLOCK, t);
+            for (int i = 0; i < 4; i++) {
+                InterleavedLanes.addScaled(packed, o + i * groupBytes + SCALES, x.scale(b), t, ROWS * i, acc, ROWS * i,
+                        scratch.rowScales);
+            }
+        }
+        System.arraycopy(acc, 0, out, outOff, rows);
+    }
+
+    /**
+     * {@link #blockDot} of the four groups at off, off + groupBytes, …: group i's sums into t[32i ..). The widenings
+     * and splits are written out (no helper that returns a vector: C2 stops inlining in a method this large).
+     */
+    private static void blockDotFour(MemorySegment g, long off, long groupBytes, short[] a, int ao, float[] t) {
+        IntVector lo0 = IntVector.zero(I);
+        IntVector hi0 = lo0;
+        IntVector lo1 = lo0;
+        IntVector hi1 = lo0;
+        IntVector lo2 = lo0;
+        IntVector hi2 = lo0;
+        IntVector lo3 = lo0;
+        IntVector hi3 = lo0;
+        for (int k = 0; k < BLOCK; k += 2) {
+            ShortVector a0 = ShortVector.broadcast(S, a[ao + k]);
+            ShortVector a1 = ShortVector.broadcast(S, a[ao + k + 1]);
+            long o = off + (long) k * ROWS;
+            IntVector p = ((ShortVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_256, g, o, ByteOrder.LITTLE_ENDIAN)
+                    .convertShape(VectorOperators.B2S, S, 0)).mul(a0)
+                    .add(((ShortVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_256, g, o + ROWS, ByteOrder.LITTLE_ENDIAN)
+                            .convertShape(VectorOperators.B2S, S, 0)).mul(a1)).reinterpretAsInts();
+            lo0 = lo0.add(p.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+            hi0 = hi0.add(p.lanewise(VectorOperators.ASHR, 16));
+            o += groupBytes;
+            p = ((ShortVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_256, g, o, ByteOrder.LITTLE_ENDIAN)
+                    .convertShape(VectorOperators.B2S, S, 0)).mul(a0)
+                    .add(((ShortVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_256, g, o + ROWS, ByteOrder.LITTLE_ENDIAN)
+                            .convertShape(VectorOperators.B2S, S, 0)).mul(a1)).reinterpretAsInts();
+            lo1 = lo1.add(p.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+            hi1 = hi1.add(p.lanewise(VectorOperators.ASHR, 16));
+            o += groupBytes;
+            p = ((ShortVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_256, g, o, ByteOrder.LITTLE_ENDIAN)
+                    .convertShape(VectorOperators.B2S, S, 0)).mul(a0)
+                    .add(((ShortVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_256, g, o + ROWS, ByteOrder.LITTLE_ENDIAN)
+                            .convertShape(VectorOperators.B2S, S, 0)).mul(a1)).reinterpretAsInts();
+            lo2 = lo2.add(p.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+            hi2 = hi2.add(p.lanewise(VectorOperators.ASHR, 16));
+            o += groupBytes;
+            p = ((ShortVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_256, g, o, ByteOrder.LITTLE_ENDIAN)
+                    .convertShape(VectorOperators.B2S, S, 0)).mul(a0)
+                    .add(((ShortVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_256, g, o + ROWS, ByteOrder.LITTLE_ENDIAN)
+                            .convertShape(VectorOperators.B2S, S, 0)).mul(a1)).reinterpretAsInts();
+            lo3 = lo3.add(p.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+            hi3 = hi3.add(p.lanewise(VectorOperators.ASHR, 16));
+        }
+        ((FloatVector) lo0.convert(VectorOperators.I2F, 0)).intoArray(t, 0);
+        ((FloatVector) hi0.convert(VectorOperators.I2F, 0)).intoArray(t, 16);
+        ((FloatVector) lo1.convert(VectorOperators.I2F, 0)).intoArray(t, 32);
+        ((FloatVector) hi1.convert(VectorOperators.I2F, 0)).intoArray(t, 48);
+        ((FloatVector) lo2.convert(VectorOperators.I2F, 0)).intoArray(t, 64);
+        ((FloatVector) hi2.convert(VectorOperators.I2F, 0)).intoArray(t, 80);
+        ((FloatVector) lo3.convert(VectorOperators.I2F, 0)).intoArray(t, 96);
+        ((FloatVector) hi3.convert(VectorOperators.I2F, 0)).intoArray(t, 112);
     }
 
     /** t[j] = Σ_k q_jk·a[ao + k] over the block's 32 columns, for the 32 rows j. */
