@@ -64,6 +64,8 @@ final class InterleavedLanes {
         final float[] fourT = new float[128];
         /** ... and a super-block's sums, 64 per group. */
         final float[] fourSums = new float[256];
+        /** ... and a block's level sums as ints, 64 per group. */
+        final int[] fourInts = new int[256];
     }
 
     /**

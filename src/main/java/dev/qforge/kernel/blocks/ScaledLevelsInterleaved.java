@@ -225,27 +225,19 @@ final class ScaledLevelsInterleaved implements InterleavedLayout {
 
     @Override
     public int groupsPerStep() {
-        return pairs != null ? SHARED_GROUPS : 1;
+        return pairs != null ? SHARED_GROUPS : wide ? 1 : DecodeStreams.GROUPS;
     }
 
     /**
-     * With pair tables, four groups at a time (the rest of a run one by one): each table vector, read from L2 for the
-     * wider matrices (64 bytes per pair of columns: 256 KB for 8192 columns), serves every group's lookups, which
-     * divides the table reads that otherwise compete with the stream of weights for the core's outstanding misses.
+     * With pair tables four groups at a time: each table vector, read from L2 for the wider matrices (64 bytes per pair
+     * of columns: 256 KB for 8192 columns), serves every group's lookups, which divides the table reads that otherwise
+     * compete with the stream of weights for the core's outstanding misses. With 4-bit codes four groups at a time
+     * where {@link DecodeStreams} says so, their loads interleaved.
      */
     @Override
-    public void dotGroups(MemorySegment packed, long offset, long groupBytes, int groups, int cols, QuantizedInput x,
-                          float[] out, int outOff, int rows) {
-        int g = 0;
-        if (pairs != null) {
-            for (; g + SHARED_GROUPS <= groups; g += SHARED_GROUPS) {
-                dotSeveral(packed, offset + g * groupBytes, groupBytes, SHARED_GROUPS, cols, x, out, outOff + g * ROWS,
-                        Math.min(SHARED_GROUPS * ROWS, rows - g * ROWS));
-            }
-        }
-        for (; g < groups; g++) {
-            dot(packed, offset + g * groupBytes, cols, x, out, outOff + g * ROWS, Math.min(ROWS, rows - g * ROWS));
-        }
+    public void dotFour(MemorySegment packed, long offset, long groupBytes, int cols, QuantizedInput x, float[] out,
+                        int outOff, int rows) {
+        dotSeveral(packed, offset, groupBytes, SHARED_GROUPS, cols, x, out, outOff, rows);
     }
 
     /**
@@ -255,7 +247,7 @@ final class ScaledLevelsInterleaved implements InterleavedLayout {
     private static final int SHARED_GROUPS = 4;
 
     /**
-     * n consecutive groups from offset, groupBytes apart (n = 1, or 4 with pair tables; rows of all of them, the
+     * n consecutive groups from offset, groupBytes apart (n = 1, or 4 with pair tables or 4-bit codes; rows of all of them, the
      * last may have fewer than 32). Each 32-column block's level sums come from the layout's kernel: into ints for
      * the 4-bit and byte codes, into shorts for the pair tables (group i's sums over columns 0-15 at shorts[64i],
      * over 16-31 at shorts[64i + 32]); then they meet the factors, offsets and d.
@@ -267,7 +259,7 @@ final class ScaledLevelsInterleaved implements InterleavedLayout {
         float[] sums = scratch.groupSums;
         // Σ_spans offset·d_x·Σ x_q per row, for the rows' dmin
         float[] offsetSums = scratch.groupOffsets;
-        int[] ints = scratch.levelInts;
+        int[] ints = n == 4 && pairs == null ? scratch.fourInts : scratch.levelInts;
         short[] shorts = scratch.levelShorts;
         Arrays.fill(acc, 0, n * ROWS, 0f);
         short[] pairTable = pairs == null ? null : pairs.of(x);
@@ -283,9 +275,12 @@ final class ScaledLevelsInterleaved implements InterleavedLayout {
                 int xb = b * perBlock + c;
                 long co = o + (long) c * columnBytes;
                 int t = xb * BLOCK / 2 * PairTables.STRIDE;
-                if (n == 4) {
+                if (n == 4 && pairTable != null) {
                     pairHalfFour(packed, co + codes, groupBytes, pairTable, t, 0, shorts, 0);
                     pairHalfFour(packed, co + codes, groupBytes, pairTable, t, 2, shorts, 32);
+                } else if (n == 4) {
+                    codeHalfFour(packed, co + codes, groupBytes, x.levels(), xb * BLOCK, table, steps, 0, ints);
+                    codeHalfFour(packed, co + codes, groupBytes, x.levels(), xb * BLOCK + 16, table, steps, 8, ints);
                 } else if (pairTable != null) {
                     pairSums(packed, co + codes, pairTable, t, shorts);
                 } else if (wide) {
@@ -302,7 +297,7 @@ final class ScaledLevelsInterleaved implements InterleavedLayout {
                         if (pairTable != null) {
                             widen(shorts, 64 * i, ints);
                         }
-                        applyFactors(packed, ci, x.scale(xb), ints, sums, ROWS * i);
+                        applyFactors(packed, ci, x.scale(xb), ints, pairTable == null ? 64 * i : 0, sums, ROWS * i);
                     }
                     if (offsets) {
                         addOffsets(packed, ci + factorBytes, x, xb, offsetSums, ROWS * i);
@@ -340,17 +335,17 @@ final class ScaledLevelsInterleaved implements InterleavedLayout {
      * meets another at a branch merge, and a first version that did either ran the whole decode at a fifth of this
      * speed.
      */
-    private void applyFactors(MemorySegment g, long co, float dx, int[] ints, float[] sums, int r) {
+    private void applyFactors(MemorySegment g, long co, float dx, int[] ints, int io, float[] sums, int r) {
         if (span == 0) {
             for (int p = 0; p < ROWS; p += 16) {
-                IntVector t = IntVector.fromArray(I, ints, p).add(IntVector.fromArray(I, ints, ROWS + p));
+                IntVector t = IntVector.fromArray(I, ints, io + p).add(IntVector.fromArray(I, ints, io + ROWS + p));
                 ((FloatVector) t.convert(VectorOperators.I2F, 0)).mul(dx).add(FloatVector.fromArray(F, sums, r + p)).intoArray(sums, r + p);
             }
         } else if (span == 32) {
             for (int p = 0; p < ROWS; p += 16) {
                 IntVector f = (IntVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_128, g, co + p, ByteOrder.LITTLE_ENDIAN)
                         .convertShape(VectorOperators.B2I, I, 0);
-                IntVector t = IntVector.fromArray(I, ints, p).add(IntVector.fromArray(I, ints, ROWS + p)).mul(f);
+                IntVector t = IntVector.fromArray(I, ints, io + p).add(IntVector.fromArray(I, ints, io + ROWS + p)).mul(f);
                 ((FloatVector) t.convert(VectorOperators.I2F, 0)).mul(dx).add(FloatVector.fromArray(F, sums, r + p)).intoArray(sums, r + p);
             }
         } else {
@@ -359,7 +354,7 @@ final class ScaledLevelsInterleaved implements InterleavedLayout {
                         .convertShape(VectorOperators.B2I, I, 0);
                 IntVector f2 = (IntVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_128, g, co + ROWS + p,
                         ByteOrder.LITTLE_ENDIAN).convertShape(VectorOperators.B2I, I, 0);
-                IntVector t = IntVector.fromArray(I, ints, p).mul(f).add(IntVector.fromArray(I, ints, ROWS + p).mul(f2));
+                IntVector t = IntVector.fromArray(I, ints, io + p).mul(f).add(IntVector.fromArray(I, ints, io + ROWS + p).mul(f2));
                 ((FloatVector) t.convert(VectorOperators.I2F, 0)).mul(dx).add(FloatVector.fromArray(F, sums, r + p)).intoArray(sums, r + p);
             }
         }
@@ -395,6 +390,69 @@ final class ScaledLevelsInterleaved implements InterleavedLayout {
         lo1.intoArray(ints, 16);
         hi0.intoArray(ints, 32);
         hi1.intoArray(ints, 48);
+    }
+
+    /**
+     * {@link #codeSums} of one half of the four groups at off, off + groupBytes, …, their loads interleaved
+     * ({@link DecodeStreams}): the columns of nibbles shift/4 and shift/4 + 1 of each code vector (0-15 for shift 0,
+     * 16-31 for 8; a from the half's first column), group i's sums into ints[64i + 32·(shift/8) ..). Halves, so that
+     * the sixteen accumulators of a whole block do not outgrow the registers.
+     */
+    private static void codeHalfFour(MemorySegment g, long off, long groupBytes, short[] a, int ao, short[] table,
+                                     int steps, int shift, int[] ints) {
+        ShortVector lookup = ShortVector.fromArray(S, table, 0);
+        IntVector lo0 = IntVector.zero(I);
+        IntVector hi0 = lo0;
+        IntVector lo1 = lo0;
+        IntVector hi1 = lo0;
+        IntVector lo2 = lo0;
+        IntVector hi2 = lo0;
+        IntVector lo3 = lo0;
+        IntVector hi3 = lo0;
+        for (int k0 = 0; k0 < 8; k0 += steps) {
+            ShortVector s0 = ShortVector.zero(S);
+            ShortVector s1 = s0;
+            ShortVector s2 = s0;
+            ShortVector s3 = s0;
+            for (int k = k0, end = Math.min(k0 + steps, 8); k < end; k++) {
+                ShortVector a0 = ShortVector.broadcast(S, a[ao + k]);
+                ShortVector a1 = ShortVector.broadcast(S, a[ao + k + 8]);
+                long o = off + k * 64L;
+                IntVector w = IntVector.fromMemorySegment(I, g, o, ByteOrder.LITTLE_ENDIAN);
+                s0 = s0.add(w.lanewise(VectorOperators.LSHR, shift).reinterpretAsShorts().selectFrom(lookup).mul(a0))
+                        .add(w.lanewise(VectorOperators.LSHR, shift + 4).reinterpretAsShorts().selectFrom(lookup).mul(a1));
+                w = IntVector.fromMemorySegment(I, g, o + groupBytes, ByteOrder.LITTLE_ENDIAN);
+                s1 = s1.add(w.lanewise(VectorOperators.LSHR, shift).reinterpretAsShorts().selectFrom(lookup).mul(a0))
+                        .add(w.lanewise(VectorOperators.LSHR, shift + 4).reinterpretAsShorts().selectFrom(lookup).mul(a1));
+                w = IntVector.fromMemorySegment(I, g, o + 2 * groupBytes, ByteOrder.LITTLE_ENDIAN);
+                s2 = s2.add(w.lanewise(VectorOperators.LSHR, shift).reinterpretAsShorts().selectFrom(lookup).mul(a0))
+                        .add(w.lanewise(VectorOperators.LSHR, shift + 4).reinterpretAsShorts().selectFrom(lookup).mul(a1));
+                w = IntVector.fromMemorySegment(I, g, o + 3 * groupBytes, ByteOrder.LITTLE_ENDIAN);
+                s3 = s3.add(w.lanewise(VectorOperators.LSHR, shift).reinterpretAsShorts().selectFrom(lookup).mul(a0))
+                        .add(w.lanewise(VectorOperators.LSHR, shift + 4).reinterpretAsShorts().selectFrom(lookup).mul(a1));
+            }
+            IntVector p = s0.reinterpretAsInts();
+            lo0 = lo0.add(p.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+            hi0 = hi0.add(p.lanewise(VectorOperators.ASHR, 16));
+            p = s1.reinterpretAsInts();
+            lo1 = lo1.add(p.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+            hi1 = hi1.add(p.lanewise(VectorOperators.ASHR, 16));
+            p = s2.reinterpretAsInts();
+            lo2 = lo2.add(p.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+            hi2 = hi2.add(p.lanewise(VectorOperators.ASHR, 16));
+            p = s3.reinterpretAsInts();
+            lo3 = lo3.add(p.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+            hi3 = hi3.add(p.lanewise(VectorOperators.ASHR, 16));
+        }
+        int base = shift == 0 ? 0 : 32;
+        lo0.intoArray(ints, base);
+        hi0.intoArray(ints, base + 16);
+        lo1.intoArray(ints, base + 64);
+        hi1.intoArray(ints, base + 80);
+        lo2.intoArray(ints, base + 128);
+        hi2.intoArray(ints, base + 144);
+        lo3.intoArray(ints, base + 192);
+        hi3.intoArray(ints, base + 208);
     }
 
     /**
