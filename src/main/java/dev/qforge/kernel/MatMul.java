@@ -40,7 +40,7 @@ public final class MatMul {
     static final VectorSpecies<Short> SS =
             VectorSpecies.of(short.class, VectorShape.forBitSize(FS.vectorBitSize() / 2));
     static final int L = FS.length();
-    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
     /** Rows per register tile of the GEMM. */
     static final int MR = 12;
@@ -172,7 +172,22 @@ public final class MatMul {
         for (int c0 = 0; c0 < cols; c0 += panel) {
             int width = Math.min(panel, cols - c0);
             long base = (long) rows * c0 * size;
-            for (int r = r0; r < r1; r++) {
+            int r = r0;
+            if (FOUR_ROWS && dt != DType.F16) {
+                float[] dots = FOUR_DOTS.get();
+                for (; r + 4 <= r1; r += 4) {
+                    long o = base + r * width * size;
+                    if (dt == DType.F32) {
+                        FloatRowsFour.f32(w, o, width * size, x, c0, width, dots, 0);
+                    } else {
+                        FloatRowsFour.bf16(w, o, width * size, x, c0, split[0], split[1], c0 >>> 1, width, dots, 0);
+                    }
+                    for (int i = 0; i < 4; i++) {
+                        out[r + i] = c0 == 0 ? dots[i] : out[r + i] + dots[i];
+                    }
+                }
+            }
+            for (; r < r1; r++) {
                 long o = base + r * width * size;
                 float dot = dt == DType.F32 ? f32Dot1(w, o, x, c0, width)
                         : bf16Dot1(w, o, x, c0, split[0], split[1], c0 >>> 1, width);
@@ -260,7 +275,7 @@ public final class MatMul {
     }
 
     /** x's even and odd elements (the first cols), in this thread's {@link #SPLIT_X} arrays. */
-    private static float[][] splitEvenOdd(float[] x, int cols) {
+    static float[][] splitEvenOdd(float[] x, int cols) {
         float[][] split = SPLIT_X.get();
         int pairs = cols >>> 1;
         if (split[0].length < pairs) {
@@ -274,12 +289,21 @@ public final class MatMul {
         return split;
     }
 
-    // One row at a time: streaming rows one after another from memory measured ~25% faster (2 threads,
-    // Zen 4: ~39 vs ~31 GB/s) than interleaving four rows per pass, for F32 and BF16 alike.
+    // One row at a time on AMD: streaming rows one after another from memory measured ~25% faster (2 threads,
+    // Zen 4: ~39 vs ~31 GB/s) than interleaving four rows per pass, for F32 and BF16 alike. Four rows at a time
+    // where DecodeStreams says so (Intel), each row's floats the same.
+    private static final boolean FOUR_ROWS = dev.qforge.kernel.blocks.DecodeStreams.GROUPS == 4;
+    private static final ThreadLocal<float[]> FOUR_DOTS = ThreadLocal.withInitial(() -> new float[4]);
 
     private static void f32Rows(MemorySegment w, int cols, float[] x, float[] out, int r0, int r1) {
         long rowBytes = (long) cols * 4;
-        for (int r = r0; r < r1; r++) {
+        int r = r0;
+        if (FOUR_ROWS) {
+            for (; r + 4 <= r1; r += 4) {
+                FloatRowsFour.f32(w, r * rowBytes, rowBytes, x, 0, cols, out, r);
+            }
+        }
+        for (; r < r1; r++) {
             out[r] = f32Dot1(w, r * rowBytes, x, 0, cols);
         }
     }
@@ -309,7 +333,13 @@ public final class MatMul {
 
     private static void bf16Rows(MemorySegment w, int cols, float[] x, float[] xe, float[] xo, float[] out, int r0, int r1) {
         long rowBytes = (long) cols * 2;
-        for (int r = r0; r < r1; r++) {
+        int r = r0;
+        if (FOUR_ROWS) {
+            for (; r + 4 <= r1; r += 4) {
+                FloatRowsFour.bf16(w, r * rowBytes, rowBytes, x, 0, xe, xo, 0, cols, out, r);
+            }
+        }
+        for (; r < r1; r++) {
             out[r] = bf16Dot1(w, r * rowBytes, x, 0, xe, xo, 0, cols);
         }
     }

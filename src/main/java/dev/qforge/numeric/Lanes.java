@@ -37,6 +37,35 @@ public final class Lanes {
         return VectorShuffle.fromOp(species, i -> i ^ distance);
     }
 
+    /**
+     * {@link #sum} of a vector of n lanes stored at a[off ..), in scalar code: the same bits, for a kernel that keeps
+     * several vectors and would otherwise pass each to a call (a vector passed to a call C2 did not inline is boxed).
+     */
+    public static float sum(float[] a, int off, int n) {
+        if (n == 16) {
+            return sum8(a, off, 8) + sum8(a, off + 1, 8);
+        }
+        if (n == 8) {
+            return sum8(a, off, 4) + sum8(a, off + 1, 4);
+        }
+        float s = 0;
+        for (int i = 0; i < n; i++) {
+            s += a[off + i];
+        }
+        return s;
+    }
+
+    /**
+     * Lane 0 of the pairwise sum over lanes off, off + 2, off + 4, … of a vector of 2·half lanes: the terms
+     * (a[i] + a[i + half]) combined in {@link #sum}'s order, for half 8 or 4.
+     */
+    private static float sum8(float[] a, int off, int half) {
+        if (half == 8) {
+            return ((a[off] + a[off + 8]) + (a[off + 4] + a[off + 12])) + ((a[off + 2] + a[off + 10]) + (a[off + 6] + a[off + 14]));
+        }
+        return (a[off] + a[off + 4]) + (a[off + 2] + a[off + 6]);
+    }
+
     /** Σ of the lanes, in a fixed pairwise order. */
     public static float sum(FloatVector v) {
         if (v.species() == F512) {

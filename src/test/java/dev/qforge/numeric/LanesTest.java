@@ -28,6 +28,22 @@ class LanesTest {
         }
     }
 
+    @Test
+    void sumOfStoredLanesIsTheVectorSumBitForBit() {
+        SplittableRandom random = new SplittableRandom(4);
+        for (VectorSpecies<Float> species : java.util.List.of(FloatVector.SPECIES_512, FloatVector.SPECIES_256)) {
+            float[] a = new float[species.length() + 3];
+            for (int rep = 0; rep < 2000; rep++) {
+                for (int i = 0; i < a.length; i++) {
+                    a[i] = (float) (random.nextGaussian() * Math.pow(10, random.nextInt(-3, 4)));
+                }
+                float[] lanes = java.util.Arrays.copyOfRange(a, 3, a.length);
+                assertEquals(Float.floatToIntBits(pairwise(lanes)), Float.floatToIntBits(Lanes.sum(a, 3, species.length())),
+                        species.length() + " lanes");
+            }
+        }
+    }
+
     /** Lane i += lane i ^ d for d = n/2, n/4, … 1, then lane 0: the order Lanes.sum promises. */
     private static float pairwise(float[] a) {
         float[] v = a.clone();
