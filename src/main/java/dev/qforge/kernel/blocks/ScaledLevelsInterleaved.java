@@ -225,14 +225,14 @@ final class ScaledLevelsInterleaved implements InterleavedLayout {
 
     @Override
     public int groupsPerStep() {
-        return pairs != null ? SHARED_GROUPS : wide ? 1 : DecodeStreams.GROUPS;
+        return pairs != null ? SHARED_GROUPS : DecodeStreams.GROUPS;
     }
 
     /**
      * With pair tables four groups at a time: each table vector, read from L2 for the wider matrices (64 bytes per pair
      * of columns: 256 KB for 8192 columns), serves every group's lookups, which divides the table reads that otherwise
-     * compete with the stream of weights for the core's outstanding misses. With 4-bit codes four groups at a time
-     * where {@link DecodeStreams} says so, their loads interleaved.
+     * compete with the stream of weights for the core's outstanding misses. With 4-bit codes and byte levels four
+     * groups at a time where {@link DecodeStreams} says so, their loads interleaved.
      */
     @Override
     public void dotFour(MemorySegment packed, long offset, long groupBytes, int cols, QuantizedInput x, float[] out,
@@ -247,7 +247,7 @@ final class ScaledLevelsInterleaved implements InterleavedLayout {
     private static final int SHARED_GROUPS = 4;
 
     /**
-     * n consecutive groups from offset, groupBytes apart (n = 1, or 4 with pair tables or 4-bit codes; rows of all of them, the
+     * n consecutive groups from offset, groupBytes apart (n = 1, or 4; rows of all of them, the
      * last may have fewer than 32). Each 32-column block's level sums come from the layout's kernel: into ints for
      * the 4-bit and byte codes, into shorts for the pair tables (group i's sums over columns 0-15 at shorts[64i],
      * over 16-31 at shorts[64i + 32]); then they meet the factors, offsets and d.
@@ -278,6 +278,11 @@ final class ScaledLevelsInterleaved implements InterleavedLayout {
                 if (n == 4 && pairTable != null) {
                     pairHalfFour(packed, co + codes, groupBytes, pairTable, t, 0, shorts, 0);
                     pairHalfFour(packed, co + codes, groupBytes, pairTable, t, 2, shorts, 32);
+                } else if (n == 4 && wide) {
+                    byteHalfFour(packed, co + codes, groupBytes, x.levels(), xb * BLOCK, 0, shorts);
+                    widenFour(shorts, 0, ints);
+                    byteHalfFour(packed, co + codes, groupBytes, x.levels(), xb * BLOCK, 16, shorts);
+                    widenFour(shorts, 16, ints);
                 } else if (n == 4) {
                     codeHalfFour(packed, co + codes, groupBytes, x.levels(), xb * BLOCK, table, steps, 0, ints);
                     codeHalfFour(packed, co + codes, groupBytes, x.levels(), xb * BLOCK + 16, table, steps, 8, ints);
@@ -571,6 +576,66 @@ final class ScaledLevelsInterleaved implements InterleavedLayout {
                     .add((IntVector) odd.convertShape(VectorOperators.S2I, I, 0)).intoArray(ints, 2 * c0);
             ((IntVector) even.convertShape(VectorOperators.S2I, I, 1))
                     .add((IntVector) odd.convertShape(VectorOperators.S2I, I, 1)).intoArray(ints, 2 * c0 + 16);
+        }
+    }
+
+    /**
+     * The even- and odd-column short sums of {@link #byteSums} over columns c0 .. c0+15 for the four groups at off, off
+     * + groupBytes, …, their loads interleaved ({@link DecodeStreams}): group i's into shorts[64i ..) and [64i + 32 ..).
+     */
+    private static void byteHalfFour(MemorySegment g, long off, long groupBytes, short[] a, int ao, int c0,
+                                     short[] shorts) {
+        ShortVector e0 = ShortVector.zero(S);
+        ShortVector o0 = e0;
+        ShortVector e1 = e0;
+        ShortVector o1 = e0;
+        ShortVector e2 = e0;
+        ShortVector o2 = e0;
+        ShortVector e3 = e0;
+        ShortVector o3 = e0;
+        for (int c = c0; c < c0 + 16; c += 2) {
+            ShortVector ae = ShortVector.broadcast(S, a[ao + c]);
+            ShortVector ao1 = ShortVector.broadcast(S, a[ao + c + 1]);
+            long o = off + (long) c * ROWS;
+            e0 = e0.add(((ShortVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_256, g, o, ByteOrder.LITTLE_ENDIAN)
+                    .convertShape(VectorOperators.B2S, S, 0)).mul(ae));
+            o0 = o0.add(((ShortVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_256, g, o + ROWS, ByteOrder.LITTLE_ENDIAN)
+                    .convertShape(VectorOperators.B2S, S, 0)).mul(ao1));
+            o += groupBytes;
+            e1 = e1.add(((ShortVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_256, g, o, ByteOrder.LITTLE_ENDIAN)
+                    .convertShape(VectorOperators.B2S, S, 0)).mul(ae));
+            o1 = o1.add(((ShortVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_256, g, o + ROWS, ByteOrder.LITTLE_ENDIAN)
+                    .convertShape(VectorOperators.B2S, S, 0)).mul(ao1));
+            o += groupBytes;
+            e2 = e2.add(((ShortVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_256, g, o, ByteOrder.LITTLE_ENDIAN)
+                    .convertShape(VectorOperators.B2S, S, 0)).mul(ae));
+            o2 = o2.add(((ShortVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_256, g, o + ROWS, ByteOrder.LITTLE_ENDIAN)
+                    .convertShape(VectorOperators.B2S, S, 0)).mul(ao1));
+            o += groupBytes;
+            e3 = e3.add(((ShortVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_256, g, o, ByteOrder.LITTLE_ENDIAN)
+                    .convertShape(VectorOperators.B2S, S, 0)).mul(ae));
+            o3 = o3.add(((ShortVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_256, g, o + ROWS, ByteOrder.LITTLE_ENDIAN)
+                    .convertShape(VectorOperators.B2S, S, 0)).mul(ao1));
+        }
+        e0.intoArray(shorts, 0);
+        o0.intoArray(shorts, 32);
+        e1.intoArray(shorts, 64);
+        o1.intoArray(shorts, 96);
+        e2.intoArray(shorts, 128);
+        o2.intoArray(shorts, 160);
+        e3.intoArray(shorts, 192);
+        o3.intoArray(shorts, 224);
+    }
+
+    /** For each of four groups: even + odd short sums (shorts[64i ..), [64i + 32 ..)) as ints, into ints[64i + 2·c0 ..). */
+    private static void widenFour(short[] shorts, int c0, int[] ints) {
+        for (int i = 0; i < 4; i++) {
+            ShortVector even = ShortVector.fromArray(S, shorts, 64 * i);
+            ShortVector odd = ShortVector.fromArray(S, shorts, 64 * i + 32);
+            ((IntVector) even.convertShape(VectorOperators.S2I, I, 0))
+                    .add((IntVector) odd.convertShape(VectorOperators.S2I, I, 0)).intoArray(ints, 64 * i + 2 * c0);
+            ((IntVector) even.convertShape(VectorOperators.S2I, I, 1))
+                    .add((IntVector) odd.convertShape(VectorOperators.S2I, I, 1)).intoArray(ints, 64 * i + 2 * c0 + 16);
         }
     }
 
