@@ -185,6 +185,56 @@ final class InterleavedLanes {
         sum3.intoArray(shorts, so + 192);
     }
 
+    /**
+     * For byte-per-level layouts (a column's 32 rows as 32 signed bytes, columns 32 bytes apart, rows in order: Q6_K,
+     * Q5_0, Q5_1, Q5_K): the short sums of levels times a[ao ..] over the 16 columns from off, even columns and odd ones
+     * apart, for the four groups at off, off + groupBytes, …, their loads interleaved ({@link DecodeStreams}): group
+     * i's into shorts[64i ..) and [64i + 32 ..). Each is 8 products of at most 32·127 (levels within ±32) and fits a
+     * short lane. The widenings are written out: C2 stops inlining helpers that return vectors in a method this large.
+     */
+    static void byteSumsFour(MemorySegment g, long off, long groupBytes, short[] a, int ao, short[] shorts) {
+        ShortVector e0 = ShortVector.zero(S);
+        ShortVector o0 = e0;
+        ShortVector e1 = e0;
+        ShortVector o1 = e0;
+        ShortVector e2 = e0;
+        ShortVector o2 = e0;
+        ShortVector e3 = e0;
+        ShortVector o3 = e0;
+        for (int c = 0; c < 16; c += 2) {
+            ShortVector ae = ShortVector.broadcast(S, a[ao + c]);
+            ShortVector ad = ShortVector.broadcast(S, a[ao + c + 1]);
+            long o = off + c * 32L;
+            e0 = e0.add(((ShortVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_256, g, o, ByteOrder.LITTLE_ENDIAN)
+                    .convertShape(VectorOperators.B2S, S, 0)).mul(ae));
+            o0 = o0.add(((ShortVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_256, g, o + 32, ByteOrder.LITTLE_ENDIAN)
+                    .convertShape(VectorOperators.B2S, S, 0)).mul(ad));
+            o += groupBytes;
+            e1 = e1.add(((ShortVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_256, g, o, ByteOrder.LITTLE_ENDIAN)
+                    .convertShape(VectorOperators.B2S, S, 0)).mul(ae));
+            o1 = o1.add(((ShortVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_256, g, o + 32, ByteOrder.LITTLE_ENDIAN)
+                    .convertShape(VectorOperators.B2S, S, 0)).mul(ad));
+            o += groupBytes;
+            e2 = e2.add(((ShortVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_256, g, o, ByteOrder.LITTLE_ENDIAN)
+                    .convertShape(VectorOperators.B2S, S, 0)).mul(ae));
+            o2 = o2.add(((ShortVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_256, g, o + 32, ByteOrder.LITTLE_ENDIAN)
+                    .convertShape(VectorOperators.B2S, S, 0)).mul(ad));
+            o += groupBytes;
+            e3 = e3.add(((ShortVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_256, g, o, ByteOrder.LITTLE_ENDIAN)
+                    .convertShape(VectorOperators.B2S, S, 0)).mul(ae));
+            o3 = o3.add(((ShortVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_256, g, o + 32, ByteOrder.LITTLE_ENDIAN)
+                    .convertShape(VectorOperators.B2S, S, 0)).mul(ad));
+        }
+        e0.intoArray(shorts, 0);
+        o0.intoArray(shorts, 32);
+        e1.intoArray(shorts, 64);
+        o1.intoArray(shorts, 96);
+        e2.intoArray(shorts, 128);
+        o2.intoArray(shorts, 160);
+        e3.intoArray(shorts, 192);
+        o3.intoArray(shorts, 224);
+    }
+
     /** Bits shift .. shift+3 of each short of w, as shorts. */
     private static ShortVector nibble(IntVector w, int shift) {
         return w.lanewise(VectorOperators.LSHR, shift).and(0x000F000F).reinterpretAsShorts();

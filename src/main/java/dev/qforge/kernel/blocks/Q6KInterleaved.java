@@ -108,7 +108,7 @@ final class Q6KInterleaved implements InterleavedLayout {
             for (int sub = 0; sub < 16; sub++) {
                 int col = b * QK + sub * 16;
                 long so = o + sub * (long) SUB_BLOCK_BYTES;
-                levelSumsFour(packed, so + LEVELS, groupBytes, x.levels(), col, shorts);
+                InterleavedLanes.byteSumsFour(packed, so + LEVELS, groupBytes, x.levels(), col, shorts);
                 float dx = x.scale(col / QuantizedInput.BLOCK);
                 for (int i = 0; i < 4; i++) {
                     addScaledSums(packed, so + i * groupBytes, shorts, 64 * i, dx, sums, ROWS * i);
@@ -119,54 +119,6 @@ final class Q6KInterleaved implements InterleavedLayout {
             }
         }
         System.arraycopy(acc, 0, out, outOff, rows);
-    }
-
-    /**
-     * The even- and odd-column sums of {@link #addSubBlock} for the four groups whose levels start at lv, lv +
-     * groupBytes, …, their loads interleaved ({@link DecodeStreams}): group i's into shorts[64i ..) and [64i + 32 ..).
-     * The widenings are written out (no helper that returns a vector: C2 stops inlining in a method this large).
-     */
-    private static void levelSumsFour(MemorySegment g, long lv, long groupBytes, short[] a, int col, short[] shorts) {
-        ShortVector e0 = ShortVector.zero(S);
-        ShortVector o0 = e0;
-        ShortVector e1 = e0;
-        ShortVector o1 = e0;
-        ShortVector e2 = e0;
-        ShortVector o2 = e0;
-        ShortVector e3 = e0;
-        ShortVector o3 = e0;
-        for (int i = 0; i < 16; i += 2) {
-            ShortVector ae = ShortVector.broadcast(S, a[col + i]);
-            ShortVector ao = ShortVector.broadcast(S, a[col + i + 1]);
-            long c = lv + i * (long) ROWS;
-            e0 = e0.add(((ShortVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_256, g, c, ByteOrder.LITTLE_ENDIAN)
-                    .convertShape(VectorOperators.B2S, S, 0)).mul(ae));
-            o0 = o0.add(((ShortVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_256, g, c + ROWS, ByteOrder.LITTLE_ENDIAN)
-                    .convertShape(VectorOperators.B2S, S, 0)).mul(ao));
-            c += groupBytes;
-            e1 = e1.add(((ShortVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_256, g, c, ByteOrder.LITTLE_ENDIAN)
-                    .convertShape(VectorOperators.B2S, S, 0)).mul(ae));
-            o1 = o1.add(((ShortVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_256, g, c + ROWS, ByteOrder.LITTLE_ENDIAN)
-                    .convertShape(VectorOperators.B2S, S, 0)).mul(ao));
-            c += groupBytes;
-            e2 = e2.add(((ShortVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_256, g, c, ByteOrder.LITTLE_ENDIAN)
-                    .convertShape(VectorOperators.B2S, S, 0)).mul(ae));
-            o2 = o2.add(((ShortVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_256, g, c + ROWS, ByteOrder.LITTLE_ENDIAN)
-                    .convertShape(VectorOperators.B2S, S, 0)).mul(ao));
-            c += groupBytes;
-            e3 = e3.add(((ShortVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_256, g, c, ByteOrder.LITTLE_ENDIAN)
-                    .convertShape(VectorOperators.B2S, S, 0)).mul(ae));
-            o3 = o3.add(((ShortVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_256, g, c + ROWS, ByteOrder.LITTLE_ENDIAN)
-                    .convertShape(VectorOperators.B2S, S, 0)).mul(ao));
-        }
-        e0.intoArray(shorts, 0);
-        o0.intoArray(shorts, 32);
-        e1.intoArray(shorts, 64);
-        o1.intoArray(shorts, 96);
-        e2.intoArray(shorts, 128);
-        o2.intoArray(shorts, 160);
-        e3.intoArray(shorts, 192);
-        o3.intoArray(shorts, 224);
     }
 
     /** sums[s ..) += sc·d_x·(even + odd) for the 32 rows, the sums at shorts[so ..) and [so + 32 ..), sc at o. */

@@ -279,9 +279,10 @@ final class ScaledLevelsInterleaved implements InterleavedLayout {
                     pairHalfFour(packed, co + codes, groupBytes, pairTable, t, 0, shorts, 0);
                     pairHalfFour(packed, co + codes, groupBytes, pairTable, t, 2, shorts, 32);
                 } else if (n == 4 && wide) {
-                    byteHalfFour(packed, co + codes, groupBytes, x.levels(), xb * BLOCK, 0, shorts);
+                    InterleavedLanes.byteSumsFour(packed, co + codes, groupBytes, x.levels(), xb * BLOCK, shorts);
                     widenFour(shorts, 0, ints);
-                    byteHalfFour(packed, co + codes, groupBytes, x.levels(), xb * BLOCK, 16, shorts);
+                    InterleavedLanes.byteSumsFour(packed, co + codes + 16L * ROWS, groupBytes, x.levels(), xb * BLOCK + 16,
+                            shorts);
                     widenFour(shorts, 16, ints);
                 } else if (n == 4) {
                     codeHalfFour(packed, co + codes, groupBytes, x.levels(), xb * BLOCK, table, steps, 0, ints);
@@ -577,54 +578,6 @@ final class ScaledLevelsInterleaved implements InterleavedLayout {
             ((IntVector) even.convertShape(VectorOperators.S2I, I, 1))
                     .add((IntVector) odd.convertShape(VectorOperators.S2I, I, 1)).intoArray(ints, 2 * c0 + 16);
         }
-    }
-
-    /**
-     * The even- and odd-column short sums of {@link #byteSums} over columns c0 .. c0+15 for the four groups at off, off
-     * + groupBytes, …, their loads interleaved ({@link DecodeStreams}): group i's into shorts[64i ..) and [64i + 32 ..).
-     */
-    private static void byteHalfFour(MemorySegment g, long off, long groupBytes, short[] a, int ao, int c0,
-                                     short[] shorts) {
-        ShortVector e0 = ShortVector.zero(S);
-        ShortVector o0 = e0;
-        ShortVector e1 = e0;
-        ShortVector o1 = e0;
-        ShortVector e2 = e0;
-        ShortVector o2 = e0;
-        ShortVector e3 = e0;
-        ShortVector o3 = e0;
-        for (int c = c0; c < c0 + 16; c += 2) {
-            ShortVector ae = ShortVector.broadcast(S, a[ao + c]);
-            ShortVector ao1 = ShortVector.broadcast(S, a[ao + c + 1]);
-            long o = off + (long) c * ROWS;
-            e0 = e0.add(((ShortVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_256, g, o, ByteOrder.LITTLE_ENDIAN)
-                    .convertShape(VectorOperators.B2S, S, 0)).mul(ae));
-            o0 = o0.add(((ShortVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_256, g, o + ROWS, ByteOrder.LITTLE_ENDIAN)
-                    .convertShape(VectorOperators.B2S, S, 0)).mul(ao1));
-            o += groupBytes;
-            e1 = e1.add(((ShortVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_256, g, o, ByteOrder.LITTLE_ENDIAN)
-                    .convertShape(VectorOperators.B2S, S, 0)).mul(ae));
-            o1 = o1.add(((ShortVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_256, g, o + ROWS, ByteOrder.LITTLE_ENDIAN)
-                    .convertShape(VectorOperators.B2S, S, 0)).mul(ao1));
-            o += groupBytes;
-            e2 = e2.add(((ShortVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_256, g, o, ByteOrder.LITTLE_ENDIAN)
-                    .convertShape(VectorOperators.B2S, S, 0)).mul(ae));
-            o2 = o2.add(((ShortVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_256, g, o + ROWS, ByteOrder.LITTLE_ENDIAN)
-                    .convertShape(VectorOperators.B2S, S, 0)).mul(ao1));
-            o += groupBytes;
-            e3 = e3.add(((ShortVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_256, g, o, ByteOrder.LITTLE_ENDIAN)
-                    .convertShape(VectorOperators.B2S, S, 0)).mul(ae));
-            o3 = o3.add(((ShortVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_256, g, o + ROWS, ByteOrder.LITTLE_ENDIAN)
-                    .convertShape(VectorOperators.B2S, S, 0)).mul(ao1));
-        }
-        e0.intoArray(shorts, 0);
-        o0.intoArray(shorts, 32);
-        e1.intoArray(shorts, 64);
-        o1.intoArray(shorts, 96);
-        e2.intoArray(shorts, 128);
-        o2.intoArray(shorts, 160);
-        e3.intoArray(shorts, 192);
-        o3.intoArray(shorts, 224);
     }
 
     /** For each of four groups: even + odd short sums (shorts[64i ..), [64i + 32 ..)) as ints, into ints[64i + 2·c0 ..). */
