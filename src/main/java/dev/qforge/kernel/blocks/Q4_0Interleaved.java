@@ -49,7 +49,7 @@ final class Q4_0Interleaved implements InterleavedLayout {
 
     @Override
     public void dotFour(MemorySegment packed, long offset, long groupBytes, int cols, QuantizedInput x,
-                                float[] out, int outOff, int rows) {
+                        float[] out, int outOff, int rows) {
         InterleavedLanes.Scratch scratch = InterleavedLanes.scratch();
         float[] acc = scratch.groupAcc;
         float[] t = scratch.fourT;
