@@ -88,58 +88,78 @@ final class Q8_0Interleaved implements InterleavedLayout {
     }
 
     /**
-     * {@link #blockDot} of the four groups at off, off + groupBytes, …: group i's sums into t[32i ..). The widenings
-     * and splits are written out (no helper that returns a vector: C2 stops inlining in a method this large).
+     * {@link #blockDot} of the four groups at off, off + groupBytes, …: group i's sums into t[32i ..). A pair sum's int
+     * lane holds row i + 16 in its high short and row i in its low one; the low shorts are biased by 2^15 (a short add,
+     * no carry), so that the lane reads as high·2^16 + (low + 2^15) with the second term in [0, 2^16). Summing whole
+     * lanes and, apart, the lanes shifted right by 16 then gives both rows' sums with one shift per pair (the low rows:
+     * Σ lanes − (Σ high)·2^16 − 16·2^15, exact modulo 2^32), where taking the low shorts out took two. The widenings
+     * are written out (no helper that returns a vector: C2 stops inlining in a method this large).
      */
     private static void blockDotFour(MemorySegment g, long off, long groupBytes, short[] a, int ao, float[] t) {
-        IntVector lo0 = IntVector.zero(I);
-        IntVector hi0 = lo0;
-        IntVector lo1 = lo0;
-        IntVector hi1 = lo0;
-        IntVector lo2 = lo0;
-        IntVector hi2 = lo0;
-        IntVector lo3 = lo0;
-        IntVector hi3 = lo0;
+        ShortVector bias = ShortVector.fromArray(S, LOW_BIAS, 0);
+        IntVector all0 = IntVector.zero(I);
+        IntVector hi0 = all0;
+        IntVector all1 = all0;
+        IntVector hi1 = all0;
+        IntVector all2 = all0;
+        IntVector hi2 = all0;
+        IntVector all3 = all0;
+        IntVector hi3 = all0;
         for (int k = 0; k < BLOCK; k += 2) {
             ShortVector a0 = ShortVector.broadcast(S, a[ao + k]);
             ShortVector a1 = ShortVector.broadcast(S, a[ao + k + 1]);
             long o = off + (long) k * ROWS;
-            IntVector p = ((ShortVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_256, g, o, ByteOrder.LITTLE_ENDIAN)
+            IntVector p0 = ((ShortVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_256, g, o, ByteOrder.LITTLE_ENDIAN)
                     .convertShape(VectorOperators.B2S, S, 0)).mul(a0)
                     .add(((ShortVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_256, g, o + ROWS, ByteOrder.LITTLE_ENDIAN)
-                            .convertShape(VectorOperators.B2S, S, 0)).mul(a1)).reinterpretAsInts();
-            lo0 = lo0.add(p.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
-            hi0 = hi0.add(p.lanewise(VectorOperators.ASHR, 16));
+                            .convertShape(VectorOperators.B2S, S, 0)).mul(a1)).add(bias).reinterpretAsInts();
+            all0 = all0.add(p0);
+            hi0 = hi0.add(p0.lanewise(VectorOperators.ASHR, 16));
             o += groupBytes;
-            p = ((ShortVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_256, g, o, ByteOrder.LITTLE_ENDIAN)
+            IntVector p1 = ((ShortVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_256, g, o, ByteOrder.LITTLE_ENDIAN)
                     .convertShape(VectorOperators.B2S, S, 0)).mul(a0)
                     .add(((ShortVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_256, g, o + ROWS, ByteOrder.LITTLE_ENDIAN)
-                            .convertShape(VectorOperators.B2S, S, 0)).mul(a1)).reinterpretAsInts();
-            lo1 = lo1.add(p.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
-            hi1 = hi1.add(p.lanewise(VectorOperators.ASHR, 16));
+                            .convertShape(VectorOperators.B2S, S, 0)).mul(a1)).add(bias).reinterpretAsInts();
+            all1 = all1.add(p1);
+            hi1 = hi1.add(p1.lanewise(VectorOperators.ASHR, 16));
             o += groupBytes;
-            p = ((ShortVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_256, g, o, ByteOrder.LITTLE_ENDIAN)
+            IntVector p2 = ((ShortVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_256, g, o, ByteOrder.LITTLE_ENDIAN)
                     .convertShape(VectorOperators.B2S, S, 0)).mul(a0)
                     .add(((ShortVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_256, g, o + ROWS, ByteOrder.LITTLE_ENDIAN)
-                            .convertShape(VectorOperators.B2S, S, 0)).mul(a1)).reinterpretAsInts();
-            lo2 = lo2.add(p.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
-            hi2 = hi2.add(p.lanewise(VectorOperators.ASHR, 16));
+                            .convertShape(VectorOperators.B2S, S, 0)).mul(a1)).add(bias).reinterpretAsInts();
+            all2 = all2.add(p2);
+            hi2 = hi2.add(p2.lanewise(VectorOperators.ASHR, 16));
             o += groupBytes;
-            p = ((ShortVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_256, g, o, ByteOrder.LITTLE_ENDIAN)
+            IntVector p3 = ((ShortVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_256, g, o, ByteOrder.LITTLE_ENDIAN)
                     .convertShape(VectorOperators.B2S, S, 0)).mul(a0)
                     .add(((ShortVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_256, g, o + ROWS, ByteOrder.LITTLE_ENDIAN)
-                            .convertShape(VectorOperators.B2S, S, 0)).mul(a1)).reinterpretAsInts();
-            lo3 = lo3.add(p.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
-            hi3 = hi3.add(p.lanewise(VectorOperators.ASHR, 16));
+                            .convertShape(VectorOperators.B2S, S, 0)).mul(a1)).add(bias).reinterpretAsInts();
+            all3 = all3.add(p3);
+            hi3 = hi3.add(p3.lanewise(VectorOperators.ASHR, 16));
         }
-        ((FloatVector) lo0.convert(VectorOperators.I2F, 0)).intoArray(t, 0);
+        ((FloatVector) all0.sub(hi0.lanewise(VectorOperators.LSHL, 16)).sub(BLOCK / 2 << 15)
+                .convert(VectorOperators.I2F, 0)).intoArray(t, 0);
         ((FloatVector) hi0.convert(VectorOperators.I2F, 0)).intoArray(t, 16);
-        ((FloatVector) lo1.convert(VectorOperators.I2F, 0)).intoArray(t, 32);
+        ((FloatVector) all1.sub(hi1.lanewise(VectorOperators.LSHL, 16)).sub(BLOCK / 2 << 15)
+                .convert(VectorOperators.I2F, 0)).intoArray(t, 32);
         ((FloatVector) hi1.convert(VectorOperators.I2F, 0)).intoArray(t, 48);
-        ((FloatVector) lo2.convert(VectorOperators.I2F, 0)).intoArray(t, 64);
+        ((FloatVector) all2.sub(hi2.lanewise(VectorOperators.LSHL, 16)).sub(BLOCK / 2 << 15)
+                .convert(VectorOperators.I2F, 0)).intoArray(t, 64);
         ((FloatVector) hi2.convert(VectorOperators.I2F, 0)).intoArray(t, 80);
-        ((FloatVector) lo3.convert(VectorOperators.I2F, 0)).intoArray(t, 96);
+        ((FloatVector) all3.sub(hi3.lanewise(VectorOperators.LSHL, 16)).sub(BLOCK / 2 << 15)
+                .convert(VectorOperators.I2F, 0)).intoArray(t, 96);
         ((FloatVector) hi3.convert(VectorOperators.I2F, 0)).intoArray(t, 112);
+    }
+
+    /** 2^15 in the low short of each int lane (rows 0-15 of a {@link InterleavedLanes#splitLane} layout), 0 in the high. */
+    private static final short[] LOW_BIAS = lowBias();
+
+    private static short[] lowBias() {
+        short[] b = new short[S.length()];
+        for (int i = 0; i < b.length; i += 2) {
+            b[i] = (short) 0x8000;
+        }
+        return b;
     }
 
     /** t[j] = Σ_k q_jk·a[ao + k] over the block's 32 columns, for the 32 rows j. */
