@@ -29,6 +29,16 @@ final class Q8_0Interleaved implements InterleavedLayout {
     private static final long BLOCK_BYTES = SCALES + 2 * ROWS;
     private static final VectorSpecies<Short> S = InterleavedLanes.S;
     private static final VectorSpecies<Integer> I = IntVector.SPECIES_512;
+    /** 2^15 in the low short of each int lane (rows 0-15 of a {@link InterleavedLanes#splitLane} layout), 0 in the high. */
+    private static final short[] LOW_BIAS = lowBias();
+
+    private static short[] lowBias() {
+        short[] b = new short[S.length()];
+        for (int i = 0; i < b.length; i += 2) {
+            b[i] = (short) 0x8000;
+        }
+        return b;
+    }
 
     @Override
     public long groupBytes(int cols) {
@@ -149,17 +159,6 @@ final class Q8_0Interleaved implements InterleavedLayout {
         ((FloatVector) all3.sub(hi3.lanewise(VectorOperators.LSHL, 16)).sub(BLOCK / 2 << 15)
                 .convert(VectorOperators.I2F, 0)).intoArray(t, 96);
         ((FloatVector) hi3.convert(VectorOperators.I2F, 0)).intoArray(t, 112);
-    }
-
-    /** 2^15 in the low short of each int lane (rows 0-15 of a {@link InterleavedLanes#splitLane} layout), 0 in the high. */
-    private static final short[] LOW_BIAS = lowBias();
-
-    private static short[] lowBias() {
-        short[] b = new short[S.length()];
-        for (int i = 0; i < b.length; i += 2) {
-            b[i] = (short) 0x8000;
-        }
-        return b;
     }
 
     /** t[j] = Σ_k q_jk·a[ao + k] over the block's 32 columns, for the 32 rows j. */
