@@ -119,17 +119,9 @@ public final class KernelBenchmark {
     }
 
     private static String cpuModel() {
-        try {
-            for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/cpuinfo"))) {
-                if (line.startsWith("model name")) {
-                    return line.substring(line.indexOf(':') + 1).trim() + ", " + Runtime.getRuntime().availableProcessors()
-                            + " CPUs";
-                }
-            }
-        } catch (java.io.IOException | RuntimeException e) {
-            // not Linux
-        }
-        return System.getProperty("os.arch");
+        String model = dev.qforge.CpuInfo.field("model name");
+        return model.isEmpty() ? System.getProperty("os.arch")
+                : model + ", " + Runtime.getRuntime().availableProcessors() + " CPUs";
     }
 
     private static String loadAverage() {

@@ -1,8 +1,6 @@
 package dev.qforge.kernel.blocks;
 
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
+import dev.qforge.CpuInfo;
 
 /**
  * How many groups of rows a decode kernel reads at once, each group its own stream of weights. On the Intel Xeon
@@ -27,20 +25,6 @@ public final class DecodeStreams {
         if (forced != null) {
             return forced.trim().equals("4") ? 4 : 1;
         }
-        return "GenuineIntel".equals(vendor()) ? 4 : 1;
-    }
-
-    /** The CPU's vendor string from /proc/cpuinfo, or "" where there is none. */
-    static String vendor() {
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"))) {
-                if (line.startsWith("vendor_id")) {
-                    return line.substring(line.indexOf(':') + 1).trim();
-                }
-            }
-        } catch (IOException | RuntimeException e) {
-            // not Linux: keep one stream
-        }
-        return "";
+        return "GenuineIntel".equals(CpuInfo.field("vendor_id")) ? 4 : 1;
     }
 }

@@ -84,7 +84,7 @@ final class Q6KInterleaved implements InterleavedLayout {
                 int col = b * QK + sub * 16;
                 addSubBlock(packed, o, sub, x.levels(), col, x.scale(col / QuantizedInput.BLOCK), sums);
             }
-            addSuperBlock(packed, o, sums, acc, scratch.rowScales);
+            addSuperBlock(packed, o, sums, 0, acc, 0, scratch.rowScales);
         }
         System.arraycopy(acc, 0, out, outOff, rows);
     }
@@ -132,12 +132,9 @@ final class Q6KInterleaved implements InterleavedLayout {
         }
     }
 
-    /** acc += d·sums for the 32 rows of the super-block at o (d converted into rowScales). */
-    private static void addSuperBlock(MemorySegment packed, long o, float[] sums, float[] acc, float[] rowScales) {
-        addSuperBlock(packed, o, sums, 0, acc, 0, rowScales);
-    }
-
-    /** As above with the sums from sums[s ..) and the rows' results at acc[a ..). */
+    /**
+     * acc[a ..) += d·sums[s ..) for the 32 rows of the super-block at o (d converted into rowScales).
+     */
     private static void addSuperBlock(MemorySegment packed, long o, float[] sums, int s, float[] acc, int a,
                                       float[] rowScales) {
         InterleavedLanes.rowF16s(packed, o + D, rowScales, 0);
