@@ -1,27 +1,26 @@
 package dev.qforge.kernel;
 
-import dev.qforge.numeric.Lanes;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * The two products of grouped-query attention over a KV head stored transposed ([dim][position], rows
- * {@code stride} floats apart): scores of several query heads against the keys, and their probability-weighted
- * sums of the values. The query heads that share a KV head are taken together, up to four at a time, so each
- * key and value vector is loaded once for all of them: a decode step reads the whole KV cache, and reading it
- * once per query head instead of once per KV head made attention a tenth of a 1B model's step at a few hundred
- * positions. Scores are accumulated in registers over the head dimension, a vector of 16 positions at a time,
- * instead of an axpy per dimension that reads and writes the score row once per dimension; the last, partial vector
- * of positions is a masked one (a scalar tail made the first positions of a decode, spans below 16, the slowest).
+ * The two products of grouped-query attention over one KV head: scores of several query heads against the keys,
+ * stored transposed ([dim][position], rows {@code stride} floats apart), and their probability-weighted sums of the
+ * values, stored by position ([position][dim]). The query heads that share a KV head are taken together, up to four
+ * at a time, so each key and value vector is loaded once for all of them: a decode step reads the whole KV cache, and
+ * reading it once per query head instead of once per KV head made attention a tenth of a 1B model's step at a few
+ * hundred positions. Both products keep their accumulators in registers: scores a vector of 16 positions per head
+ * over the head dimension (the last, partial vector of positions a masked one), sums two vectors of dimensions per
+ * head over the positions. The values were once transposed too, which made every output float a sum of 16 lanes:
+ * 256 of them per pass of four 64-wide heads, ~3.3 µs a pass whatever the span and nine tenths of a 1B model's
+ * attention at 32 positions.
  */
 public final class GroupedQueryKernels {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int L = S.length();
     /** Query heads taken together: four accumulators, four broadcast or score loads per key or value vector. */
     public static final int HEADS_PER_PASS = 4;
-    /** Per thread: the lanes of a pass's accumulators, summed from there ({@link #sum}). */
-    private static final ThreadLocal<float[]> LANES = ThreadLocal.withInitial(() -> new float[HEADS_PER_PASS * L]);
 
     private GroupedQueryKernels() {
     }
@@ -76,76 +75,91 @@ public final class GroupedQueryKernels {
     }
 
     /**
-     * out[oo + g·headDim + d] = Σ_j p[po + g·span + j]·kv[base + d·stride + j] for the {@code heads} (1 to 4)
-     * probability rows g and dimensions d below headDim.
+     * out[oo + g·headDim + d] = Σ_j p[po + g·span + j]·values[base + j·stride + d] for the {@code heads} (1 to 4)
+     * probability rows g and dimensions d below headDim: the values are stored by position (a row of headDim floats
+     * per position, rows {@code stride} apart), so the sum is an axpy of each position's row into accumulators that
+     * stay in registers, and no lanes are ever summed across. Each output float is one fma chain over j in order, the
+     * same in a pass of four heads as alone.
      */
-    public static void weightedValues(float[] p, int po, int heads, int span, float[] kv, int base, int stride,
+    public static void weightedValues(float[] p, int po, int heads, int span, float[] values, int base, int stride,
                                       int headDim, float[] out, int oo) {
-        for (int g = 0; g + HEADS_PER_PASS <= heads; g += HEADS_PER_PASS) {
-            values4(p, po + g * span, span, kv, base, stride, headDim, out, oo + g * headDim);
-        }
-        for (int g = heads - heads % HEADS_PER_PASS; g < heads; g++) {
-            values1(p, po + g * span, span, kv, base, stride, headDim, out, oo + g * headDim);
-        }
-    }
-
-    private static void values4(float[] p, int po, int span, float[] kv, int base, int stride, int hd, float[] out,
-                                int oo) {
-        float[] lanes = LANES.get();
-        for (int d = 0; d < hd; d++) {
-            int row = base + d * stride;
-            FloatVector a0 = FloatVector.zero(S);
-            FloatVector a1 = a0;
-            FloatVector a2 = a0;
-            FloatVector a3 = a0;
-            for (int j = 0; j < span; j += L) {
-                VectorMask<Float> m = S.indexInRange(j, span);
-                FloatVector v = FloatVector.fromArray(S, kv, row + j, m);
-                a0 = v.fma(FloatVector.fromArray(S, p, po + j, m), a0);
-                a1 = v.fma(FloatVector.fromArray(S, p, po + span + j, m), a1);
-                a2 = v.fma(FloatVector.fromArray(S, p, po + 2 * span + j, m), a2);
-                a3 = v.fma(FloatVector.fromArray(S, p, po + 3 * span + j, m), a3);
+        for (int d0 = 0; d0 < headDim; d0 += VALUE_CHUNK) {
+            int g = 0;
+            for (; g + HEADS_PER_PASS <= heads; g += HEADS_PER_PASS) {
+                values4(p, po + g * span, span, values, base + d0, stride, headDim - d0, out, oo + g * headDim + d0,
+                        headDim);
             }
-            // through an array, not four calls of Lanes.sum: C2 stopped inlining at the fourth, and the vector it was
-            // handed was boxed on the heap at every dimension (~1 MB per decode step of a 1B model, the step's largest
-            // allocation: seen in allocation profiles)
-            a0.intoArray(lanes, 0);
-            a1.intoArray(lanes, L);
-            a2.intoArray(lanes, 2 * L);
-            a3.intoArray(lanes, 3 * L);
-            out[oo + d] = sum(lanes, 0);
-            out[oo + hd + d] = sum(lanes, L);
-            out[oo + 2 * hd + d] = sum(lanes, 2 * L);
-            out[oo + 3 * hd + d] = sum(lanes, 3 * L);
-        }
-    }
-
-    private static void values1(float[] p, int po, int span, float[] kv, int base, int stride, int hd, float[] out,
-                                int oo) {
-        float[] lanes = LANES.get();
-        for (int d = 0; d < hd; d++) {
-            int row = base + d * stride;
-            FloatVector a = FloatVector.zero(S);
-            for (int j = 0; j < span; j += L) {
-                VectorMask<Float> m = S.indexInRange(j, span);
-                a = FloatVector.fromArray(S, kv, row + j, m).fma(FloatVector.fromArray(S, p, po + j, m), a);
+            for (; g < heads; g++) {
+                values1(p, po + g * span, span, values, base + d0, stride, headDim - d0, out, oo + g * headDim + d0);
             }
-            a.intoArray(lanes, 0);
-            out[oo + d] = sum(lanes, 0);
         }
     }
 
     /**
-     * Σ of the L floats from lanes[off], pairwise (lane i with lane i + L/2, then with i + L/4, …: {@link Lanes#sum}'s
-     * order for 256- and 512-bit vectors): values4 and values1 give a head the same bits whether it is taken in a pass
-     * of four or alone.
+     * Dimensions a values pass holds in registers: two vectors per head, eight accumulators for four heads. Sixteen
+     * (four vectors per head) made the method too large for C1, whose failed compile ("out of virtual registers")
+     * sometimes left it in unoptimized code that boxed every vector: a 512-position prefill ran 4× slower.
      */
-    private static float sum(float[] lanes, int off) {
-        for (int w = L / 2; w >= 1; w /= 2) {
-            for (int i = 0; i < w; i++) {
-                lanes[off + i] += lanes[off + i + w];
-            }
+    private static final int VALUE_CHUNK = 2 * L;
+
+    /**
+     * Four heads' sums over up to {@link #VALUE_CHUNK} dimensions from values[base ..] (fewer where {@code width} is
+     * smaller: the lanes past it are masked off); head g's probabilities at p[po + g·span ..], its output at
+     * out[oo + g·outStride ..].
+     */
+    private static void values4(float[] p, int po, int span, float[] values, int base, int stride, int width,
+                                float[] out, int oo, int outStride) {
+        VectorMask<Float> m0 = S.indexInRange(0, width);
+        VectorMask<Float> m1 = S.indexInRange(L, width);
+        FloatVector a00 = FloatVector.zero(S);
+        FloatVector a01 = a00;
+        FloatVector a10 = a00;
+        FloatVector a11 = a00;
+        FloatVector a20 = a00;
+        FloatVector a21 = a00;
+        FloatVector a30 = a00;
+        FloatVector a31 = a00;
+        for (int j = 0; j < span; j++) {
+            int row = base + j * stride;
+            FloatVector v0 = FloatVector.fromArray(S, values, row, m0);
+            FloatVector v1 = FloatVector.fromArray(S, values, row + L, m1);
+            FloatVector p0 = FloatVector.broadcast(S, p[po + j]);
+            a00 = v0.fma(p0, a00);
+            a01 = v1.fma(p0, a01);
+            FloatVector p1 = FloatVector.broadcast(S, p[po + span + j]);
+            a10 = v0.fma(p1, a10);
+            a11 = v1.fma(p1, a11);
+            FloatVector p2 = FloatVector.broadcast(S, p[po + 2 * span + j]);
+            a20 = v0.fma(p2, a20);
+            a21 = v1.fma(p2, a21);
+            FloatVector p3 = FloatVector.broadcast(S, p[po + 3 * span + j]);
+            a30 = v0.fma(p3, a30);
+            a31 = v1.fma(p3, a31);
         }
-        return lanes[off];
+        a00.intoArray(out, oo, m0);
+        a01.intoArray(out, oo + L, m1);
+        a10.intoArray(out, oo + outStride, m0);
+        a11.intoArray(out, oo + outStride + L, m1);
+        a20.intoArray(out, oo + 2 * outStride, m0);
+        a21.intoArray(out, oo + 2 * outStride + L, m1);
+        a30.intoArray(out, oo + 3 * outStride, m0);
+        a31.intoArray(out, oo + 3 * outStride + L, m1);
+    }
+
+    /** {@link #values4} for one head. */
+    private static void values1(float[] p, int po, int span, float[] values, int base, int stride, int width,
+                                float[] out, int oo) {
+        VectorMask<Float> m0 = S.indexInRange(0, width);
+        VectorMask<Float> m1 = S.indexInRange(L, width);
+        FloatVector a0 = FloatVector.zero(S);
+        FloatVector a1 = a0;
+        for (int j = 0; j < span; j++) {
+            int row = base + j * stride;
+            FloatVector pj = FloatVector.broadcast(S, p[po + j]);
+            a0 = FloatVector.fromArray(S, values, row, m0).fma(pj, a0);
+            a1 = FloatVector.fromArray(S, values, row + L, m1).fma(pj, a1);
+        }
+        a0.intoArray(out, oo, m0);
+        a1.intoArray(out, oo + L, m1);
     }
 }

@@ -6,10 +6,10 @@ import dev.qforge.kernel.VectorMath;
 
 /**
  * Causal grouped-query attention of a batch of new tokens over the KV cache: query head h reads KV head
- * h / (numHeads / numKvHeads). The cache holds each KV head transposed ([dim][position]), so that both
- * the scores (Σ_d q[d]·K[d][j]) and the output (Σ_j p[j]·V[d][j]) are vector operations along positions:
- * they stay vectorized for any head size, including the 8-wide heads of small models. Each (token, KV head)
- * pair is independent, so they are spread over threads.
+ * h / (numHeads / numKvHeads). The cache holds each KV head's keys transposed ([dim][position]) and its values
+ * by position ([position][dim]): the scores (Σ_d q[d]·K[d][j]) are then vector operations along positions, the
+ * output (Σ_j p[j]·V[j][d]) along dimensions, and neither sums lanes across a vector. Each (token, KV head) pair is
+ * independent, so they are spread over threads.
  */
 final class Attention {
     private static final ThreadLocal<float[]> SCORES = ThreadLocal.withInitial(() -> new float[0]);
@@ -67,8 +67,8 @@ final class Attention {
         for (int i = kv * hd; i < (kv + 1) * hd; i++) {
             // index of (head i / hd, dim i % hd, pos) = (i / hd * hd + i % hd) * cap + pos = i * cap + pos
             keys[i * cap + pos] = s.k[t * kvDim + i];
-            values[i * cap + pos] = s.v[t * kvDim + i];
         }
+        System.arraycopy(s.v, t * kvDim + kv * hd, values, (kv * cap + pos) * hd, hd);
     }
 
     /**
@@ -85,16 +85,17 @@ final class Attention {
         int span = pos - first + 1;
         float scale = (float) (1.0 / Math.sqrt(hd));
         float[] p = scratch(GroupedQueryKernels.HEADS_PER_PASS * span);
-        int headBase = kv * hd * cap + first;
+        int keyBase = kv * hd * cap + first;
+        int valueBase = (kv * cap + first) * hd;
         for (int pass = from; pass < to; pass++) {
             int g = pass * GroupedQueryKernels.HEADS_PER_PASS;
             int count = Math.min(GroupedQueryKernels.HEADS_PER_PASS, groupSize - g);
             int qOff = t * c.qDim() + (kv * groupSize + g) * hd;
-            GroupedQueryKernels.scores(s.q, qOff, count, hd, scale, s.keys[layer], headBase, cap, span, p, 0);
+            GroupedQueryKernels.scores(s.q, qOff, count, hd, scale, s.keys[layer], keyBase, cap, span, p, 0);
             for (int h = 0; h < count; h++) {
                 VectorMath.softmax(p, h * span, span);
             }
-            GroupedQueryKernels.weightedValues(p, 0, count, span, s.values[layer], headBase, cap, hd, s.attention, qOff);
+            GroupedQueryKernels.weightedValues(p, 0, count, span, s.values[layer], valueBase, hd, hd, s.attention, qOff);
         }
     }
 

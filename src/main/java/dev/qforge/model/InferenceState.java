@@ -6,8 +6,9 @@ package dev.qforge.model;
  */
 public final class InferenceState {
     final int capacity;
-    /** Per layer, each KV head transposed: index (kvHead·headDim + d)·capacity + position. */
+    /** Per layer, each KV head's keys transposed: index (kvHead·headDim + d)·capacity + position. */
     final float[][] keys;
+    /** Per layer, each KV head's values by position: index (kvHead·capacity + position)·headDim + d. */
     final float[][] values;
     int length;
 

@@ -12,9 +12,16 @@ class GroupedQueryKernelsTest {
     private static final int STRIDE = 70;
     private static final int BASE = 3;
 
-    /** A transposed KV head: kv[BASE + d·STRIDE + j], with garbage elsewhere that must not be read into results. */
+    /** Values by position: values[BASE + j·VALUE_STRIDE + d] for spans up to MAX_SPAN, garbage between rows. */
+    private static final int VALUE_STRIDE = HD + 5;
+    private static final int MAX_SPAN = 67;
+
+    /**
+     * A KV head's storage: keys transposed, kv[BASE + d·STRIDE + j], or values by position; garbage elsewhere that must
+     * not be read into results.
+     */
     private static float[] kv(Random r) {
-        float[] kv = new float[BASE + HD * STRIDE + 8];
+        float[] kv = new float[Math.max(BASE + HD * STRIDE + 8, BASE + MAX_SPAN * VALUE_STRIDE)];
         for (int i = 0; i < kv.length; i++) {
             kv[i] = (float) r.nextGaussian();
         }
@@ -58,15 +65,54 @@ class GroupedQueryKernelsTest {
                     p[i] = r.nextFloat();
                 }
                 float[] out = new float[7 + heads * HD];
-                GroupedQueryKernels.weightedValues(p, 1, heads, span, kv, BASE, STRIDE, HD, out, 7);
+                GroupedQueryKernels.weightedValues(p, 1, heads, span, kv, BASE, VALUE_STRIDE, HD, out, 7);
                 for (int g = 0; g < heads; g++) {
                     for (int d = 0; d < HD; d++) {
                         double expected = 0;
                         for (int j = 0; j < span; j++) {
-                            expected += (double) p[1 + g * span + j] * kv[BASE + d * STRIDE + j];
+                            expected += (double) p[1 + g * span + j] * kv[BASE + j * VALUE_STRIDE + d];
                         }
                         assertEquals(expected, out[7 + g * HD + d], 1e-4, "heads " + heads + " span " + span);
                     }
+                }
+            }
+        }
+    }
+
+    /**
+     * Head sizes across the kernel's chunks of dimensions (two vectors: 32 floats with 512-bit vectors) and their masked
+     * tails; no float outside a head's output is written.
+     */
+    @Test
+    void weightedValuesCoverEveryChunkOfTheHeadAndWriteNothingElse() {
+        Random r = new Random(8);
+        for (int hd : new int[] {8, 64, 80, 136}) {
+            int stride = hd + 3;
+            int span = 21;
+            float[] values = new float[2 + span * stride];
+            for (int i = 0; i < values.length; i++) {
+                values[i] = (float) r.nextGaussian();
+            }
+            for (int heads = 1; heads <= 4; heads++) {
+                float[] p = new float[heads * span];
+                for (int i = 0; i < p.length; i++) {
+                    p[i] = r.nextFloat();
+                }
+                float[] out = new float[5 + heads * hd + 40];
+                java.util.Arrays.fill(out, -7f);
+                GroupedQueryKernels.weightedValues(p, 0, heads, span, values, 2, stride, hd, out, 5);
+                for (int i = 0; i < out.length; i++) {
+                    if (i < 5 || i >= 5 + heads * hd) {
+                        assertEquals(-7f, out[i], "hd " + hd + " heads " + heads + ": float " + i + " written");
+                        continue;
+                    }
+                    int g = (i - 5) / hd;
+                    int d = (i - 5) % hd;
+                    double expected = 0;
+                    for (int j = 0; j < span; j++) {
+                        expected += (double) p[g * span + j] * values[2 + j * stride + d];
+                    }
+                    assertEquals(expected, out[i], 1e-4, "hd " + hd + " heads " + heads + " g " + g + " d " + d);
                 }
             }
         }
@@ -85,13 +131,13 @@ class GroupedQueryKernelsTest {
         float[] four = new float[4 * span];
         GroupedQueryKernels.scores(q, 0, 4, HD, 0.5f, kv, BASE, STRIDE, span, four, 0);
         float[] four2 = new float[4 * HD];
-        GroupedQueryKernels.weightedValues(four, 0, 4, span, kv, BASE, STRIDE, HD, four2, 0);
+        GroupedQueryKernels.weightedValues(four, 0, 4, span, kv, BASE, VALUE_STRIDE, HD, four2, 0);
         for (int g = 0; g < 4; g++) {
             float[] one = new float[span];
             GroupedQueryKernels.scores(q, g * HD, 1, HD, 0.5f, kv, BASE, STRIDE, span, one, 0);
             assertArrayEquals(java.util.Arrays.copyOfRange(four, g * span, g * span + span), one);
             float[] one2 = new float[HD];
-            GroupedQueryKernels.weightedValues(one, 0, 1, span, kv, BASE, STRIDE, HD, one2, 0);
+            GroupedQueryKernels.weightedValues(one, 0, 1, span, kv, BASE, VALUE_STRIDE, HD, one2, 0);
             assertArrayEquals(java.util.Arrays.copyOfRange(four2, g * HD, g * HD + HD), one2);
         }
     }
