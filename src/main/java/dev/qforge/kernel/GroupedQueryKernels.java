@@ -13,14 +13,20 @@ import jdk.incubator.vector.VectorSpecies;
  * hundred positions. Both products keep their accumulators in registers: scores a vector of 16 positions per head
  * over the head dimension (the last, partial vector of positions a masked one), sums two vectors of dimensions per
  * head over the positions. The values were once transposed too, which made every output float a sum of 16 lanes:
- * 256 of them per pass of four 64-wide heads, ~3.3 µs a pass whatever the span and nine tenths of a 1B model's
- * attention at 32 positions.
+ * 256 of them per pass of four 64-wide heads, ~3.3 µs a pass whatever the span and most of a 1B model's attention
+ * at 32 positions.
  */
 public final class GroupedQueryKernels {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int L = S.length();
     /** Query heads taken together: four accumulators, four broadcast or score loads per key or value vector. */
     public static final int HEADS_PER_PASS = 4;
+    /**
+     * Dimensions a values pass holds in registers: two vectors per head, eight accumulators for four heads. Sixteen
+     * (four vectors per head) made the method too large for C1, whose failed compile ("out of virtual registers")
+     * sometimes left it in unoptimized code that boxed every vector: a 512-position prefill ran 4× slower.
+     */
+    private static final int VALUE_CHUNK = 2 * L;
 
     private GroupedQueryKernels() {
     }
@@ -94,13 +100,6 @@ public final class GroupedQueryKernels {
             }
         }
     }
-
-    /**
-     * Dimensions a values pass holds in registers: two vectors per head, eight accumulators for four heads. Sixteen
-     * (four vectors per head) made the method too large for C1, whose failed compile ("out of virtual registers")
-     * sometimes left it in unoptimized code that boxed every vector: a 512-position prefill ran 4× slower.
-     */
-    private static final int VALUE_CHUNK = 2 * L;
 
     /**
      * Four heads' sums over up to {@link #VALUE_CHUNK} dimensions from values[base ..] (fewer where {@code width} is
