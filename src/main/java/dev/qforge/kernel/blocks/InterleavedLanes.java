@@ -30,8 +30,23 @@ final class InterleavedLanes {
     static final VectorSpecies<Short> S = ShortVector.SPECIES_512;
     static final VectorSpecies<Float> F = FloatVector.SPECIES_512;
     private static final VectorSpecies<Integer> I = IntVector.SPECIES_512;
+    /**
+     * 2^15 in the low short of each int lane, 0 in the high one: added to short sums that two rows share an int lane of
+     * (a short add, no carry between them), it makes the lane read as high·2^16 + (low + 2^15) with the second term in
+     * [0, 2^16), so that summing whole lanes and, apart, the lanes shifted right by 16 gives both rows' sums with one
+     * shift (the low ones: Σ lanes − (Σ high)·2^16 − n·2^15 for n sums, exact modulo 2^32).
+     */
+    static final short[] LOW_SHORT_BIAS = lowShortBias();
 
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
+    private static short[] lowShortBias() {
+        short[] b = new short[S.length()];
+        for (int i = 0; i < b.length; i += 2) {
+            b[i] = (short) 0x8000;
+        }
+        return b;
+    }
 
     private InterleavedLanes() {
     }

@@ -29,17 +29,6 @@ final class Q8_0Interleaved implements InterleavedLayout {
     private static final long BLOCK_BYTES = SCALES + 2 * ROWS;
     private static final VectorSpecies<Short> S = InterleavedLanes.S;
     private static final VectorSpecies<Integer> I = IntVector.SPECIES_512;
-    /** 2^15 in the low short of each int lane (rows 0-15 of a {@link InterleavedLanes#splitLane} layout), 0 in the high. */
-    private static final short[] LOW_BIAS = lowBias();
-
-    private static short[] lowBias() {
-        short[] b = new short[S.length()];
-        for (int i = 0; i < b.length; i += 2) {
-            b[i] = (short) 0x8000;
-        }
-        return b;
-    }
-
     @Override
     public long groupBytes(int cols) {
         return cols / BLOCK * BLOCK_BYTES;
@@ -106,7 +95,7 @@ final class Q8_0Interleaved implements InterleavedLayout {
      * are written out (no helper that returns a vector: C2 stops inlining in a method this large).
      */
     private static void blockDotFour(MemorySegment g, long off, long groupBytes, short[] a, int ao, float[] t) {
-        ShortVector bias = ShortVector.fromArray(S, LOW_BIAS, 0);
+        ShortVector bias = ShortVector.fromArray(S, InterleavedLanes.LOW_SHORT_BIAS, 0);
         IntVector all0 = IntVector.zero(I);
         IntVector hi0 = all0;
         IntVector all1 = all0;

@@ -402,24 +402,27 @@ final class ScaledLevelsInterleaved implements InterleavedLayout {
      * {@link #codeSums} of one half of the four groups at off, off + groupBytes, …, their loads interleaved
      * ({@link DecodeStreams}): the columns of nibbles shift/4 and shift/4 + 1 of each code vector (0-15 for shift 0,
      * 16-31 for 8; a from the half's first column), group i's sums into ints[64i + 32·(shift/8) ..). Halves, so that
-     * the sixteen accumulators of a whole block do not outgrow the registers.
+     * the sixteen accumulators of a whole block do not outgrow the registers. Each chunk's short sums start from
+     * {@link InterleavedLanes#LOW_SHORT_BIAS}, so a chunk's two rows per int lane are taken with one shift, not three.
      */
     private static void codeHalfFour(MemorySegment g, long off, long groupBytes, short[] a, int ao, short[] table,
                                      int steps, int shift, int[] ints) {
         ShortVector lookup = ShortVector.fromArray(S, table, 0);
-        IntVector lo0 = IntVector.zero(I);
-        IntVector hi0 = lo0;
-        IntVector lo1 = lo0;
-        IntVector hi1 = lo0;
-        IntVector lo2 = lo0;
-        IntVector hi2 = lo0;
-        IntVector lo3 = lo0;
-        IntVector hi3 = lo0;
+        ShortVector bias = ShortVector.fromArray(S, InterleavedLanes.LOW_SHORT_BIAS, 0);
+        IntVector all0 = IntVector.zero(I);
+        IntVector hi0 = all0;
+        IntVector all1 = all0;
+        IntVector hi1 = all0;
+        IntVector all2 = all0;
+        IntVector hi2 = all0;
+        IntVector all3 = all0;
+        IntVector hi3 = all0;
+        int chunks = 0;
         for (int k0 = 0; k0 < 8; k0 += steps) {
-            ShortVector s0 = ShortVector.zero(S);
-            ShortVector s1 = s0;
-            ShortVector s2 = s0;
-            ShortVector s3 = s0;
+            ShortVector s0 = bias;
+            ShortVector s1 = bias;
+            ShortVector s2 = bias;
+            ShortVector s3 = bias;
             for (int k = k0, end = Math.min(k0 + steps, 8); k < end; k++) {
                 ShortVector a0 = ShortVector.broadcast(S, a[ao + k]);
                 ShortVector a1 = ShortVector.broadcast(S, a[ao + k + 8]);
@@ -438,26 +441,28 @@ final class ScaledLevelsInterleaved implements InterleavedLayout {
                         .add(w.lanewise(VectorOperators.LSHR, shift + 4).reinterpretAsShorts().selectFrom(lookup).mul(a1));
             }
             IntVector p = s0.reinterpretAsInts();
-            lo0 = lo0.add(p.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+            all0 = all0.add(p);
             hi0 = hi0.add(p.lanewise(VectorOperators.ASHR, 16));
             p = s1.reinterpretAsInts();
-            lo1 = lo1.add(p.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+            all1 = all1.add(p);
             hi1 = hi1.add(p.lanewise(VectorOperators.ASHR, 16));
             p = s2.reinterpretAsInts();
-            lo2 = lo2.add(p.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+            all2 = all2.add(p);
             hi2 = hi2.add(p.lanewise(VectorOperators.ASHR, 16));
             p = s3.reinterpretAsInts();
-            lo3 = lo3.add(p.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+            all3 = all3.add(p);
             hi3 = hi3.add(p.lanewise(VectorOperators.ASHR, 16));
+            chunks++;
         }
+        int biases = chunks << 15;
         int base = shift == 0 ? 0 : 32;
-        lo0.intoArray(ints, base);
+        all0.sub(hi0.lanewise(VectorOperators.LSHL, 16)).sub(biases).intoArray(ints, base);
         hi0.intoArray(ints, base + 16);
-        lo1.intoArray(ints, base + 64);
+        all1.sub(hi1.lanewise(VectorOperators.LSHL, 16)).sub(biases).intoArray(ints, base + 64);
         hi1.intoArray(ints, base + 80);
-        lo2.intoArray(ints, base + 128);
+        all2.sub(hi2.lanewise(VectorOperators.LSHL, 16)).sub(biases).intoArray(ints, base + 128);
         hi2.intoArray(ints, base + 144);
-        lo3.intoArray(ints, base + 192);
+        all3.sub(hi3.lanewise(VectorOperators.LSHL, 16)).sub(biases).intoArray(ints, base + 192);
         hi3.intoArray(ints, base + 208);
     }
 
