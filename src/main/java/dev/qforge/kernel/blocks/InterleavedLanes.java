@@ -34,7 +34,8 @@ final class InterleavedLanes {
      * 2^15 in the low short of each int lane, 0 in the high one: added to short sums that two rows share an int lane of
      * (a short add, no carry between them), it makes the lane read as high·2^16 + (low + 2^15) with the second term in
      * [0, 2^16), so that summing whole lanes and, apart, the lanes shifted right by 16 gives both rows' sums with one
-     * shift (the low ones: Σ lanes − (Σ high)·2^16 − n·2^15 for n sums, exact modulo 2^32).
+     * shift (the low ones: Σ lanes − (Σ high)·2^16 − n·2^15 for n sums, exact modulo 2^32). Read only: kernels load it
+     * as a vector (a helper returning the vector would not be inlined into them).
      */
     static final short[] LOW_SHORT_BIAS = lowShortBias();
 

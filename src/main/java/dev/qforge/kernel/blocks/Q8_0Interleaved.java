@@ -29,6 +29,7 @@ final class Q8_0Interleaved implements InterleavedLayout {
     private static final long BLOCK_BYTES = SCALES + 2 * ROWS;
     private static final VectorSpecies<Short> S = InterleavedLanes.S;
     private static final VectorSpecies<Integer> I = IntVector.SPECIES_512;
+
     @Override
     public long groupBytes(int cols) {
         return cols / BLOCK * BLOCK_BYTES;
