@@ -6,9 +6,10 @@ import dev.qforge.kernel.VectorMath;
 
 /**
  * Causal grouped-query attention of a batch of new tokens over the KV cache: query head h reads KV head
- * h / (numHeads / numKvHeads). The cache holds each KV head's keys transposed ([dim][position]) and its values
- * by position ([position][dim]): the scores (Σ_d q[d]·K[d][j]) are then vector operations along positions, the
- * output (Σ_j p[j]·V[j][d]) along dimensions, and neither sums lanes across a vector. Each (token, KV head) pair is
+ * h / (numHeads / numKvHeads). The cache holds each KV head's keys in blocks of positions (per block and dimension,
+ * the block's keys as one vector: {@link GroupedQueryKernels#KEY_BLOCK}) and its values by position
+ * ([position][dim]): the scores (Σ_d q[d]·K[d][j]) are then vector operations along positions, the output
+ * (Σ_j p[j]·V[j][d]) along dimensions, and neither sums lanes across a vector. Each (token, KV head) pair is
  * independent, so they are spread over threads.
  */
 final class Attention {
@@ -56,24 +57,25 @@ final class Attention {
         return (groupSize + GroupedQueryKernels.HEADS_PER_PASS - 1) / GroupedQueryKernels.HEADS_PER_PASS;
     }
 
-    /** Writes token t's key and value of KV head kv into the transposed cache, at position s.length + t. */
+    /** Writes token t's key and value of KV head kv into the cache, at position s.length + t. */
     private static void storeHead(ModelConfig c, InferenceState s, int layer, int t, int kv) {
         int hd = c.headDim();
         int kvDim = c.kvDim();
-        int cap = s.capacity;
+        int b = GroupedQueryKernels.KEY_BLOCK;
         float[] keys = s.keys[layer];
-        float[] values = s.values[layer];
         int pos = s.length + t;
-        for (int i = kv * hd; i < (kv + 1) * hd; i++) {
-            // index of (head i / hd, dim i % hd, pos) = (i / hd * hd + i % hd) * cap + pos = i * cap + pos
-            keys[i * cap + pos] = s.k[t * kvDim + i];
+        int key = (kv * s.keyBlocks + pos / b) * hd * b + pos % b;
+        for (int d = 0; d < hd; d++) {
+            keys[key + d * b] = s.k[t * kvDim + kv * hd + d];
         }
-        System.arraycopy(s.v, t * kvDim + kv * hd, values, (kv * cap + pos) * hd, hd);
+        System.arraycopy(s.v, t * kvDim + kv * hd, s.values[layer], (kv * s.capacity + pos) * hd, hd);
     }
 
     /**
      * The attention output for token t of the query heads of KV head kv in passes [from, to) (a pass: up to
-     * {@link GroupedQueryKernels#HEADS_PER_PASS} of them), over the positions up to its own.
+     * {@link GroupedQueryKernels#HEADS_PER_PASS} of them), over the positions up to its own. The scores are taken from
+     * the start of the key block that holds the first position (a sliding window's first need not start a block), so
+     * each head's row of scores starts {@code skip} positions early, and the softmax and the sum start after them.
      */
     private static void attendPasses(ModelConfig c, InferenceState s, int layer, int t, int kv, int from, int to) {
         int groupSize = c.numHeads() / c.numKvHeads();
@@ -83,19 +85,22 @@ final class Attention {
         int window = c.slidingWindow();
         int first = window > 0 ? Math.max(0, pos - window + 1) : 0;
         int span = pos - first + 1;
+        int skip = first % GroupedQueryKernels.KEY_BLOCK;
+        int row = skip + span;
         float scale = (float) (1.0 / Math.sqrt(hd));
-        float[] p = scratch(GroupedQueryKernels.HEADS_PER_PASS * span);
-        int keyBase = kv * hd * cap + first;
+        float[] p = scratch(GroupedQueryKernels.HEADS_PER_PASS * row);
+        int keyBase = (kv * s.keyBlocks + first / GroupedQueryKernels.KEY_BLOCK) * hd * GroupedQueryKernels.KEY_BLOCK;
         int valueBase = (kv * cap + first) * hd;
         for (int pass = from; pass < to; pass++) {
             int g = pass * GroupedQueryKernels.HEADS_PER_PASS;
             int count = Math.min(GroupedQueryKernels.HEADS_PER_PASS, groupSize - g);
             int qOff = t * c.qDim() + (kv * groupSize + g) * hd;
-            GroupedQueryKernels.scores(s.q, qOff, count, hd, scale, s.keys[layer], keyBase, cap, span, p, 0);
+            GroupedQueryKernels.scores(s.q, qOff, count, hd, scale, s.keys[layer], keyBase, row, p, 0, row);
             for (int h = 0; h < count; h++) {
-                VectorMath.softmax(p, h * span, span);
+                VectorMath.softmax(p, h * row + skip, span);
             }
-            GroupedQueryKernels.weightedValues(p, 0, count, span, s.values[layer], valueBase, hd, hd, s.attention, qOff);
+            GroupedQueryKernels.weightedValues(p, skip, row, count, span, s.values[layer], valueBase, hd, hd,
+                    s.attention, qOff);
         }
     }
 

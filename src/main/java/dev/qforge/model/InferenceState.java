@@ -1,12 +1,19 @@
 package dev.qforge.model;
 
+import dev.qforge.kernel.GroupedQueryKernels;
+
 /**
  * What a running sequence owns: the KV cache of every layer and the activation buffers of a forward
  * pass, allocated once per capacity and reused, so decoding allocates nothing per token.
  */
 public final class InferenceState {
     final int capacity;
-    /** Per layer, each KV head's keys transposed: index (kvHead·headDim + d)·capacity + position. */
+    /** Key blocks per KV head: the capacity in blocks of {@link GroupedQueryKernels#KEY_BLOCK} positions. */
+    final int keyBlocks;
+    /**
+     * Per layer, each KV head's keys in blocks of B = {@link GroupedQueryKernels#KEY_BLOCK} positions: index
+     * ((kvHead·keyBlocks + position / B)·headDim + d)·B + position % B.
+     */
     final float[][] keys;
     /** Per layer, each KV head's values by position: index (kvHead·capacity + position)·headDim + d. */
     final float[][] values;
@@ -27,10 +34,12 @@ public final class InferenceState {
 
     InferenceState(ModelConfig c, int capacity) {
         this.capacity = capacity;
-        if ((long) capacity * c.kvDim() > Integer.MAX_VALUE - 8) {
+        this.keyBlocks = (capacity + GroupedQueryKernels.KEY_BLOCK - 1) / GroupedQueryKernels.KEY_BLOCK;
+        long keyFloats = (long) keyBlocks * GroupedQueryKernels.KEY_BLOCK * c.kvDim();
+        if (keyFloats > Integer.MAX_VALUE - 8) {
             throw new IllegalArgumentException("context of " + capacity + " tokens is too long for one KV array");
         }
-        this.keys = new float[c.numLayers()][capacity * c.kvDim()];
+        this.keys = new float[c.numLayers()][(int) keyFloats];
         this.values = new float[c.numLayers()][capacity * c.kvDim()];
     }
 
