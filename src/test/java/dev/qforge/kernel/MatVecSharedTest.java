@@ -71,6 +71,40 @@ class MatVecSharedTest {
     }
 
     @Test
+    void theSameFloatsOnOneTwoAndThreeThreads() {
+        // the threads quantize x in shares (a third of 16 blocks is not whole) and take the pieces in any order; a new x
+        // each time, so that a share left unquantized would leave the previous product's levels behind
+        Random rnd = new Random(6);
+        WeightMatrix[] ws = {matrix("Q4_0", 640, rnd), matrix("Q4_0", 96, rnd), matrix("Q6_K", 96, rnd), matrix("TQ2_0", 130, rnd)};
+        int before = Parallel.threads();
+        try {
+            for (int rep = 0; rep < 12; rep++) {
+                float[] x = new float[COLS];
+                for (int i = 0; i < COLS; i++) {
+                    x[i] = (float) rnd.nextGaussian();
+                }
+                // one thread last: it quantizes all of x itself, so what the others left stale shows up against it
+                float[][][] outs = new float[4][][];
+                for (int threads = 3; threads >= 1; threads--) {
+                    Parallel.setThreads(threads);
+                    outs[threads] = new float[ws.length][];
+                    for (int i = 0; i < ws.length; i++) {
+                        outs[threads][i] = new float[ws[i].rows()];
+                    }
+                    MatMul.matvecShared(ws, x, outs[threads]);
+                }
+                for (int threads = 2; threads <= 3; threads++) {
+                    for (int i = 0; i < ws.length; i++) {
+                        assertArrayEquals(outs[1][i], outs[threads][i], "matrix " + i + " on " + threads + " threads, x " + rep);
+                    }
+                }
+            }
+        } finally {
+            Parallel.setThreads(before);
+        }
+    }
+
+    @Test
     void tooShortAnOutputIsRefused() {
         Random rnd = new Random(5);
         WeightMatrix a = matrix("Q4_0", 64, rnd);

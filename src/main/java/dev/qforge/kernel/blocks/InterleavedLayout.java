@@ -29,8 +29,9 @@ public interface InterleavedLayout {
     void pack(MemorySegment src, long srcOffset, long rowBytes, int rows, int cols, MemorySegment dst, long dstOffset);
 
     /**
-     * Builds what the kernel derives from an activation vector once per product (the {@link PairTables}), before
-     * threads share x; a layout without such tables does nothing.
+     * Builds what the kernel derives from an activation vector once per product (the {@link PairTables}), after x is
+     * quantized; every thread of a product calls it before its first group, and the tables are built once. A layout
+     * without such tables does nothing.
      */
     default void prepare(QuantizedInput x) {
     }

@@ -33,6 +33,17 @@ public final class QuantizedInput {
 
     /** Quantizes x[off .. off + n) (n a multiple of 32) into this, reusing its arrays. */
     public QuantizedInput set(float[] x, int off, int n) {
+        resize(n);
+        setBlocks(x, off, 0, n / BLOCK);
+        return this;
+    }
+
+    /**
+     * Makes this hold n levels (a multiple of 32), reusing its arrays, without quantizing anything yet: the blocks are
+     * then filled by {@link #setBlocks}, possibly by several threads, each its own blocks. Until all blocks are set the
+     * contents are stale.
+     */
+    public QuantizedInput resize(int n) {
         if (n % BLOCK != 0) {
             throw new IllegalArgumentException("activation length " + n + " is not a multiple of " + BLOCK);
         }
@@ -44,10 +55,14 @@ public final class QuantizedInput {
         }
         length = n;
         tablesKey = null;
-        for (int b = 0; b < n / BLOCK; b++) {
+        return this;
+    }
+
+    /** Quantizes blocks [from, to) of x (block b is x[off + 32b .. off + 32b + 32)) into this, after {@link #resize}. */
+    public void setBlocks(float[] x, int off, int from, int to) {
+        for (int b = from; b < to; b++) {
             quantizeBlock(x, off + b * BLOCK, b);
         }
-        return this;
     }
 
     /**
