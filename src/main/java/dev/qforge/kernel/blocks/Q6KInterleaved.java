@@ -121,15 +121,26 @@ final class Q6KInterleaved implements InterleavedLayout {
         System.arraycopy(acc, 0, out, outOff, rows);
     }
 
-    /** sums[s ..) += sc·d_x·(even + odd) for the 32 rows, the sums at shorts[so ..) and [so + 32 ..), sc at o. */
+    /**
+     * sums[s ..) += sc·d_x·(even + odd) for the 32 rows, the sums at shorts[so ..) and [so + 32 ..), sc at o. The two
+     * halves are written out, with constant parts and no helper that returns a vector: C2 compiled this method on its
+     * own in some runs (not inlined into dotFour), and where a half's part was a loop variable or a helper stayed a
+     * call, its conversions ran as the Vector API's Java fallback: 1 run in 2 to 4 of a Q4_0 file's decode (whose output
+     * matrix is Q6_K) allocated 96 MB per token and ran at 25-27 tok/s instead of 35-37.
+     */
     private static void addScaledSums(MemorySegment packed, long o, short[] shorts, int so, float dx, float[] sums, int s) {
         ShortVector even = ShortVector.fromArray(S, shorts, so);
         ShortVector odd = ShortVector.fromArray(S, shorts, so + 32);
-        for (int p = 0; p < 2; p++) {
-            FloatVector sc = InterleavedLanes.bytesAsFloats(packed, o + 16 * p);
-            InterleavedLanes.half(even, p).add(InterleavedLanes.half(odd, p)).mul(dx)
-                    .fma(sc, FloatVector.fromArray(InterleavedLanes.F, sums, s + 16 * p)).intoArray(sums, s + 16 * p);
-        }
+        FloatVector sc0 = (FloatVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_128, packed, o, ByteOrder.LITTLE_ENDIAN)
+                .convertShape(VectorOperators.B2F, InterleavedLanes.F, 0);
+        FloatVector sc1 = (FloatVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_128, packed, o + 16, ByteOrder.LITTLE_ENDIAN)
+                .convertShape(VectorOperators.B2F, InterleavedLanes.F, 0);
+        ((FloatVector) even.convertShape(VectorOperators.S2F, InterleavedLanes.F, 0))
+                .add((FloatVector) odd.convertShape(VectorOperators.S2F, InterleavedLanes.F, 0)).mul(dx)
+                .fma(sc0, FloatVector.fromArray(InterleavedLanes.F, sums, s)).intoArray(sums, s);
+        ((FloatVector) even.convertShape(VectorOperators.S2F, InterleavedLanes.F, 1))
+                .add((FloatVector) odd.convertShape(VectorOperators.S2F, InterleavedLanes.F, 1)).mul(dx)
+                .fma(sc1, FloatVector.fromArray(InterleavedLanes.F, sums, s + 16)).intoArray(sums, s + 16);
     }
 
     /**
@@ -156,10 +167,16 @@ final class Q6KInterleaved implements InterleavedLayout {
             even = even.add(InterleavedLanes.widenBytes(packed, lv + i * (long) ROWS).mul(a[col + i]));
             odd = odd.add(InterleavedLanes.widenBytes(packed, lv + (i + 1) * (long) ROWS).mul(a[col + i + 1]));
         }
-        for (int p = 0; p < 2; p++) {
-            FloatVector sc = InterleavedLanes.bytesAsFloats(packed, so + 16 * p);
-            InterleavedLanes.half(even, p).add(InterleavedLanes.half(odd, p)).mul(dx)
-                    .fma(sc, FloatVector.fromArray(InterleavedLanes.F, sums, 16 * p)).intoArray(sums, 16 * p);
-        }
+        // the halves written out as in addScaledSums, and for the same reason
+        FloatVector sc0 = (FloatVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_128, packed, so, ByteOrder.LITTLE_ENDIAN)
+                .convertShape(VectorOperators.B2F, InterleavedLanes.F, 0);
+        FloatVector sc1 = (FloatVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_128, packed, so + 16, ByteOrder.LITTLE_ENDIAN)
+                .convertShape(VectorOperators.B2F, InterleavedLanes.F, 0);
+        ((FloatVector) even.convertShape(VectorOperators.S2F, InterleavedLanes.F, 0))
+                .add((FloatVector) odd.convertShape(VectorOperators.S2F, InterleavedLanes.F, 0)).mul(dx)
+                .fma(sc0, FloatVector.fromArray(InterleavedLanes.F, sums, 0)).intoArray(sums, 0);
+        ((FloatVector) even.convertShape(VectorOperators.S2F, InterleavedLanes.F, 1))
+                .add((FloatVector) odd.convertShape(VectorOperators.S2F, InterleavedLanes.F, 1)).mul(dx)
+                .fma(sc1, FloatVector.fromArray(InterleavedLanes.F, sums, 16)).intoArray(sums, 16);
     }
 }
