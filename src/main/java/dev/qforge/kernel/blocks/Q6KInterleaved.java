@@ -82,7 +82,7 @@ final class Q6KInterleaved implements InterleavedLayout {
             Arrays.fill(sums, 0f);
             for (int sub = 0; sub < 16; sub++) {
                 int col = b * QK + sub * 16;
-                addSubBlock(packed, o, sub, x.levels(), col, x.scale(col / QuantizedInput.BLOCK), sums);
+                addSubBlock(packed, o, sub, x.levels(), col, x.scale(col / QuantizedInput.BLOCK), sums, scratch.levelShorts);
             }
             addSuperBlock(packed, o, sums, 0, acc, 0, scratch.rowScales);
         }
@@ -156,8 +156,12 @@ final class Q6KInterleaved implements InterleavedLayout {
         }
     }
 
-    /** sums += sc·d_x·Σ (q − 32)·x_q over sub-block sub (16 columns from col) of the super-block at o. */
-    private static void addSubBlock(MemorySegment packed, long o, int sub, short[] a, int col, float dx, float[] sums) {
+    /**
+     * sums += sc·d_x·Σ (q − 32)·x_q over sub-block sub (16 columns from col) of the super-block at o; the even and odd
+     * sums pass through shorts[0 .. 64) to {@link #addScaledSums}.
+     */
+    private static void addSubBlock(MemorySegment packed, long o, int sub, short[] a, int col, float dx, float[] sums,
+                                    short[] shorts) {
         ShortVector even = ShortVector.zero(S);
         ShortVector odd = even;
         long so = o + sub * (long) SUB_BLOCK_BYTES;
@@ -167,16 +171,8 @@ final class Q6KInterleaved implements InterleavedLayout {
             even = even.add(InterleavedLanes.widenBytes(packed, lv + i * (long) ROWS).mul(a[col + i]));
             odd = odd.add(InterleavedLanes.widenBytes(packed, lv + (i + 1) * (long) ROWS).mul(a[col + i + 1]));
         }
-        // the halves written out as in addScaledSums, and for the same reason
-        FloatVector sc0 = (FloatVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_128, packed, so, ByteOrder.LITTLE_ENDIAN)
-                .convertShape(VectorOperators.B2F, InterleavedLanes.F, 0);
-        FloatVector sc1 = (FloatVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_128, packed, so + 16, ByteOrder.LITTLE_ENDIAN)
-                .convertShape(VectorOperators.B2F, InterleavedLanes.F, 0);
-        ((FloatVector) even.convertShape(VectorOperators.S2F, InterleavedLanes.F, 0))
-                .add((FloatVector) odd.convertShape(VectorOperators.S2F, InterleavedLanes.F, 0)).mul(dx)
-                .fma(sc0, FloatVector.fromArray(InterleavedLanes.F, sums, 0)).intoArray(sums, 0);
-        ((FloatVector) even.convertShape(VectorOperators.S2F, InterleavedLanes.F, 1))
-                .add((FloatVector) odd.convertShape(VectorOperators.S2F, InterleavedLanes.F, 1)).mul(dx)
-                .fma(sc1, FloatVector.fromArray(InterleavedLanes.F, sums, 16)).intoArray(sums, 16);
+        even.intoArray(shorts, 0);
+        odd.intoArray(shorts, 32);
+        addScaledSums(packed, so, shorts, 0, dx, sums, 0);
     }
 }
