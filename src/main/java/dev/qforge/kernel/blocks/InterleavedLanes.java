@@ -130,13 +130,13 @@ final class InterleavedLanes {
             // in a register, ints by an immediate, which measured 5 % faster over the whole kernel
             IntVector w = v.reinterpretAsInts();
             s0 = s0.add(v.and((short) 15).mul(a[ao + k]));
-            s1 = s1.add(nibble(w, 4).mul(a[ao + k + 8]));
-            s2 = s2.add(nibble(w, 8).mul(a[ao + k + 16]));
-            s3 = s3.add(nibble(w, 12).mul(a[ao + k + 24]));
+            s1 = s1.add(w.lanewise(VectorOperators.LSHR, 4).and(0x000F000F).reinterpretAsShorts().mul(a[ao + k + 8]));
+            s2 = s2.add(w.lanewise(VectorOperators.LSHR, 8).and(0x000F000F).reinterpretAsShorts().mul(a[ao + k + 16]));
+            s3 = s3.add(w.lanewise(VectorOperators.LSHR, 12).and(0x000F000F).reinterpretAsShorts().mul(a[ao + k + 24]));
         }
         ShortVector total = s0.add(s1).add(s2.add(s3)).sub((short) (8 * aSum));
-        half(total, 0).intoArray(t, 0);
-        half(total, 1).intoArray(t, 16);
+        ((FloatVector) total.convertShape(VectorOperators.S2F, F, 0)).intoArray(t, 0);
+        ((FloatVector) total.convertShape(VectorOperators.S2F, F, 1)).intoArray(t, 16);
     }
 
     /**
@@ -152,14 +152,14 @@ final class InterleavedLanes {
         for (int i = 0; i < 4; i++) {
             ShortVector total = ShortVector.fromArray(S, shorts, 64 * i).add(ShortVector.fromArray(S, shorts, 64 * i + 32))
                     .sub((short) (8 * aSum));
-            half(total, 0).intoArray(t, 32 * i);
-            half(total, 1).intoArray(t, 32 * i + 16);
+            ((FloatVector) total.convertShape(VectorOperators.S2F, F, 0)).intoArray(t, 32 * i);
+            ((FloatVector) total.convertShape(VectorOperators.S2F, F, 1)).intoArray(t, 32 * i + 16);
         }
     }
 
     /**
      * Σ q·a over the nibble vectors k0 .. k0+3 (columns k, k+8, k+16, k+24) of four groups, group i's into
-     * shorts[so + 64i ..]. The nibble shifts are written out: left to {@link #nibble}, which returns a vector, C2
+     * shorts[so + 64i ..]. The nibble shifts are written out: left to a helper that returned a vector, C2
      * compiled this method 6× slower.
      */
     private static void nibbleSumsFour(MemorySegment g, long off, long groupBytes, short[] a, int ao, int k0,
@@ -251,11 +251,6 @@ final class InterleavedLanes {
         o3.intoArray(shorts, 224);
     }
 
-    /** Bits shift .. shift+3 of each short of w, as shorts. */
-    private static ShortVector nibble(IntVector w, int shift) {
-        return w.lanewise(VectorOperators.LSHR, shift).and(0x000F000F).reinterpretAsShorts();
-    }
-
     /**
      * dst[dstOff + i] = the f16 value at off + 2i as a float, for 16 values: f16 bits moved into a float's exponent and
      * mantissa, then scaled by 2^112 to rebias the exponent, which is exact for every finite f16, subnormals included
@@ -281,21 +276,10 @@ final class InterleavedLanes {
         f16sInto(s, off + 32, dst, dstOff + 16);
     }
 
-    /** The 16 signed bytes at off as floats: lanes 0-15 or 16-31 of a row of per-row bytes. */
-    static FloatVector bytesAsFloats(MemorySegment s, long off) {
-        return (FloatVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_128, s, off, ByteOrder.LITTLE_ENDIAN)
-                .convertShape(VectorOperators.B2F, F, 0);
-    }
-
     /** The 32 signed bytes at off as 32 short lanes. */
     static ShortVector widenBytes(MemorySegment s, long off) {
         return (ShortVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_256, s, off, ByteOrder.LITTLE_ENDIAN)
                 .convertShape(VectorOperators.B2S, S, 0);
-    }
-
-    /** Lanes p·16 .. p·16+15 of a short vector as floats (call it where the vector was made: it returns one). */
-    static FloatVector half(ShortVector v, int p) {
-        return (FloatVector) v.convertShape(VectorOperators.S2F, F, p);
     }
 
     /** acc[j] += d_j·dx·t[j] for the 32 rows, d_j the f16 scales at scales (converted into d, a scratch of 32). */

@@ -1,9 +1,12 @@
 package dev.qforge.kernel.blocks;
 
 import dev.qforge.numeric.LittleEndian;
+import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
 
 import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
 import java.util.Arrays;
 
 /**
@@ -124,8 +127,11 @@ final class Q4KInterleaved implements InterleavedLayout {
         float shift = 8f * aSum;
         float mx = aSum * dx;
         for (int p = 0; p < ROWS; p += 16) {
-            FloatVector sc = InterleavedLanes.bytesAsFloats(packed, o + SCALES + p);
-            FloatVector mn = InterleavedLanes.bytesAsFloats(packed, o + MINS + p);
+            // the per-row bytes widened here, not by a helper that returns a vector (Q6KInterleaved.addScaledSums says why)
+            FloatVector sc = (FloatVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_128, packed, o + SCALES + p,
+                    ByteOrder.LITTLE_ENDIAN).convertShape(VectorOperators.B2F, InterleavedLanes.F, 0);
+            FloatVector mn = (FloatVector) ByteVector.fromMemorySegment(ByteVector.SPECIES_128, packed, o + MINS + p,
+                    ByteOrder.LITTLE_ENDIAN).convertShape(VectorOperators.B2F, InterleavedLanes.F, 0);
             FloatVector.fromArray(InterleavedLanes.F, t, tOff + p).add(shift).mul(dx)
                     .fma(sc, FloatVector.fromArray(InterleavedLanes.F, sums, s + p)).intoArray(sums, s + p);
             mn.mul(mx).add(FloatVector.fromArray(InterleavedLanes.F, sums, s + ROWS + p)).intoArray(sums, s + ROWS + p);
