@@ -30,8 +30,8 @@ public interface InterleavedLayout {
 
     /**
      * Builds what the kernel derives from an activation vector once per product (the {@link PairTables}), after x is
-     * quantized; every thread of a product calls it before its first group, and the tables are built once. A layout
-     * without such tables does nothing.
+     * quantized; it is called before each piece of a product's groups, by whichever thread runs the piece, and builds
+     * the tables on the first call only. A layout without such tables does nothing.
      */
     default void prepare(QuantizedInput x) {
     }
