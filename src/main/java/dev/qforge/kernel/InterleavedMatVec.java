@@ -79,13 +79,13 @@ final class InterleavedMatVec {
         int[] pieces = pieces(ws, layouts, stepStart, threads);
         int blocks = cols / QuantizedInput.BLOCK;
         int quantTasks = Math.min(threads, blocks);
-        QuantizedInput[] distinctInputs = Arrays.copyOf(inputs, distinct);
+        int inputCount = distinct;
         AtomicInteger quantized = new AtomicInteger();
         Parallel.forRange(quantTasks + pieces.length / 3, t -> {
             if (t < quantTasks) {
                 try {
-                    for (QuantizedInput in : distinctInputs) {
-                        in.setBlocks(x, 0, blocks * t / quantTasks, blocks * (t + 1) / quantTasks);
+                    for (int k = 0; k < inputCount; k++) {
+                        inputs[k].setBlocks(x, 0, blocks * t / quantTasks, blocks * (t + 1) / quantTasks);
                     }
                 } finally {
                     quantized.incrementAndGet();
