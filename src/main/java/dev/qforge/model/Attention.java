@@ -64,7 +64,7 @@ final class Attention {
         int b = GroupedQueryKernels.KEY_BLOCK;
         float[] keys = s.keys[layer];
         int pos = s.length + t;
-        int key = (kv * s.keyBlocks + pos / b) * hd * b + pos % b;
+        int key = s.keyIndex(kv, pos, hd);
         for (int d = 0; d < hd; d++) {
             keys[key + d * b] = s.k[t * kvDim + kv * hd + d];
         }
@@ -89,7 +89,7 @@ final class Attention {
         int row = skip + span;
         float scale = (float) (1.0 / Math.sqrt(hd));
         float[] p = scratch(GroupedQueryKernels.HEADS_PER_PASS * row);
-        int keyBase = (kv * s.keyBlocks + first / GroupedQueryKernels.KEY_BLOCK) * hd * GroupedQueryKernels.KEY_BLOCK;
+        int keyBase = s.keyIndex(kv, first, hd) - skip; // the start of first's block
         int valueBase = (kv * cap + first) * hd;
         for (int pass = from; pass < to; pass++) {
             int g = pass * GroupedQueryKernels.HEADS_PER_PASS;

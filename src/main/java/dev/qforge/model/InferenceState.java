@@ -32,6 +32,15 @@ public final class InferenceState {
     float[] up;
     float[] normed;
 
+    /**
+     * Where KV head kv's key of position pos, dimension 0, sits in a layer's keys (dimension d at + d·B): the index
+     * {@link #keys} documents, so that the cache's writer and its readers share one formula.
+     */
+    int keyIndex(int kv, int pos, int headDim) {
+        int b = GroupedQueryKernels.KEY_BLOCK;
+        return (kv * keyBlocks + pos / b) * headDim * b + pos % b;
+    }
+
     InferenceState(ModelConfig c, int capacity) {
         this.capacity = capacity;
         this.keyBlocks = (capacity + GroupedQueryKernels.KEY_BLOCK - 1) / GroupedQueryKernels.KEY_BLOCK;
