@@ -78,7 +78,7 @@ public final class GgufFile implements TensorStore {
         try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ)) {
             long size = channel.size();
             MemorySegment file = size == 0 ? MemorySegment.ofArray(new byte[0])
-                    : channel.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
+                    : MappedFiles.mapReadOnly(channel, 0, size, arena);
             return new Parser(path, file).parse(arena);
         } catch (NoSuchFileException e) {
             arena.close();

@@ -65,7 +65,7 @@ public final class ImatrixFile {
         try (Arena arena = Arena.ofConfined(); FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
             long size = ch.size();
             MemorySegment seg = size == 0 ? MemorySegment.ofArray(new byte[0])
-                    : ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
+                    : MappedFiles.mapReadOnly(ch, 0, size, arena);
             return new LegacyParser(path, seg).parse();
         } catch (NoSuchFileException e) {
             throw new QforgeException(path + ": no such file");

@@ -60,7 +60,7 @@ public final class SafetensorsFile implements AutoCloseable {
         Arena arena = Arena.ofShared();
         try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ)) {
             long size = channel.size();
-            MemorySegment file = size == 0 ? MemorySegment.NULL : channel.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
+            MemorySegment file = size == 0 ? MemorySegment.NULL : MappedFiles.mapReadOnly(channel, 0, size, arena);
             SafetensorsFile result = parse(path, file, size, arena);
             return result;
         } catch (NoSuchFileException e) {

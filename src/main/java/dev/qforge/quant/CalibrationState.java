@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.qforge.QforgeException;
 import dev.qforge.format.AtomicFile;
 import dev.qforge.format.JsonFiles;
+import dev.qforge.format.MappedFiles;
 import dev.qforge.format.PartialFiles;
 
 import java.io.IOException;
@@ -96,7 +97,7 @@ public final class CalibrationState implements AutoCloseable {
                 }
                 s.places.put(t.path("name").asText(), new long[]{offset, bytes});
                 s.tensors.put(t.path("name").asText(), bytes == 0 ? MemorySegment.NULL
-                        : ch.map(FileChannel.MapMode.READ_ONLY, offset, bytes, s.arena));
+                        : MappedFiles.mapReadOnly(ch, offset, bytes, s.arena));
                 s.size = Math.max(s.size, offset + bytes);
             }
             s.layersDone = json.path("layersDone").asInt();
@@ -126,7 +127,7 @@ public final class CalibrationState implements AutoCloseable {
             }
             size += bytes.length;
             MemorySegment m = bytes.length == 0 ? MemorySegment.NULL
-                    : channel.map(FileChannel.MapMode.READ_ONLY, at, bytes.length, arena);
+                    : MappedFiles.mapReadOnly(channel, at, bytes.length, arena);
             tensors.put(name, m);
             places.put(name, new long[]{at, bytes.length});
             return m;

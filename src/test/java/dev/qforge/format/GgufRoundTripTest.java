@@ -160,6 +160,9 @@ class GgufRoundTripTest {
             assertEquals(64 + 128, f.info("h").offset());
             assertEquals(64 + 128 + 64, f.info("v4").offset());
             assertArrayEquals(q8, f.data("q").toArray(java.lang.foreign.ValueLayout.JAVA_BYTE));
+            assertTrue(f.data("q").isReadOnly());
+            // tensors are views of a plain native segment (MappedFiles), the class of allocated memory
+            assertEquals(java.lang.foreign.Arena.global().allocate(1).getClass(), f.data("q").getClass());
             assertEquals(DType.F16, f.tensor("h").dtype());
             assertArrayEquals(new long[]{2, 1, 2, 1}, f.tensor("v4").shape());
             assertEquals(4, f.info("v4").nDims());
