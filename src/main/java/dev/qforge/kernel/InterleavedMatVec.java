@@ -57,13 +57,13 @@ final class InterleavedMatVec {
         MemorySegment[] packed = new MemorySegment[m];
         QuantizedInput[] inputs = sharedInputs(m);
         QuantizedInput[] q = new QuantizedInput[m];
-        long[] groupBytes = new long[m];
+        long[] strides = new long[m];
         int[] stepStart = new int[m + 1];
         int distinct = 0;
         for (int i = 0; i < m; i++) {
             layouts[i] = ws[i].format().interleavedLayout();
             packed[i] = packed(ws[i], layouts[i]);
-            groupBytes[i] = layouts[i].groupBytes(cols);
+            strides[i] = layouts[i].groupStride(cols);
             for (int k = 0; k < i && q[i] == null; k++) {
                 if (layouts[k] == layouts[i]) {
                     q[i] = q[k];
@@ -107,7 +107,7 @@ final class InterleavedMatVec {
             int g1 = pieces[p + 2];
             layouts[i].prepare(q[i]);
             int rows = ws[i].rows();
-            layouts[i].dotGroups(packed[i], g0 * groupBytes[i], groupBytes[i], g1 - g0, cols, q[i], outs[i],
+            layouts[i].dotGroups(packed[i], g0 * strides[i], strides[i], g1 - g0, cols, q[i], outs[i],
                     g0 * InterleavedLayout.ROWS, Math.min((g1 - g0) * InterleavedLayout.ROWS, rows - g0 * InterleavedLayout.ROWS));
         });
         Reference.reachabilityFence(ws); // each matrix's cleaner frees its packed copy
@@ -187,11 +187,11 @@ final class InterleavedMatVec {
     private static MemorySegment pack(WeightMatrix w, InterleavedLayout layout, Arena arena) {
         int cols = w.cols();
         int rows = w.rows();
-        long groupBytes = layout.groupBytes(cols);
+        long stride = layout.groupStride(cols);
         long rowBytes = w.rowBytes();
-        MemorySegment p = HugePageMemory.allocate(groups(rows) * groupBytes, arena);
+        MemorySegment p = HugePageMemory.allocate(groups(rows) * stride, arena);
         Parallel.forRange(groups(rows), g -> layout.pack(w.data(), g * InterleavedLayout.ROWS * rowBytes, rowBytes,
-                Math.min(InterleavedLayout.ROWS, rows - g * InterleavedLayout.ROWS), cols, p, g * groupBytes));
+                Math.min(InterleavedLayout.ROWS, rows - g * InterleavedLayout.ROWS), cols, p, g * stride));
         return p;
     }
 

@@ -48,7 +48,7 @@ public final class QuantKernelBenchmark {
         InterleavedLayout layout = w.format().interleavedLayout();
         MemorySegment packed = InterleavedMatVec.packed(w, layout);
         int cols = w.cols();
-        long groupBytes = layout.groupBytes(cols);
+        long groupBytes = layout.groupStride(cols);
         QuantizedInput q = new QuantizedInput().set(x, 0, cols);
         layout.prepare(q);
         float[] out = new float[CACHED_GROUP_ROWS];

@@ -23,6 +23,14 @@ public interface InterleavedLayout {
     long groupBytes(int cols);
 
     /**
+     * Bytes from one group to the next in a packed matrix: {@link #groupBytes}, or more where the layout spaces its
+     * groups apart (the gap after each group is never read).
+     */
+    default long groupStride(int cols) {
+        return groupBytes(cols);
+    }
+
+    /**
      * Packs rows of the format's bytes — row j of the group at srcOffset + j·rowBytes, for j below
      * rows (at most 32) — into dst at dstOffset. dst is zero-filled; rows past the last stay zero.
      */

@@ -86,7 +86,7 @@ class InterleavedLayoutTest {
             float[] xf = activations(rnd, cols);
             QuantizedInput x = new QuantizedInput().set(xf, 0, cols);
             int groups = (rowCount + 31) / 32;
-            long gb = layout.groupBytes(cols);
+            long gb = layout.groupStride(cols);
             MemorySegment packed = Arena.ofAuto().allocate(gb * groups, 64);
             float[] out = new float[rowCount];
             for (int g = 0; g < groups; g++) {
