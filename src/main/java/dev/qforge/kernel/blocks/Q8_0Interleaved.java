@@ -28,6 +28,7 @@ final class Q8_0Interleaved implements InterleavedLayout {
     private static final int SCALES = BLOCK * ROWS;
     private static final long BLOCK_BYTES = SCALES + 2 * ROWS;
     private static final long STREAM_STAGGER = 256;
+    private static final long PAGE = 4096;
     private static final VectorSpecies<Short> S = InterleavedLanes.S;
     private static final VectorSpecies<Integer> I = IntVector.SPECIES_512;
 
@@ -37,16 +38,17 @@ final class Q8_0Interleaved implements InterleavedLayout {
     }
 
     /**
-     * Where four groups are read at once ({@link DecodeStreams}), groups 256 bytes further apart than their size. A
-     * group is 1088 bytes per 32 columns, so at 2048 or 8192 columns (and any multiple of 128) the four streams would
-     * sit at the same offset within their 4 KiB pages at every step. On the Xeon measured (2 vCPUs, AMX) the spaced
-     * groups streamed at 27.7-29.2 GB/s on two threads against 23.0-26.5 (2048 and 8192 columns, five separate
-     * allocations, each faster spaced) and the 1B Q8_0 decode ran 26.1-26.4 tok/s against 23.0-23.5. Not for the
-     * other layouts: the same spacing made Q4_0's kernel 0-4 % and its decode 3-10 % slower, Q6_K's decode 2-4 %.
+     * Where four groups are read at once ({@link DecodeStreams}) and their size is a whole number of 4 KiB pages (1088
+     * bytes per 32 columns: at any multiple of 2048 columns), groups 256 bytes further apart than their size, so that
+     * the four streams do not sit at the same offset within their pages at every step. On the Xeon measured (2 vCPUs,
+     * AMX) the spaced groups streamed at 27.7-29.2 GB/s on two threads against 23.0-26.5 (2048 and 8192 columns, five
+     * separate allocations, each faster spaced) and the 1B Q8_0 decode ran 26.0-26.4 tok/s against 23.0-23.6. Not for
+     * the other layouts: the same spacing made Q4_0's kernel 0-5 % and its decode 2-10 % slower, Q6_K's decode 2-4 %.
      */
     @Override
     public long groupStride(int cols) {
-        return groupBytes(cols) + (DecodeStreams.GROUPS == 4 ? STREAM_STAGGER : 0);
+        long bytes = groupBytes(cols);
+        return DecodeStreams.GROUPS == 4 && bytes % PAGE == 0 ? bytes + STREAM_STAGGER : bytes;
     }
 
     @Override
