@@ -29,7 +29,6 @@ final class InterleavedLanes {
     static final int NIBBLE_BYTES = 512;
     static final VectorSpecies<Short> S = ShortVector.SPECIES_512;
     static final VectorSpecies<Float> F = FloatVector.SPECIES_512;
-    private static final VectorSpecies<Integer> I = IntVector.SPECIES_512;
     /**
      * 2^15 in the low short of each int lane, 0 in the high one: added to short sums that two rows share an int lane of
      * (a short add, no carry between them), it makes the lane read as high·2^16 + (low + 2^15) with the second term in
