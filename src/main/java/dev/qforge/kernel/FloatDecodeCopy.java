@@ -1,11 +1,18 @@
 package dev.qforge.kernel;
 
 import dev.qforge.tensor.DType;
+import dev.qforge.tensor.Tensor;
 import dev.qforge.tensor.WeightMatrix;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.management.ManagementFactory;
+import java.nio.ByteOrder;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -52,9 +59,14 @@ final class FloatDecodeCopy {
     /**
      * A float matrix's bytes for decode: row-major when {@code panelCols} is the matrix's cols, else in column
      * panels — panel p holds columns [p·panelCols, (p+1)·panelCols) of every row (the last panel may be narrower),
-     * row after row, and the panels follow one another.
+     * row after row, and the panels follow one another. {@code rebiased}: F16 values re-encoded as {@link
+     * F16Rebiased} for {@link MatMul#f16Dot1}, which then reads them.
      */
-    record Decode(MemorySegment data, int panelCols) {
+    record Decode(MemorySegment data, int panelCols, boolean rebiased) {
+        /** The matrix's bytes as they are. */
+        Decode(MemorySegment data, int panelCols) {
+            this(data, panelCols, false);
+        }
     }
 
     /** The matrix's bytes to stream for a decode step: its huge-page copy where one is (or can be) made, else its data. */
@@ -64,16 +76,31 @@ final class FloatDecodeCopy {
             return new Decode(w.data(), w.cols());
         }
         MemorySegment d = w.decodeLayout((m, arena) -> copy(m, arena, bytes));
-        return new Decode(d, d == w.data() ? w.cols() : panelCols(w));
+        return d == w.data() ? new Decode(d, w.cols()) : new Decode(d, panelCols(w), rebiases(w));
     }
 
-    /** F32 and BF16 copies wider than a panel are paneled; F16 (converted a row at a time) stays row-major. */
+    /** Copies wider than a panel are paneled. */
     private static int panelCols(WeightMatrix w) {
-        DType dt = w.asFloatTensor().dtype();
-        return dt != DType.F16 && w.cols() > PANEL_COLS ? PANEL_COLS : w.cols();
+        return Math.min(w.cols(), PANEL_COLS);
     }
 
+    /**
+     * Whether w's copy is {@link F16Rebiased}: F16 copies are, where the F16 kernel that needs it runs (four rows at a
+     * time, {@link MatMul#FOUR_ROWS}); elsewhere F16 rows are converted as they are.
+     */
+    private static boolean rebiases(WeightMatrix w) {
+        return MatMul.FOUR_ROWS && w.asFloatTensor().dtype() == DType.F16;
+    }
+
+    /**
+     * The copy, or the matrix's own bytes where the budget is spent or an F16 matrix that is to be {@link
+     * F16Rebiased} holds a value that cannot be (magnitude 128 or more, infinite, NaN): that matrix is decoded in place.
+     */
     private static MemorySegment copy(WeightMatrix m, Arena arena, long bytes) {
+        boolean rebias = rebiases(m);
+        if (rebias && maxF16Exponent(m.data(), bytes) > F16Rebiased.MAX_EXPONENT) {
+            return m.data();
+        }
         if (RESERVED.addAndGet(bytes) > BUDGET) {
             RESERVED.addAndGet(-bytes);
             return m.data();
@@ -82,10 +109,6 @@ final class FloatDecodeCopy {
         MemorySegment.NULL.reinterpret(0, arena, s -> RESERVED.addAndGet(-bytes));
         MemorySegment copy = HugePageMemory.allocate(bytes, arena);
         int panel = panelCols(m);
-        if (panel == m.cols()) {
-            MemorySegment.copy(m.data(), 0, copy, 0, bytes);
-            return copy;
-        }
         long size = m.asFloatTensor().dtype().byteSize();
         long rowBytes = m.cols() * size;
         int rows = m.rows();
@@ -94,9 +117,66 @@ final class FloatDecodeCopy {
             long width = Math.min(panel, m.cols() - c0) * size;
             long base = (long) rows * c0 * size;
             for (long r = 0; r < rows; r++) {
-                MemorySegment.copy(m.data(), r * rowBytes + c0 * size, copy, base + r * width, width);
+                if (rebias) {
+                    rebiasF16s(m.data(), r * rowBytes + c0 * size, copy, base + r * width, width / 2);
+                } else {
+                    MemorySegment.copy(m.data(), r * rowBytes + c0 * size, copy, base + r * width, width);
+                }
             }
         });
         return copy;
     }
+
+    private static final VectorSpecies<Short> SHORTS = ShortVector.SPECIES_PREFERRED;
+
+    /** The largest exponent field of the F16 values in data's first bytes (31: an infinity or NaN), in parallel. */
+    static int maxF16Exponent(MemorySegment data, long bytes) {
+        long values = bytes / 2;
+        int chunks = (int) Math.max(1, Math.min(256, values >>> 20));
+        AtomicInteger max = new AtomicInteger();
+        Parallel.forRange(chunks, k -> max.accumulateAndGet(maxF16Exponent(data, values * k / chunks,
+                values * (k + 1) / chunks), Math::max));
+        return max.get();
+    }
+
+    private static int maxF16Exponent(MemorySegment data, long from, long to) {
+        ShortVector max = ShortVector.zero(SHORTS);
+        long i = from;
+        for (; i + SHORTS.length() <= to; i += SHORTS.length()) {
+            max = max.max(ShortVector.fromMemorySegment(SHORTS, data, 2 * i, ByteOrder.LITTLE_ENDIAN).and(F16_EXPONENT));
+        }
+        int m = max.reduceLanes(VectorOperators.MAX);
+        for (; i < to; i++) {
+            m = Math.max(m, data.get(Tensor.I16, 2 * i) & F16_EXPONENT);
+        }
+        return m >>> 10;
+    }
+
+    /**
+     * dst[dstOff ..] = the count F16 values at src[srcOff ..] re-encoded ({@link F16Rebiased#of}; each has an exponent
+     * field of at most {@link F16Rebiased#MAX_EXPONENT}): normal values in vector lanes, a vector with a subnormal in
+     * scalar code.
+     */
+    private static void rebiasF16s(MemorySegment src, long srcOff, MemorySegment dst, long dstOff, long count) {
+        long i = 0;
+        for (; i + SHORTS.length() <= count; i += SHORTS.length()) {
+            ShortVector v = ShortVector.fromMemorySegment(SHORTS, src, srcOff + 2 * i, ByteOrder.LITTLE_ENDIAN);
+            VectorMask<Short> zeroExponent = v.and(F16_EXPONENT).compare(VectorOperators.EQ, 0);
+            if (zeroExponent.and(v.and((short) 0x3FF).compare(VectorOperators.NE, 0)).anyTrue()) {
+                rebiasOneByOne(src, srcOff, dst, dstOff, i, i + SHORTS.length());
+            } else {
+                v.add((short) (F16Rebiased.REBIAS << 10), zeroExponent.not())
+                        .intoMemorySegment(dst, dstOff + 2 * i, ByteOrder.LITTLE_ENDIAN);
+            }
+        }
+        rebiasOneByOne(src, srcOff, dst, dstOff, i, count);
+    }
+
+    private static void rebiasOneByOne(MemorySegment src, long srcOff, MemorySegment dst, long dstOff, long from, long to) {
+        for (long i = from; i < to; i++) {
+            dst.set(Tensor.I16, dstOff + 2 * i, (short) F16Rebiased.of(src.get(Tensor.I16, srcOff + 2 * i)));
+        }
+    }
+
+    private static final short F16_EXPONENT = 0x7C00;
 }

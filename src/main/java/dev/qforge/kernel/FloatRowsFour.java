@@ -9,6 +9,7 @@ import jdk.incubator.vector.VectorOperators;
 
 import java.lang.foreign.MemorySegment;
 
+import static dev.qforge.kernel.MatMul.F16_BITS;
 import static dev.qforge.kernel.MatMul.FS;
 import static dev.qforge.kernel.MatMul.HI_MASK;
 import static dev.qforge.kernel.MatMul.IS;
@@ -16,9 +17,9 @@ import static dev.qforge.kernel.MatMul.L;
 import static dev.qforge.kernel.MatMul.LE;
 
 /**
- * Float decode dots of four rows at once, their loads interleaved vector by vector ({@link
+ * Float decode dots of four rows at once (F32, BF16, F16), their loads interleaved vector by vector ({@link
  * dev.qforge.kernel.blocks.DecodeStreams} says where and why): each row gets the same floats as {@link MatMul#f32Dot1}
- * or {@link MatMul#bf16Dot1} (its chains, in its order, and their lane sum in {@link Lanes#sum}'s order, taken from a
+ * {@link MatMul#bf16Dot1} or {@link MatMul#f16Dot1} (its chains, in its order, and their lane sum in {@link Lanes#sum}'s order, taken from a
  * scratch array in scalar code so that no vector crosses a call), so a result does not depend on which rows a thread
  * took four at a time.
  */
@@ -167,6 +168,97 @@ final class FloatRowsFour {
             float s = Lanes.sum(lanes, i * L, L);
             for (int c = 2 * bound; c < cols; c++) {
                 s += FloatBits.bf16ToFloat(w.get(Tensor.I16, o + (long) c * 2)) * x[xOff + c];
+            }
+            out[r + i] = s;
+        }
+    }
+    /**
+     * out[r + i] = row i (at o0 + i·stride) of {@link F16Rebiased} weights times x[xOff, xOff + cols), whose even/odd
+     * elements times its X_SCALE are xe/xo[xsOff ..), as {@link MatMul#f16Dot1} (which says why that is exact).
+     */
+    static void f16(MemorySegment w, long o0, long stride, float[] x, int xOff, float[] xe, float[] xo, int xsOff,
+                    int cols, float[] out, int r) {
+        FloatVector ae0 = FloatVector.zero(FS);
+        FloatVector ad0 = ae0;
+        FloatVector ae1 = ae0;
+        FloatVector ad1 = ae0;
+        FloatVector be0 = ae0;
+        FloatVector bd0 = ae0;
+        FloatVector be1 = ae0;
+        FloatVector bd1 = ae0;
+        FloatVector ce0 = ae0;
+        FloatVector cd0 = ae0;
+        FloatVector ce1 = ae0;
+        FloatVector cd1 = ae0;
+        FloatVector de0 = ae0;
+        FloatVector dd0 = ae0;
+        FloatVector de1 = ae0;
+        FloatVector dd1 = ae0;
+        long o1 = o0 + stride;
+        long o2 = o1 + stride;
+        long o3 = o2 + stride;
+        int pairs = cols >>> 1;
+        int bound = IS.loopBound(pairs);
+        int p = 0;
+        for (; p + 2 * L <= bound; p += 2 * L) {
+            FloatVector xe0 = FloatVector.fromArray(FS, xe, xsOff + p);
+            FloatVector xo0 = FloatVector.fromArray(FS, xo, xsOff + p);
+            FloatVector xe1 = FloatVector.fromArray(FS, xe, xsOff + p + L);
+            FloatVector xo1 = FloatVector.fromArray(FS, xo, xsOff + p + L);
+            long k0 = (long) p * 4;
+            long k1 = (long) (p + L) * 4;
+            IntVector v = IntVector.fromMemorySegment(IS, w, o0 + k0, LE);
+            ae0 = v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(F16_BITS).reinterpretAsFloats().fma(xe0, ae0);
+            ad0 = v.lanewise(VectorOperators.ASHR, 3).and(F16_BITS).reinterpretAsFloats().fma(xo0, ad0);
+            v = IntVector.fromMemorySegment(IS, w, o1 + k0, LE);
+            be0 = v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(F16_BITS).reinterpretAsFloats().fma(xe0, be0);
+            bd0 = v.lanewise(VectorOperators.ASHR, 3).and(F16_BITS).reinterpretAsFloats().fma(xo0, bd0);
+            v = IntVector.fromMemorySegment(IS, w, o2 + k0, LE);
+            ce0 = v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(F16_BITS).reinterpretAsFloats().fma(xe0, ce0);
+            cd0 = v.lanewise(VectorOperators.ASHR, 3).and(F16_BITS).reinterpretAsFloats().fma(xo0, cd0);
+            v = IntVector.fromMemorySegment(IS, w, o3 + k0, LE);
+            de0 = v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(F16_BITS).reinterpretAsFloats().fma(xe0, de0);
+            dd0 = v.lanewise(VectorOperators.ASHR, 3).and(F16_BITS).reinterpretAsFloats().fma(xo0, dd0);
+            v = IntVector.fromMemorySegment(IS, w, o0 + k1, LE);
+            ae1 = v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(F16_BITS).reinterpretAsFloats().fma(xe1, ae1);
+            ad1 = v.lanewise(VectorOperators.ASHR, 3).and(F16_BITS).reinterpretAsFloats().fma(xo1, ad1);
+            v = IntVector.fromMemorySegment(IS, w, o1 + k1, LE);
+            be1 = v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(F16_BITS).reinterpretAsFloats().fma(xe1, be1);
+            bd1 = v.lanewise(VectorOperators.ASHR, 3).and(F16_BITS).reinterpretAsFloats().fma(xo1, bd1);
+            v = IntVector.fromMemorySegment(IS, w, o2 + k1, LE);
+            ce1 = v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(F16_BITS).reinterpretAsFloats().fma(xe1, ce1);
+            cd1 = v.lanewise(VectorOperators.ASHR, 3).and(F16_BITS).reinterpretAsFloats().fma(xo1, cd1);
+            v = IntVector.fromMemorySegment(IS, w, o3 + k1, LE);
+            de1 = v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(F16_BITS).reinterpretAsFloats().fma(xe1, de1);
+            dd1 = v.lanewise(VectorOperators.ASHR, 3).and(F16_BITS).reinterpretAsFloats().fma(xo1, dd1);
+        }
+        if (p < bound) {
+            FloatVector xe0 = FloatVector.fromArray(FS, xe, xsOff + p);
+            FloatVector xo0 = FloatVector.fromArray(FS, xo, xsOff + p);
+            long k0 = (long) p * 4;
+            IntVector v = IntVector.fromMemorySegment(IS, w, o0 + k0, LE);
+            ae0 = v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(F16_BITS).reinterpretAsFloats().fma(xe0, ae0);
+            ad0 = v.lanewise(VectorOperators.ASHR, 3).and(F16_BITS).reinterpretAsFloats().fma(xo0, ad0);
+            v = IntVector.fromMemorySegment(IS, w, o1 + k0, LE);
+            be0 = v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(F16_BITS).reinterpretAsFloats().fma(xe0, be0);
+            bd0 = v.lanewise(VectorOperators.ASHR, 3).and(F16_BITS).reinterpretAsFloats().fma(xo0, bd0);
+            v = IntVector.fromMemorySegment(IS, w, o2 + k0, LE);
+            ce0 = v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(F16_BITS).reinterpretAsFloats().fma(xe0, ce0);
+            cd0 = v.lanewise(VectorOperators.ASHR, 3).and(F16_BITS).reinterpretAsFloats().fma(xo0, cd0);
+            v = IntVector.fromMemorySegment(IS, w, o3 + k0, LE);
+            de0 = v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(F16_BITS).reinterpretAsFloats().fma(xe0, de0);
+            dd0 = v.lanewise(VectorOperators.ASHR, 3).and(F16_BITS).reinterpretAsFloats().fma(xo0, dd0);
+        }
+        float[] lanes = LANES.get();
+        ae0.add(ad0).add(ae1.add(ad1)).intoArray(lanes, 0);
+        be0.add(bd0).add(be1.add(bd1)).intoArray(lanes, L);
+        ce0.add(cd0).add(ce1.add(cd1)).intoArray(lanes, 2 * L);
+        de0.add(dd0).add(de1.add(dd1)).intoArray(lanes, 3 * L);
+        for (int i = 0; i < 4; i++) {
+            long o = o0 + i * stride;
+            float s = Lanes.sum(lanes, i * L, L);
+            for (int c = 2 * bound; c < cols; c++) {
+                s += F16Rebiased.toFloat(w.get(Tensor.I16, o + (long) c * 2)) * x[xOff + c];
             }
             out[r + i] = s;
         }

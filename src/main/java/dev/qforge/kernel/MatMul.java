@@ -140,7 +140,7 @@ public final class MatMul {
             chunk[i] = matvecChunk(ws[i].rows());
             taskStart[i + 1] = taskStart[i] + (ws[i].rows() + chunk[i] - 1) / chunk[i];
         }
-        float[][] split = dt == DType.BF16 ? splitEvenOdd(x, cols) : null;
+        float[][] split = decodeSplit(dt, x, cols);
         Parallel.forRange(taskStart[m], t -> {
             int i = 0;
             while (taskStart[i + 1] <= t) {
@@ -160,11 +160,15 @@ public final class MatMul {
                                    float[] out, int r0, int r1) {
         MemorySegment w = d.data();
         int panel = d.panelCols();
-        if (panel == cols) {
-            switch (dt) {
-                case F32 -> f32Rows(w, cols, x, out, r0, r1);
-                case BF16 -> bf16Rows(w, cols, x, split[0], split[1], out, r0, r1);
-                default -> f16Rows(w, cols, x, out, r0, r1);
+        if (dt == DType.F16 && !(d.rebiased() && split != null)) {
+            f16Converted(d, rows, cols, x, out, r0, r1);
+            return;
+        }
+        if (panel == cols && dt != DType.F16) {
+            if (dt == DType.F32) {
+                f32Rows(w, cols, x, out, r0, r1);
+            } else {
+                bf16Rows(w, cols, x, split[0], split[1], out, r0, r1);
             }
             return;
         }
@@ -173,14 +177,16 @@ public final class MatMul {
             int width = Math.min(panel, cols - c0);
             long base = (long) rows * c0 * size;
             int r = r0;
-            if (FOUR_ROWS && dt != DType.F16) {
+            if (FOUR_ROWS) {
                 float[] dots = FOUR_DOTS.get();
                 for (; r + 4 <= r1; r += 4) {
                     long o = base + r * width * size;
-                    if (dt == DType.F32) {
-                        FloatRowsFour.f32(w, o, width * size, x, c0, width, dots, 0);
-                    } else {
-                        FloatRowsFour.bf16(w, o, width * size, x, c0, split[0], split[1], c0 >>> 1, width, dots, 0);
+                    switch (dt) {
+                        case F32 -> FloatRowsFour.f32(w, o, width * size, x, c0, width, dots, 0);
+                        case BF16 -> FloatRowsFour.bf16(w, o, width * size, x, c0, split[0], split[1], c0 >>> 1, width,
+                                dots, 0);
+                        default -> FloatRowsFour.f16(w, o, width * size, x, c0, split[0], split[1], c0 >>> 1, width,
+                                dots, 0);
                     }
                     for (int i = 0; i < 4; i++) {
                         out[r + i] = c0 == 0 ? dots[i] : out[r + i] + dots[i];
@@ -189,8 +195,11 @@ public final class MatMul {
             }
             for (; r < r1; r++) {
                 long o = base + r * width * size;
-                float dot = dt == DType.F32 ? f32Dot1(w, o, x, c0, width)
-                        : bf16Dot1(w, o, x, c0, split[0], split[1], c0 >>> 1, width);
+                float dot = switch (dt) {
+                    case F32 -> f32Dot1(w, o, x, c0, width);
+                    case BF16 -> bf16Dot1(w, o, x, c0, split[0], split[1], c0 >>> 1, width);
+                    default -> f16Dot1(w, o, x, c0, split[0], split[1], c0 >>> 1, width);
+                };
                 out[r] = c0 == 0 ? dot : out[r] + dot;
             }
         }
@@ -262,7 +271,7 @@ public final class MatMul {
 
     private static void matvec(MemorySegment w, DType dt, int rows, int cols, float[] x, float[] out) {
         int chunk = matvecChunk(rows);
-        float[][] split = dt == DType.BF16 ? splitEvenOdd(x, cols) : null;
+        float[][] split = decodeSplit(dt, x, cols);
         FloatDecodeCopy.Decode rowMajor = new FloatDecodeCopy.Decode(w, cols);
         Parallel.forRange((rows + chunk - 1) / chunk, t -> decodeRows(rowMajor, dt, rows, cols, x, split, out, t * chunk,
                 Math.min(rows, t * chunk + chunk)));
@@ -272,6 +281,38 @@ public final class MatMul {
     private static int matvecChunk(int rows) {
         int threads = Parallel.threads();
         return Math.max(MATVEC_CHUNK_MIN, ((rows + threads * 8 - 1) / (threads * 8) + 3) & ~3);
+    }
+
+    /**
+     * What the decode kernels of dt take besides x: for BF16 x's even and odd elements; for F16, where its kernel runs
+     * ({@link #f16Dot1}), the same times {@link F16Rebiased#X_SCALE}, or null where an element of x is too large for
+     * that (or not a number) and the F16 rows are converted instead; for F32 nothing.
+     */
+    private static float[][] decodeSplit(DType dt, float[] x, int cols) {
+        return switch (dt) {
+            case BF16 -> splitEvenOdd(x, cols);
+            case F16 -> FOUR_ROWS ? splitEvenOddScaled(x, cols) : null;
+            default -> null;
+        };
+    }
+
+    /**
+     * x's even and odd elements times {@link F16Rebiased#X_SCALE}, or null where some |x| is at or above {@link
+     * F16Rebiased#X_LIMIT} or NaN.
+     */
+    static float[][] splitEvenOddScaled(float[] x, int cols) {
+        for (int c = 0; c < cols; c++) {
+            if (!(Math.abs(x[c]) < F16Rebiased.X_LIMIT)) {
+                return null;
+            }
+        }
+        float[][] split = splitEvenOdd(x, cols);
+        int pairs = cols >>> 1;
+        for (int p = 0; p < pairs; p++) {
+            split[0][p] *= F16Rebiased.X_SCALE;
+            split[1][p] *= F16Rebiased.X_SCALE;
+        }
+        return split;
     }
 
     /** x's even and odd elements (the first cols), in this thread's {@link #SPLIT_X} arrays. */
@@ -292,7 +333,7 @@ public final class MatMul {
     // One row at a time on AMD: streaming rows one after another from memory measured ~25% faster (2 threads,
     // Zen 4: ~39 vs ~31 GB/s) than interleaving four rows per pass, for F32 and BF16 alike. Four rows at a time
     // where DecodeStreams says so (Intel), each row's floats the same.
-    private static final boolean FOUR_ROWS = dev.qforge.kernel.blocks.DecodeStreams.GROUPS == 4;
+    static final boolean FOUR_ROWS = dev.qforge.kernel.blocks.DecodeStreams.GROUPS == 4;
     private static final ThreadLocal<float[]> FOUR_DOTS = ThreadLocal.withInitial(() -> new float[4]);
 
     private static void f32Rows(MemorySegment w, int cols, float[] x, float[] out, int r0, int r1) {
@@ -381,10 +422,60 @@ public final class MatMul {
         return s0;
     }
 
-    // F16: converted a row at a time into a thread-local F32 buffer (see f16ToF32), then an F32 dot product
-    // from arrays. Vector-API bit manipulation inside the dot product was measured too: as fast when C2
-    // compiles it well, but fragile: the conversion helpers pass C2's inlining limits in larger kernels,
-    // and after a recompilation the kernel ran ~30x slower with boxed vectors.
+    /**
+     * Moves an F16 value from the top half of an int lane, shifted right by 3 as a signed int, to where a float has
+     * its sign, exponent and mantissa: keeps the sign (bit 31) and bits 13-27, clears the sign's copies in 28-30.
+     */
+    static final int F16_BITS = 0x8FFFE000;
+
+    /**
+     * One row of {@link F16Rebiased} weights times x[xOff, xOff+cols), whose even/odd elements times {@link
+     * F16Rebiased#X_SCALE} are xe/xo[xsOff ..): the F16 decode where {@link #FOUR_ROWS} (with {@link
+     * FloatRowsFour#f16}). Each int lane holds two values; the odd one's bits, shifted right by 3 as a signed int and
+     * masked ({@link #F16_BITS}), read as a float equal to the value over X_SCALE, exactly; the even one's the same
+     * after a shift left by 16. Times x·X_SCALE (exact: a power of two, below overflow) an FMA rounds exactly what it
+     * rounds for the converted weight times x, so a row's floats are those of the weights converted first, in this
+     * kernel's order. Three shifts, two masks and two FMAs per 32 weights, from the bytes as they stream: converting
+     * rows into a buffer first ({@link #f16Converted}) read the 1B model's F16 matrices at ~60 % of the read probe
+     * on an Intel Xeon, one stream per thread (8.5 tok/s against llama.cpp's 12.3).
+     */
+    static float f16Dot1(MemorySegment w, long o0, float[] x, int xOff, float[] xe, float[] xo, int xsOff, int cols) {
+        FloatVector e0 = FloatVector.zero(FS), d0 = FloatVector.zero(FS);
+        FloatVector e1 = FloatVector.zero(FS), d1 = FloatVector.zero(FS);
+        int pairs = cols >>> 1;
+        int bound = IS.loopBound(pairs);
+        int p = 0;
+        for (; p + 2 * L <= bound; p += 2 * L) {
+            IntVector v = IntVector.fromMemorySegment(IS, w, o0 + (long) p * 4, LE);
+            IntVector u = IntVector.fromMemorySegment(IS, w, o0 + (long) (p + L) * 4, LE);
+            e0 = v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(F16_BITS)
+                    .reinterpretAsFloats().fma(FloatVector.fromArray(FS, xe, xsOff + p), e0);
+            d0 = v.lanewise(VectorOperators.ASHR, 3).and(F16_BITS).reinterpretAsFloats()
+                    .fma(FloatVector.fromArray(FS, xo, xsOff + p), d0);
+            e1 = u.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(F16_BITS)
+                    .reinterpretAsFloats().fma(FloatVector.fromArray(FS, xe, xsOff + p + L), e1);
+            d1 = u.lanewise(VectorOperators.ASHR, 3).and(F16_BITS).reinterpretAsFloats()
+                    .fma(FloatVector.fromArray(FS, xo, xsOff + p + L), d1);
+        }
+        if (p < bound) {
+            IntVector v = IntVector.fromMemorySegment(IS, w, o0 + (long) p * 4, LE);
+            e0 = v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(F16_BITS)
+                    .reinterpretAsFloats().fma(FloatVector.fromArray(FS, xe, xsOff + p), e0);
+            d0 = v.lanewise(VectorOperators.ASHR, 3).and(F16_BITS).reinterpretAsFloats()
+                    .fma(FloatVector.fromArray(FS, xo, xsOff + p), d0);
+        }
+        float s0 = Lanes.sum(e0.add(d0).add(e1.add(d1)));
+        for (int c = 2 * bound; c < cols; c++) {
+            s0 += F16Rebiased.toFloat(w.get(Tensor.I16, o0 + (long) c * 2)) * x[xOff + c];
+        }
+        return s0;
+    }
+
+    // F16 elsewhere (AMD, where this measured near the read probe; matrices that are read in place or cannot be
+    // re-encoded; x too large for the scaling above): converted a panel row at a time into a thread-local F32 buffer
+    // (see f16ToF32), then an F32 dot product from arrays. Vector-API bit manipulation inside the dot product was
+    // measured on Zen 4 too: as fast when C2 compiled it well, but fragile: the conversion helpers passed C2's
+    // inlining limits in larger kernels, and after a recompilation the kernel ran ~30x slower with boxed vectors.
 
     /** Per thread: F32 copies of F16 weight rows. */
     private static final ThreadLocal<float[][]> ROW_BUF = ThreadLocal.withInitial(() -> new float[1][0]);
@@ -398,12 +489,29 @@ public final class MatMul {
         return holder[0];
     }
 
-    private static void f16Rows(MemorySegment w, int cols, float[] x, float[] out, int r0, int r1) {
-        long rowBytes = (long) cols * 2;
-        float[] buf = rowBuffer(cols);
-        for (int r = r0; r < r1; r++) {
-            f16ToF32(w, r * rowBytes, cols, buf, 0);
-            out[r] = dot(buf, 0, x, 0, cols);
+    /**
+     * out[r] = W[r]·x for rows r0..r1 of F16 decode bytes (row-major or in panels; {@link F16Rebiased} ones only where
+     * x is too large for their kernel), each panel row converted first.
+     */
+    private static void f16Converted(FloatDecodeCopy.Decode d, int rows, int cols, float[] x, float[] out, int r0,
+                                     int r1) {
+        int panel = d.panelCols();
+        float[] buf = rowBuffer(panel);
+        for (int c0 = 0; c0 < cols; c0 += panel) {
+            int width = Math.min(panel, cols - c0);
+            long base = (long) rows * c0 * 2;
+            for (int r = r0; r < r1; r++) {
+                long o = base + (long) r * width * 2;
+                if (d.rebiased()) {
+                    for (int c = 0; c < width; c++) {
+                        buf[c] = F16Rebiased.toFloat(d.data().get(Tensor.I16, o + 2L * c));
+                    }
+                } else {
+                    f16ToF32(d.data(), o, width, buf, 0);
+                }
+                float dot = dot(buf, 0, x, c0, width);
+                out[r] = c0 == 0 ? dot : out[r] + dot;
+            }
         }
     }
 
