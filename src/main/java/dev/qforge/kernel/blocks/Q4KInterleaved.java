@@ -141,8 +141,8 @@ final class Q4KInterleaved implements InterleavedLayout {
     /** acc[a ..) += d·sums[s .. s+32) − dmin·sums[s+32 .. s+64) (d and dmin converted into rowScales). */
     private static void addSuperBlock(MemorySegment packed, long o, float[] sums, int s, float[] acc, int a,
                                       float[] rowScales) {
-        InterleavedLanes.rowF16s(packed, o + D, rowScales, 0);
-        InterleavedLanes.rowF16s(packed, o + DMIN, rowScales, ROWS);
+        InterleavedLanes.rowF16sNoAssist(packed, o + D, rowScales, 0);
+        InterleavedLanes.rowF16sNoAssist(packed, o + DMIN, rowScales, ROWS);
         for (int p = 0; p < ROWS; p += 16) {
             FloatVector d = FloatVector.fromArray(InterleavedLanes.F, rowScales, p);
             FloatVector dmin = FloatVector.fromArray(InterleavedLanes.F, rowScales, ROWS + p);

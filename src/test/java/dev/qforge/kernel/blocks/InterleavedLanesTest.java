@@ -12,13 +12,26 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 class InterleavedLanesTest {
     @Test
     void f16ScalesConvertExactlyForEveryFiniteValue() {
+        assertEveryFiniteValueConverts(false);
+    }
+
+    @Test
+    void f16ScalesConvertExactlyForEveryFiniteValueWithoutSubnormalFloats() {
+        assertEveryFiniteValueConverts(true);
+    }
+
+    private static void assertEveryFiniteValueConverts(boolean noAssist) {
         MemorySegment s = Arena.ofAuto().allocate(2 * 65536 + 1).asSlice(1); // odd offset, as packed scales may be
         for (int h = 0; h < 65536; h++) {
             s.set(ValueLayout.JAVA_SHORT_UNALIGNED, 2L * h, (short) h);
         }
         float[] out = new float[16];
         for (int base = 0; base < 65536; base += 16) {
-            InterleavedLanes.f16sInto(s, 2L * base, out, 0);
+            if (noAssist) {
+                InterleavedLanes.f16sIntoNoAssist(s, 2L * base, out, 0);
+            } else {
+                InterleavedLanes.f16sInto(s, 2L * base, out, 0);
+            }
             for (int i = 0; i < 16; i++) {
                 int h = base + i;
                 if ((h & 0x7C00) == 0x7C00) {
@@ -26,7 +39,7 @@ class InterleavedLanesTest {
                 }
                 float expected = Float.float16ToFloat((short) h);
                 assertEquals(Float.floatToRawIntBits(expected), Float.floatToRawIntBits(out[i]),
-                        "f16 0x" + Integer.toHexString(h));
+                        "f16 0x" + Integer.toHexString(h) + (noAssist ? " (no assist)" : ""));
             }
         }
     }
