@@ -1,5 +1,6 @@
 package dev.qforge.kernel;
 
+import dev.qforge.kernel.blocks.F16Rebiased;
 import dev.qforge.tensor.DType;
 import dev.qforge.tensor.Tensor;
 import dev.qforge.tensor.WeightMatrix;

@@ -1,5 +1,6 @@
 package dev.qforge.kernel;
 
+import dev.qforge.kernel.blocks.F16Rebiased;
 import dev.qforge.numeric.FloatBits;
 import dev.qforge.numeric.Lanes;
 import dev.qforge.tensor.Tensor;
@@ -9,8 +10,8 @@ import jdk.incubator.vector.VectorOperators;
 
 import java.lang.foreign.MemorySegment;
 
-import static dev.qforge.kernel.MatMul.F16_BITS;
 import static dev.qforge.kernel.MatMul.FS;
+import static dev.qforge.kernel.blocks.F16Rebiased.FLOAT_BITS;
 import static dev.qforge.kernel.MatMul.HI_MASK;
 import static dev.qforge.kernel.MatMul.IS;
 import static dev.qforge.kernel.MatMul.L;
@@ -208,46 +209,46 @@ final class FloatRowsFour {
             long k0 = (long) p * 4;
             long k1 = (long) (p + L) * 4;
             IntVector v = IntVector.fromMemorySegment(IS, w, o0 + k0, LE);
-            ae0 = v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(F16_BITS).reinterpretAsFloats().fma(xe0, ae0);
-            ad0 = v.lanewise(VectorOperators.ASHR, 3).and(F16_BITS).reinterpretAsFloats().fma(xo0, ad0);
+            ae0 = v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xe0, ae0);
+            ad0 = v.lanewise(VectorOperators.ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xo0, ad0);
             v = IntVector.fromMemorySegment(IS, w, o1 + k0, LE);
-            be0 = v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(F16_BITS).reinterpretAsFloats().fma(xe0, be0);
-            bd0 = v.lanewise(VectorOperators.ASHR, 3).and(F16_BITS).reinterpretAsFloats().fma(xo0, bd0);
+            be0 = v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xe0, be0);
+            bd0 = v.lanewise(VectorOperators.ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xo0, bd0);
             v = IntVector.fromMemorySegment(IS, w, o2 + k0, LE);
-            ce0 = v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(F16_BITS).reinterpretAsFloats().fma(xe0, ce0);
-            cd0 = v.lanewise(VectorOperators.ASHR, 3).and(F16_BITS).reinterpretAsFloats().fma(xo0, cd0);
+            ce0 = v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xe0, ce0);
+            cd0 = v.lanewise(VectorOperators.ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xo0, cd0);
             v = IntVector.fromMemorySegment(IS, w, o3 + k0, LE);
-            de0 = v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(F16_BITS).reinterpretAsFloats().fma(xe0, de0);
-            dd0 = v.lanewise(VectorOperators.ASHR, 3).and(F16_BITS).reinterpretAsFloats().fma(xo0, dd0);
+            de0 = v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xe0, de0);
+            dd0 = v.lanewise(VectorOperators.ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xo0, dd0);
             v = IntVector.fromMemorySegment(IS, w, o0 + k1, LE);
-            ae1 = v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(F16_BITS).reinterpretAsFloats().fma(xe1, ae1);
-            ad1 = v.lanewise(VectorOperators.ASHR, 3).and(F16_BITS).reinterpretAsFloats().fma(xo1, ad1);
+            ae1 = v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xe1, ae1);
+            ad1 = v.lanewise(VectorOperators.ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xo1, ad1);
             v = IntVector.fromMemorySegment(IS, w, o1 + k1, LE);
-            be1 = v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(F16_BITS).reinterpretAsFloats().fma(xe1, be1);
-            bd1 = v.lanewise(VectorOperators.ASHR, 3).and(F16_BITS).reinterpretAsFloats().fma(xo1, bd1);
+            be1 = v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xe1, be1);
+            bd1 = v.lanewise(VectorOperators.ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xo1, bd1);
             v = IntVector.fromMemorySegment(IS, w, o2 + k1, LE);
-            ce1 = v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(F16_BITS).reinterpretAsFloats().fma(xe1, ce1);
-            cd1 = v.lanewise(VectorOperators.ASHR, 3).and(F16_BITS).reinterpretAsFloats().fma(xo1, cd1);
+            ce1 = v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xe1, ce1);
+            cd1 = v.lanewise(VectorOperators.ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xo1, cd1);
             v = IntVector.fromMemorySegment(IS, w, o3 + k1, LE);
-            de1 = v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(F16_BITS).reinterpretAsFloats().fma(xe1, de1);
-            dd1 = v.lanewise(VectorOperators.ASHR, 3).and(F16_BITS).reinterpretAsFloats().fma(xo1, dd1);
+            de1 = v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xe1, de1);
+            dd1 = v.lanewise(VectorOperators.ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xo1, dd1);
         }
         if (p < bound) {
             FloatVector xe0 = FloatVector.fromArray(FS, xe, xsOff + p);
             FloatVector xo0 = FloatVector.fromArray(FS, xo, xsOff + p);
             long k0 = (long) p * 4;
             IntVector v = IntVector.fromMemorySegment(IS, w, o0 + k0, LE);
-            ae0 = v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(F16_BITS).reinterpretAsFloats().fma(xe0, ae0);
-            ad0 = v.lanewise(VectorOperators.ASHR, 3).and(F16_BITS).reinterpretAsFloats().fma(xo0, ad0);
+            ae0 = v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xe0, ae0);
+            ad0 = v.lanewise(VectorOperators.ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xo0, ad0);
             v = IntVector.fromMemorySegment(IS, w, o1 + k0, LE);
-            be0 = v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(F16_BITS).reinterpretAsFloats().fma(xe0, be0);
-            bd0 = v.lanewise(VectorOperators.ASHR, 3).and(F16_BITS).reinterpretAsFloats().fma(xo0, bd0);
+            be0 = v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xe0, be0);
+            bd0 = v.lanewise(VectorOperators.ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xo0, bd0);
             v = IntVector.fromMemorySegment(IS, w, o2 + k0, LE);
-            ce0 = v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(F16_BITS).reinterpretAsFloats().fma(xe0, ce0);
-            cd0 = v.lanewise(VectorOperators.ASHR, 3).and(F16_BITS).reinterpretAsFloats().fma(xo0, cd0);
+            ce0 = v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xe0, ce0);
+            cd0 = v.lanewise(VectorOperators.ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xo0, cd0);
             v = IntVector.fromMemorySegment(IS, w, o3 + k0, LE);
-            de0 = v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(F16_BITS).reinterpretAsFloats().fma(xe0, de0);
-            dd0 = v.lanewise(VectorOperators.ASHR, 3).and(F16_BITS).reinterpretAsFloats().fma(xo0, dd0);
+            de0 = v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xe0, de0);
+            dd0 = v.lanewise(VectorOperators.ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xo0, dd0);
         }
         float[] lanes = LANES.get();
         ae0.add(ad0).add(ae1.add(ad1)).intoArray(lanes, 0);

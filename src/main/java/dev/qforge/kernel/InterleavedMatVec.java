@@ -9,6 +9,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.ref.Reference;
 import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -32,8 +33,14 @@ final class InterleavedMatVec {
     private InterleavedMatVec() {
     }
 
+    /**
+     * Whether w decodes through its format's layout: 512-bit vectors, a layout, whole blocks of columns, and a matrix
+     * the layout {@link InterleavedLayout#holds} (asked when w is first packed, and kept with it).
+     */
     static boolean supports(WeightMatrix w) {
-        return WIDE_VECTORS && w.format().interleavedLayout() != null && w.cols() % QuantizedInput.BLOCK == 0;
+        InterleavedLayout layout = w.format().interleavedLayout();
+        return WIDE_VECTORS && layout != null && w.cols() % QuantizedInput.BLOCK == 0
+                && packed(w, layout) != MemorySegment.NULL;
     }
 
     static void run(WeightMatrix w, float[] x, float[] out) {
@@ -179,7 +186,10 @@ final class InterleavedMatVec {
         return Arrays.copyOf(bounds, n + 1);
     }
 
-    /** The packed rows of w, packed on first use and kept by w. */
+    /**
+     * The packed rows of w, packed on first use and kept by w; {@link MemorySegment#NULL} where the layout does not
+     * {@link InterleavedLayout#holds hold} w.
+     */
     static MemorySegment packed(WeightMatrix w, InterleavedLayout layout) {
         return w.decodeLayout((m, arena) -> pack(m, layout, arena));
     }
@@ -189,6 +199,16 @@ final class InterleavedMatVec {
         int rows = w.rows();
         long stride = layout.groupStride(cols);
         long rowBytes = w.rowBytes();
+        AtomicBoolean held = new AtomicBoolean(true);
+        Parallel.forRange(groups(rows), g -> {
+            int r0 = g * InterleavedLayout.ROWS;
+            if (!layout.holds(w.data(), r0 * rowBytes, rowBytes, Math.min(InterleavedLayout.ROWS, rows - r0), cols)) {
+                held.set(false);
+            }
+        });
+        if (!held.get()) {
+            return MemorySegment.NULL;
+        }
         MemorySegment p = HugePageMemory.allocate(groups(rows) * stride, arena);
         Parallel.forRange(groups(rows), g -> layout.pack(w.data(), g * InterleavedLayout.ROWS * rowBytes, rowBytes,
                 Math.min(InterleavedLayout.ROWS, rows - g * InterleavedLayout.ROWS), cols, p, g * stride));

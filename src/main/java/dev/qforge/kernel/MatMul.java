@@ -1,5 +1,6 @@
 package dev.qforge.kernel;
 
+import dev.qforge.kernel.blocks.F16Rebiased;
 import dev.qforge.kernel.onednn.NativeMatMul;
 import dev.qforge.numeric.FloatBits;
 import dev.qforge.numeric.Lanes;
@@ -423,16 +424,10 @@ public final class MatMul {
     }
 
     /**
-     * Moves an F16 value from the top half of an int lane, shifted right by 3 as a signed int, to where a float has
-     * its sign, exponent and mantissa: keeps the sign (bit 31) and bits 13-27, clears the sign's copies in 28-30.
-     */
-    static final int F16_BITS = 0x8FFFE000;
-
-    /**
      * One row of {@link F16Rebiased} weights times x[xOff, xOff+cols), whose even/odd elements times {@link
      * F16Rebiased#X_SCALE} are xe/xo[xsOff ..): the F16 decode where {@link #FOUR_ROWS} (with {@link
      * FloatRowsFour#f16}). Each int lane holds two values; the odd one's bits, shifted right by 3 as a signed int and
-     * masked ({@link #F16_BITS}), read as a float equal to the value over X_SCALE, exactly; the even one's the same
+     * masked ({@link F16Rebiased#FLOAT_BITS}), read as a float equal to the value over X_SCALE, exactly; the even one's the same
      * after a shift left by 16. Times x·X_SCALE (exact: a power of two, below overflow) an FMA rounds exactly what it
      * rounds for the converted weight times x, so a row's floats are those of the weights converted first, in this
      * kernel's order. Three shifts, two masks and two FMAs per 32 weights, from the bytes as they stream: converting
@@ -448,20 +443,20 @@ public final class MatMul {
         for (; p + 2 * L <= bound; p += 2 * L) {
             IntVector v = IntVector.fromMemorySegment(IS, w, o0 + (long) p * 4, LE);
             IntVector u = IntVector.fromMemorySegment(IS, w, o0 + (long) (p + L) * 4, LE);
-            e0 = v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(F16_BITS)
+            e0 = v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(F16Rebiased.FLOAT_BITS)
                     .reinterpretAsFloats().fma(FloatVector.fromArray(FS, xe, xsOff + p), e0);
-            d0 = v.lanewise(VectorOperators.ASHR, 3).and(F16_BITS).reinterpretAsFloats()
+            d0 = v.lanewise(VectorOperators.ASHR, 3).and(F16Rebiased.FLOAT_BITS).reinterpretAsFloats()
                     .fma(FloatVector.fromArray(FS, xo, xsOff + p), d0);
-            e1 = u.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(F16_BITS)
+            e1 = u.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(F16Rebiased.FLOAT_BITS)
                     .reinterpretAsFloats().fma(FloatVector.fromArray(FS, xe, xsOff + p + L), e1);
-            d1 = u.lanewise(VectorOperators.ASHR, 3).and(F16_BITS).reinterpretAsFloats()
+            d1 = u.lanewise(VectorOperators.ASHR, 3).and(F16Rebiased.FLOAT_BITS).reinterpretAsFloats()
                     .fma(FloatVector.fromArray(FS, xo, xsOff + p + L), d1);
         }
         if (p < bound) {
             IntVector v = IntVector.fromMemorySegment(IS, w, o0 + (long) p * 4, LE);
-            e0 = v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(F16_BITS)
+            e0 = v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(F16Rebiased.FLOAT_BITS)
                     .reinterpretAsFloats().fma(FloatVector.fromArray(FS, xe, xsOff + p), e0);
-            d0 = v.lanewise(VectorOperators.ASHR, 3).and(F16_BITS).reinterpretAsFloats()
+            d0 = v.lanewise(VectorOperators.ASHR, 3).and(F16Rebiased.FLOAT_BITS).reinterpretAsFloats()
                     .fma(FloatVector.fromArray(FS, xo, xsOff + p), d0);
         }
         float s0 = Lanes.sum(e0.add(d0).add(e1.add(d1)));

@@ -1,5 +1,6 @@
 package dev.qforge.kernel;
 
+import dev.qforge.kernel.blocks.F16Rebiased;
 import dev.qforge.kernel.blocks.BlockFormats;
 import dev.qforge.tensor.WeightMatrix;
 import org.junit.jupiter.api.Test;

@@ -1,5 +1,6 @@
 package dev.qforge.kernel;
 
+import dev.qforge.kernel.blocks.F16Rebiased;
 import dev.qforge.numeric.FloatBits;
 import dev.qforge.tensor.Tensor;
 import org.junit.jupiter.api.Test;

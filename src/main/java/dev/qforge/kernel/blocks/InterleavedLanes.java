@@ -255,14 +255,16 @@ final class InterleavedLanes {
     }
 
     /**
-     * dst[dstOff + i] = the f16 value at off + 2i as a float, for 16 values: f16 bits moved into a float's exponent and
-     * mantissa, then scaled by 2^112 to rebias the exponent, which is exact for every finite f16, subnormals included
-     * (the Vector API has no f16 conversion). The f16 is sign-extended to an int and shifted left by 13: its sign lands
-     * in bit 31, exponent and mantissa in bits 13-27, and three copies of the sign in bits 28-30, which one mask
-     * clears (a load-and-widen, a shift, a mask and the multiply, where separate masks and shifts for sign and
-     * magnitude took seven operations; 13 % of a Q4_0 decode's samples were in this method). Infinities and NaNs,
-     * which no quantizer writes,
-     * come out as large finite values. Into an array, not returned as a vector: where C2 compiles a method that returns
+     * dst[dstOff + i] = the {@link F16Rebiased} f16 value at off + 2i as a float, for 16 values: f16 bits moved into a
+     * float's exponent and mantissa, then scaled by {@link F16Rebiased#X_SCALE} to rebias the exponent, which is exact
+     * for every value that can be re-encoded (the Vector API has no f16 conversion). The f16 is sign-extended to an int
+     * and shifted left by 13: its sign lands in bit 31, exponent and mantissa in bits 13-27, and three copies of the
+     * sign in bits 28-30, which one mask clears (a load-and-widen, a shift, a mask and the multiply, where separate
+     * masks and shifts for sign and magnitude took seven operations; 13 % of a Q4_0 decode's samples were in this
+     * method). Re-encoded, not as the file has them: an f16 subnormal would be a float subnormal here, and on Intel
+     * Xeons a multiply with a subnormal input takes a microcode assist (38 ns against 2.5 per 16-lane multiply;
+     * a Q8_0 matrix of small weights, σ 0.002, most of its scales subnormal, streamed at 15.7 GB/s against 32.9 for
+     * σ 0.02). Into an array, not returned as a vector: where C2 compiles a method that returns
      * a vector without inlining it into its caller, the vector is boxed on the heap at every call, and for this one it
      * did so in some runs and not in others (1.7 MB per decode step of a 1B model where it did).
      */
@@ -270,22 +272,22 @@ final class InterleavedLanes {
         IntVector h = (IntVector) ShortVector.fromMemorySegment(ShortVector.SPECIES_256, s, off, ByteOrder.LITTLE_ENDIAN)
                 .convertShape(VectorOperators.S2I, IntVector.SPECIES_512, 0);
         IntVector bits = h.lanewise(VectorOperators.LSHL, 13).and(0x8FFFFFFF);
-        bits.reinterpretAsFloats().mul(0x1p112f).intoArray(dst, dstOff);
+        bits.reinterpretAsFloats().mul(F16Rebiased.X_SCALE).intoArray(dst, dstOff);
     }
 
-    /** dst[dstOff .. dstOff + 32) = the 32 rows' f16 values at off as floats. */
+    /** dst[dstOff .. dstOff + 32) = the 32 rows' {@link F16Rebiased} f16 values at off as floats. */
     static void rowF16s(MemorySegment s, long off, float[] dst, int dstOff) {
         f16sInto(s, off, dst, dstOff);
         f16sInto(s, off + 32, dst, dstOff + 16);
     }
 
     /**
-     * As {@link #f16sInto}, with no float subnormal on the way: {@link #f16sInto} multiplies an f16 subnormal as a float
-     * subnormal, and on Intel Xeons a multiply with a subnormal input takes a microcode assist (measured: 38 ns against
-     * 2.5 per 16-lane multiply). Here the exponent is moved by an integer add, right for normal values; zeros and
-     * subnormals get one more step of exponent and lose the implicit one by a float subtraction of 2^-14, on normal
-     * floats. Nine operations instead of four, for scales read once per super-block (Q4_K's d and dmin, which are
-     * subnormal wherever a matrix's weights are small: d is about a 240th of a sub-block's range).
+     * dst[dstOff + i] = the f16 value at off + 2i (as the format has it, not re-encoded) as a float, for 16 values,
+     * with no float subnormal on the way (see {@link #f16sInto} for why that matters): the exponent moved by an integer
+     * add, right for normal values; zeros and subnormals get one more step of exponent and lose the implicit one by a
+     * float subtraction of 2^-14, on normal floats. Exact for every finite f16; nine operations against f16sInto's four,
+     * for scales read once per super-block (Q4_K's d and dmin, subnormal wherever a matrix's weights are small: d is
+     * about a 240th of a sub-block's range), where re-encoding would need a fallback for the scales it cannot hold.
      */
     static void f16sIntoNoAssist(MemorySegment s, long off, float[] dst, int dstOff) {
         IntVector h = (IntVector) ShortVector.fromMemorySegment(ShortVector.SPECIES_256, s, off, ByteOrder.LITTLE_ENDIAN)
@@ -309,7 +311,10 @@ final class InterleavedLanes {
                 .convertShape(VectorOperators.B2S, S, 0);
     }
 
-    /** acc[j] += d_j·dx·t[j] for the 32 rows, d_j the f16 scales at scales (converted into d, a scratch of 32). */
+    /**
+     * acc[j] += d_j·dx·t[j] for the 32 rows, d_j the {@link F16Rebiased} f16 scales at scales (converted into d, a
+     * scratch of 32).
+     */
     static void addScaled(MemorySegment packed, long scales, float dx, float[] t, float[] acc, float[] d) {
         addScaled(packed, scales, dx, t, 0, acc, 0, d);
     }

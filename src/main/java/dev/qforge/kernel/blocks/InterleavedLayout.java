@@ -31,6 +31,15 @@ public interface InterleavedLayout {
     }
 
     /**
+     * Whether the layout can hold the matrix whose rows of the format's bytes are at srcOffset + j·rowBytes (j below
+     * rows): the Q8_0 and Q4_0 layouts keep their scales {@link F16Rebiased}, which holds magnitudes below 128 only. A
+     * matrix it cannot hold is decoded by the format's row dots instead. Asked once per matrix, before packing.
+     */
+    default boolean holds(MemorySegment src, long srcOffset, long rowBytes, int rows, int cols) {
+        return true;
+    }
+
+    /**
      * Packs rows of the format's bytes — row j of the group at srcOffset + j·rowBytes, for j below
      * rows (at most 32) — into dst at dstOffset. dst is zero-filled; rows past the last stay zero.
      */

@@ -5,8 +5,8 @@ import java.util.Arrays;
 
 /**
  * Q4_0's decode layout. Per block column b (32 columns) of a group: the 32 rows' levels as
- * {@link InterleavedLanes} nibbles (512 bytes), then their f16 scales d (64 bytes): 576 bytes per 32×32
- * weights, Q4_0's own 4.5 bits per weight. (Scales widened to f32 cost 11 % more bytes; keeping f16 and
+ * {@link InterleavedLanes} nibbles (512 bytes), then their f16 scales d ({@link F16Rebiased}; 64 bytes): 576 bytes
+ * per 32×32 weights, Q4_0's own 4.5 bits per weight. (Scales widened to f32 cost 11 % more bytes; keeping f16 and
  * converting in the kernel streamed 14 % faster.)
  *
  * <p>Row j's dot with x is Σ_b d_j·d_x(b)·Σ_i (q − 8)·x_q.
@@ -23,6 +23,17 @@ final class Q4_0Interleaved implements InterleavedLayout {
         return cols / BLOCK * BLOCK_BYTES;
     }
 
+    /** Scales {@link F16Rebiased}: every block's d below 128 in magnitude. */
+    @Override
+    public boolean holds(MemorySegment src, long srcOffset, long rowBytes, int rows, int cols) {
+        for (int j = 0; j < rows; j++) {
+            if (!F16Rebiased.allFit(src, srcOffset + j * rowBytes, SOURCE_BLOCK_BYTES, cols / BLOCK)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     @Override
     public void pack(MemorySegment src, long srcOffset, long rowBytes, int rows, int cols, MemorySegment dst,
                      long dstOffset) {
@@ -31,7 +42,7 @@ final class Q4_0Interleaved implements InterleavedLayout {
             for (int b = 0; b < cols / BLOCK; b++) {
                 long s = srcOffset + j * rowBytes + (long) b * SOURCE_BLOCK_BYTES;
                 long d = dstOffset + b * BLOCK_BYTES;
-                BlockBytes.putU16(dst, d + SCALES + 2L * j, BlockBytes.u16(src, s));
+                BlockBytes.putU16(dst, d + SCALES + 2L * j, F16Rebiased.of(BlockBytes.u16(src, s)));
                 for (int i = 0; i < 16; i++) {
                     int q = BlockBytes.u8(src, s + 2 + i);
                     levels[i] = q & 0xF;

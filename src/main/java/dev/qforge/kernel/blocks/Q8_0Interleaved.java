@@ -15,7 +15,7 @@ import java.util.Arrays;
 /**
  * Q8_0's decode layout. Per block column b (32 columns) of a group: the 32 rows' levels column by column (32 × 32
  * signed bytes, each column's rows in {@link InterleavedLanes#splitLane} order: 0, 16, 1, 17, …), then their f16
- * scales d (64 bytes, rows in order): 1088 bytes per 32×32 weights, Q8_0's own 8.5 bits per weight.
+ * scales d ({@link F16Rebiased}; 64 bytes, rows in order): 1088 bytes per 32×32 weights, Q8_0's own 8.5 bits per weight.
  *
  * <p>Two int8 × int8 products fit a short lane (2·128·127 = 32512, even for a -128 level in a file), so columns are
  * taken in pairs: widen, multiply by the broadcast activation levels, add the pair in shorts, then split the pair sum
@@ -51,6 +51,17 @@ final class Q8_0Interleaved implements InterleavedLayout {
         return DecodeStreams.GROUPS == 4 && bytes % PAGE == 0 ? bytes + STREAM_STAGGER : bytes;
     }
 
+    /** Scales {@link F16Rebiased}: every block's d below 128 in magnitude. */
+    @Override
+    public boolean holds(MemorySegment src, long srcOffset, long rowBytes, int rows, int cols) {
+        for (int j = 0; j < rows; j++) {
+            if (!F16Rebiased.allFit(src, srcOffset + j * rowBytes, SOURCE_BLOCK_BYTES, cols / BLOCK)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     @Override
     public void pack(MemorySegment src, long srcOffset, long rowBytes, int rows, int cols, MemorySegment dst,
                      long dstOffset) {
@@ -58,7 +69,7 @@ final class Q8_0Interleaved implements InterleavedLayout {
             for (int b = 0; b < cols / BLOCK; b++) {
                 long s = srcOffset + j * rowBytes + (long) b * SOURCE_BLOCK_BYTES;
                 long d = dstOffset + b * BLOCK_BYTES;
-                BlockBytes.putU16(dst, d + SCALES + 2L * j, BlockBytes.u16(src, s));
+                BlockBytes.putU16(dst, d + SCALES + 2L * j, F16Rebiased.of(BlockBytes.u16(src, s)));
                 for (int k = 0; k < BLOCK; k++) {
                     dst.set(ValueLayout.JAVA_BYTE, d + (long) k * ROWS + InterleavedLanes.splitLane(j),
                             src.get(ValueLayout.JAVA_BYTE, s + 2 + k));
