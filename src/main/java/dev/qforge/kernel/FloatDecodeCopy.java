@@ -95,7 +95,8 @@ final class FloatDecodeCopy {
 
     /**
      * The copy, or the matrix's own bytes where the budget is spent or an F16 matrix that is to be {@link
-     * F16Rebiased} holds a value that cannot be (magnitude 128 or more, infinite, NaN): that matrix is decoded in place.
+     * F16Rebiased} holds a value that cannot be (magnitude 128 or more, infinite, NaN): that matrix is decoded in
+     * place.
      */
     private static MemorySegment copy(WeightMatrix m, Arena arena, long bytes) {
         boolean rebias = rebiases(m);
@@ -144,7 +145,8 @@ final class FloatDecodeCopy {
         ShortVector max = ShortVector.zero(SHORTS);
         long i = from;
         for (; i + SHORTS.length() <= to; i += SHORTS.length()) {
-            max = max.max(ShortVector.fromMemorySegment(SHORTS, data, 2 * i, ByteOrder.LITTLE_ENDIAN).and(F16_EXPONENT));
+            ShortVector v = ShortVector.fromMemorySegment(SHORTS, data, 2 * i, ByteOrder.LITTLE_ENDIAN);
+            max = max.max(v.and(F16_EXPONENT));
         }
         int m = max.reduceLanes(VectorOperators.MAX);
         for (; i < to; i++) {
@@ -173,7 +175,8 @@ final class FloatDecodeCopy {
         rebiasOneByOne(src, srcOff, dst, dstOff, i, count);
     }
 
-    private static void rebiasOneByOne(MemorySegment src, long srcOff, MemorySegment dst, long dstOff, long from, long to) {
+    private static void rebiasOneByOne(MemorySegment src, long srcOff, MemorySegment dst, long dstOff, long from,
+                                       long to) {
         for (long i = from; i < to; i++) {
             dst.set(Tensor.I16, dstOff + 2 * i, (short) F16Rebiased.of(src.get(Tensor.I16, srcOff + 2 * i)));
         }

@@ -6,23 +6,24 @@ import dev.qforge.numeric.Lanes;
 import dev.qforge.tensor.Tensor;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.VectorOperators;
 
 import java.lang.foreign.MemorySegment;
 
 import static dev.qforge.kernel.MatMul.FS;
-import static dev.qforge.kernel.blocks.F16Rebiased.FLOAT_BITS;
 import static dev.qforge.kernel.MatMul.HI_MASK;
 import static dev.qforge.kernel.MatMul.IS;
 import static dev.qforge.kernel.MatMul.L;
 import static dev.qforge.kernel.MatMul.LE;
+import static dev.qforge.kernel.blocks.F16Rebiased.FLOAT_BITS;
+import static jdk.incubator.vector.VectorOperators.ASHR;
+import static jdk.incubator.vector.VectorOperators.LSHL;
 
 /**
  * Float decode dots of four rows at once (F32, BF16, F16), their loads interleaved vector by vector ({@link
- * dev.qforge.kernel.blocks.DecodeStreams} says where and why): each row gets the same floats as {@link MatMul#f32Dot1}
- * {@link MatMul#bf16Dot1} or {@link MatMul#f16Dot1} (its chains, in its order, and their lane sum in {@link Lanes#sum}'s order, taken from a
- * scratch array in scalar code so that no vector crosses a call), so a result does not depend on which rows a thread
- * took four at a time.
+ * dev.qforge.kernel.blocks.DecodeStreams} says where and why): each row gets the same floats as {@link MatMul#f32Dot1},
+ * {@link MatMul#bf16Dot1} or {@link MatMul#f16Dot1} (its chains, in its order, and their lane sum in {@link
+ * Lanes#sum}'s order, taken from a scratch array in scalar code so that no vector crosses a call), so a result does
+ * not depend on which rows a thread took four at a time.
  */
 final class FloatRowsFour {
     private static final ThreadLocal<float[]> LANES = ThreadLocal.withInitial(() -> new float[4 * 16]);
@@ -118,28 +119,28 @@ final class FloatRowsFour {
             long k0 = (long) p * 4;
             long k1 = (long) (p + L) * 4;
             IntVector v = IntVector.fromMemorySegment(IS, w, o0 + k0, LE);
-            ae0 = v.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xe0, ae0);
+            ae0 = v.lanewise(LSHL, 16).reinterpretAsFloats().fma(xe0, ae0);
             ad0 = v.and(HI_MASK).reinterpretAsFloats().fma(xo0, ad0);
             v = IntVector.fromMemorySegment(IS, w, o1 + k0, LE);
-            be0 = v.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xe0, be0);
+            be0 = v.lanewise(LSHL, 16).reinterpretAsFloats().fma(xe0, be0);
             bd0 = v.and(HI_MASK).reinterpretAsFloats().fma(xo0, bd0);
             v = IntVector.fromMemorySegment(IS, w, o2 + k0, LE);
-            ce0 = v.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xe0, ce0);
+            ce0 = v.lanewise(LSHL, 16).reinterpretAsFloats().fma(xe0, ce0);
             cd0 = v.and(HI_MASK).reinterpretAsFloats().fma(xo0, cd0);
             v = IntVector.fromMemorySegment(IS, w, o3 + k0, LE);
-            de0 = v.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xe0, de0);
+            de0 = v.lanewise(LSHL, 16).reinterpretAsFloats().fma(xe0, de0);
             dd0 = v.and(HI_MASK).reinterpretAsFloats().fma(xo0, dd0);
             v = IntVector.fromMemorySegment(IS, w, o0 + k1, LE);
-            ae1 = v.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xe1, ae1);
+            ae1 = v.lanewise(LSHL, 16).reinterpretAsFloats().fma(xe1, ae1);
             ad1 = v.and(HI_MASK).reinterpretAsFloats().fma(xo1, ad1);
             v = IntVector.fromMemorySegment(IS, w, o1 + k1, LE);
-            be1 = v.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xe1, be1);
+            be1 = v.lanewise(LSHL, 16).reinterpretAsFloats().fma(xe1, be1);
             bd1 = v.and(HI_MASK).reinterpretAsFloats().fma(xo1, bd1);
             v = IntVector.fromMemorySegment(IS, w, o2 + k1, LE);
-            ce1 = v.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xe1, ce1);
+            ce1 = v.lanewise(LSHL, 16).reinterpretAsFloats().fma(xe1, ce1);
             cd1 = v.and(HI_MASK).reinterpretAsFloats().fma(xo1, cd1);
             v = IntVector.fromMemorySegment(IS, w, o3 + k1, LE);
-            de1 = v.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xe1, de1);
+            de1 = v.lanewise(LSHL, 16).reinterpretAsFloats().fma(xe1, de1);
             dd1 = v.and(HI_MASK).reinterpretAsFloats().fma(xo1, dd1);
         }
         if (p < bound) {
@@ -147,16 +148,16 @@ final class FloatRowsFour {
             FloatVector xo0 = FloatVector.fromArray(FS, xo, xsOff + p);
             long k0 = (long) p * 4;
             IntVector v = IntVector.fromMemorySegment(IS, w, o0 + k0, LE);
-            ae0 = v.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xe0, ae0);
+            ae0 = v.lanewise(LSHL, 16).reinterpretAsFloats().fma(xe0, ae0);
             ad0 = v.and(HI_MASK).reinterpretAsFloats().fma(xo0, ad0);
             v = IntVector.fromMemorySegment(IS, w, o1 + k0, LE);
-            be0 = v.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xe0, be0);
+            be0 = v.lanewise(LSHL, 16).reinterpretAsFloats().fma(xe0, be0);
             bd0 = v.and(HI_MASK).reinterpretAsFloats().fma(xo0, bd0);
             v = IntVector.fromMemorySegment(IS, w, o2 + k0, LE);
-            ce0 = v.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xe0, ce0);
+            ce0 = v.lanewise(LSHL, 16).reinterpretAsFloats().fma(xe0, ce0);
             cd0 = v.and(HI_MASK).reinterpretAsFloats().fma(xo0, cd0);
             v = IntVector.fromMemorySegment(IS, w, o3 + k0, LE);
-            de0 = v.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xe0, de0);
+            de0 = v.lanewise(LSHL, 16).reinterpretAsFloats().fma(xe0, de0);
             dd0 = v.and(HI_MASK).reinterpretAsFloats().fma(xo0, dd0);
         }
         float[] lanes = LANES.get();
@@ -209,46 +210,46 @@ final class FloatRowsFour {
             long k0 = (long) p * 4;
             long k1 = (long) (p + L) * 4;
             IntVector v = IntVector.fromMemorySegment(IS, w, o0 + k0, LE);
-            ae0 = v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xe0, ae0);
-            ad0 = v.lanewise(VectorOperators.ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xo0, ad0);
+            ae0 = v.lanewise(LSHL, 16).lanewise(ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xe0, ae0);
+            ad0 = v.lanewise(ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xo0, ad0);
             v = IntVector.fromMemorySegment(IS, w, o1 + k0, LE);
-            be0 = v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xe0, be0);
-            bd0 = v.lanewise(VectorOperators.ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xo0, bd0);
+            be0 = v.lanewise(LSHL, 16).lanewise(ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xe0, be0);
+            bd0 = v.lanewise(ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xo0, bd0);
             v = IntVector.fromMemorySegment(IS, w, o2 + k0, LE);
-            ce0 = v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xe0, ce0);
-            cd0 = v.lanewise(VectorOperators.ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xo0, cd0);
+            ce0 = v.lanewise(LSHL, 16).lanewise(ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xe0, ce0);
+            cd0 = v.lanewise(ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xo0, cd0);
             v = IntVector.fromMemorySegment(IS, w, o3 + k0, LE);
-            de0 = v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xe0, de0);
-            dd0 = v.lanewise(VectorOperators.ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xo0, dd0);
+            de0 = v.lanewise(LSHL, 16).lanewise(ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xe0, de0);
+            dd0 = v.lanewise(ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xo0, dd0);
             v = IntVector.fromMemorySegment(IS, w, o0 + k1, LE);
-            ae1 = v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xe1, ae1);
-            ad1 = v.lanewise(VectorOperators.ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xo1, ad1);
+            ae1 = v.lanewise(LSHL, 16).lanewise(ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xe1, ae1);
+            ad1 = v.lanewise(ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xo1, ad1);
             v = IntVector.fromMemorySegment(IS, w, o1 + k1, LE);
-            be1 = v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xe1, be1);
-            bd1 = v.lanewise(VectorOperators.ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xo1, bd1);
+            be1 = v.lanewise(LSHL, 16).lanewise(ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xe1, be1);
+            bd1 = v.lanewise(ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xo1, bd1);
             v = IntVector.fromMemorySegment(IS, w, o2 + k1, LE);
-            ce1 = v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xe1, ce1);
-            cd1 = v.lanewise(VectorOperators.ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xo1, cd1);
+            ce1 = v.lanewise(LSHL, 16).lanewise(ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xe1, ce1);
+            cd1 = v.lanewise(ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xo1, cd1);
             v = IntVector.fromMemorySegment(IS, w, o3 + k1, LE);
-            de1 = v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xe1, de1);
-            dd1 = v.lanewise(VectorOperators.ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xo1, dd1);
+            de1 = v.lanewise(LSHL, 16).lanewise(ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xe1, de1);
+            dd1 = v.lanewise(ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xo1, dd1);
         }
         if (p < bound) {
             FloatVector xe0 = FloatVector.fromArray(FS, xe, xsOff + p);
             FloatVector xo0 = FloatVector.fromArray(FS, xo, xsOff + p);
             long k0 = (long) p * 4;
             IntVector v = IntVector.fromMemorySegment(IS, w, o0 + k0, LE);
-            ae0 = v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xe0, ae0);
-            ad0 = v.lanewise(VectorOperators.ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xo0, ad0);
+            ae0 = v.lanewise(LSHL, 16).lanewise(ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xe0, ae0);
+            ad0 = v.lanewise(ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xo0, ad0);
             v = IntVector.fromMemorySegment(IS, w, o1 + k0, LE);
-            be0 = v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xe0, be0);
-            bd0 = v.lanewise(VectorOperators.ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xo0, bd0);
+            be0 = v.lanewise(LSHL, 16).lanewise(ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xe0, be0);
+            bd0 = v.lanewise(ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xo0, bd0);
             v = IntVector.fromMemorySegment(IS, w, o2 + k0, LE);
-            ce0 = v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xe0, ce0);
-            cd0 = v.lanewise(VectorOperators.ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xo0, cd0);
+            ce0 = v.lanewise(LSHL, 16).lanewise(ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xe0, ce0);
+            cd0 = v.lanewise(ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xo0, cd0);
             v = IntVector.fromMemorySegment(IS, w, o3 + k0, LE);
-            de0 = v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xe0, de0);
-            dd0 = v.lanewise(VectorOperators.ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xo0, dd0);
+            de0 = v.lanewise(LSHL, 16).lanewise(ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xe0, de0);
+            dd0 = v.lanewise(ASHR, 3).and(FLOAT_BITS).reinterpretAsFloats().fma(xo0, dd0);
         }
         float[] lanes = LANES.get();
         ae0.add(ad0).add(ae1.add(ad1)).intoArray(lanes, 0);

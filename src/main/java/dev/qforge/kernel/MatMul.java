@@ -427,12 +427,14 @@ public final class MatMul {
      * One row of {@link F16Rebiased} weights times x[xOff, xOff+cols), whose even/odd elements times {@link
      * F16Rebiased#X_SCALE} are xe/xo[xsOff ..): the F16 decode where {@link #FOUR_ROWS} (with {@link
      * FloatRowsFour#f16}). Each int lane holds two values; the odd one's bits, shifted right by 3 as a signed int and
-     * masked ({@link F16Rebiased#FLOAT_BITS}), read as a float equal to the value over X_SCALE, exactly; the even one's the same
-     * after a shift left by 16. Times x·X_SCALE (exact: a power of two, below overflow) an FMA rounds exactly what it
-     * rounds for the converted weight times x, so a row's floats are those of the weights converted first, in this
-     * kernel's order. Three shifts, two masks and two FMAs per 32 weights, from the bytes as they stream: converting
-     * rows into a buffer first ({@link #f16Converted}) read the 1B model's F16 matrices at ~60 % of the read probe
-     * on an Intel Xeon, one stream per thread (8.5 tok/s against llama.cpp's 12.3).
+     * masked ({@link F16Rebiased#FLOAT_BITS}), read as a float equal to the value over X_SCALE, exactly; the even
+     * one's the same after a shift left by 16. Times x·X_SCALE (exact: a power of two, below overflow) an FMA rounds
+     * exactly what it rounds for the converted weight times x, so a row's floats are those of the weights converted
+     * first, in this kernel's order. Three shifts, two masks and two FMAs per 32 weights, from the bytes as they
+     * stream: converting rows into a buffer first ({@link #f16Converted}) read the 1B model's F16 matrices at ~60 % of
+     * the read probe on an Intel Xeon, one stream per thread (8.5 tok/s against llama.cpp's 12.3; this kernel
+     * 11.6-13.1). The values are re-encoded because F16 subnormals read as float bits would be float subnormals,
+     * which an Intel FMA takes a microcode assist for (the kernel ran at a third of its speed on σ 0.02 weights).
      */
     static float f16Dot1(MemorySegment w, long o0, float[] x, int xOff, float[] xe, float[] xo, int xsOff, int cols) {
         FloatVector e0 = FloatVector.zero(FS), d0 = FloatVector.zero(FS);
