@@ -177,6 +177,8 @@ final class FloatRowsFour {
     /**
      * out[r + i] = row i (at o0 + i·stride) of {@link F16Rebiased} weights times x[xOff, xOff + cols), whose even/odd
      * elements times its X_SCALE are xe/xo[xsOff ..), as {@link MatMul#f16Dot1} (which says why that is exact).
+     * Written out as {@link #bf16} is, which it differs from only in how a lane becomes two floats: shared through a
+     * helper that returns a vector, a kernel this large is where C2 leaves the helper uninlined and boxes the vector.
      */
     static void f16(MemorySegment w, long o0, long stride, float[] x, int xOff, float[] xe, float[] xo, int xsOff,
                     int cols, float[] out, int r) {

@@ -8,6 +8,8 @@ import org.junit.jupiter.api.Test;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.Random;
+import java.util.function.BiFunction;
+import java.util.function.Function;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
@@ -37,52 +39,64 @@ class FloatRowsFourTest {
         }
     }
 
-    @Test
-    void bf16RowsAreTheOneRowDotsBitForBit() {
-        Random rnd = new Random(6);
+    /** A 16-bit float kernel pair: the four-row dot into out[0 ..), and the one-row dot of the row at o. */
+    private interface HalfKernels {
+        void four(MemorySegment w, long stride, float[] x, float[][] split, int cols, float[] out);
+
+        float one(MemorySegment w, long o, float[] x, float[][] split, int cols);
+    }
+
+    /** Four rows of 16-bit values (each made by value from a random source) through both kernels, bit for bit. */
+    private static void assertFourRowsAreOneRowDots(String name, Random rnd, Function<Random, Short> value,
+                                                    BiFunction<float[], Integer, float[][]> split, HalfKernels kernels) {
         for (int cols : WIDTHS) {
             long stride = cols * 2L + 6;
             MemorySegment w = Arena.ofAuto().allocate(4 * stride + 2 + 64, 64).asSlice(2);
             for (long b = 0; b + 2 <= 4 * stride; b += 2) {
-                w.set(Tensor.I16, b, FloatBits.floatToBf16((float) rnd.nextGaussian()));
+                w.set(Tensor.I16, b, value.apply(rnd));
             }
             float[] x = new float[cols];
             for (int i = 0; i < cols; i++) {
                 x[i] = (float) rnd.nextGaussian();
             }
-            float[][] split = MatMul.splitEvenOdd(x, cols);
+            float[][] xs = split.apply(x, cols);
             float[] out = new float[4];
-            FloatRowsFour.bf16(w, 0, stride, x, 0, split[0], split[1], 0, cols, out, 0);
+            kernels.four(w, stride, x, xs, cols, out);
             for (int i = 0; i < 4; i++) {
-                float one = MatMul.bf16Dot1(w, i * stride, x, 0, split[0], split[1], 0, cols);
-                assertEquals(Float.floatToRawIntBits(one), Float.floatToRawIntBits(out[i]), "BF16 cols " + cols + " row " + i);
+                float one = kernels.one(w, i * stride, x, xs, cols);
+                assertEquals(Float.floatToRawIntBits(one), Float.floatToRawIntBits(out[i]), name + " cols " + cols + " row " + i);
             }
         }
     }
 
     @Test
+    void bf16RowsAreTheOneRowDotsBitForBit() {
+        assertFourRowsAreOneRowDots("BF16", new Random(6), r -> FloatBits.floatToBf16((float) r.nextGaussian()),
+                MatMul::splitEvenOdd, new HalfKernels() {
+                    public void four(MemorySegment w, long stride, float[] x, float[][] s, int cols, float[] out) {
+                        FloatRowsFour.bf16(w, 0, stride, x, 0, s[0], s[1], 0, cols, out, 0);
+                    }
+
+                    public float one(MemorySegment w, long o, float[] x, float[][] s, int cols) {
+                        return MatMul.bf16Dot1(w, o, x, 0, s[0], s[1], 0, cols);
+                    }
+                });
+    }
+
+    @Test
     void f16RowsAreTheOneRowDotsBitForBit() {
-        Random rnd = new Random(7);
-        for (int cols : WIDTHS) {
-            long stride = cols * 2L + 6;
-            MemorySegment w = Arena.ofAuto().allocate(4 * stride + 2 + 64, 64).asSlice(2);
-            for (long b = 0; b + 2 <= 4 * stride; b += 2) {
-                // some subnormals among them (σ 1e-4: ~40 % below 2^-14)
-                float v = (float) (rnd.nextGaussian() * (rnd.nextBoolean() ? 1 : 1e-4));
-                w.set(Tensor.I16, b, (short) F16Rebiased.of(Float.floatToFloat16(v)));
-            }
-            float[] x = new float[cols];
-            for (int i = 0; i < cols; i++) {
-                x[i] = (float) rnd.nextGaussian();
-            }
-            float[][] split = MatMul.splitEvenOddScaled(x, cols);
-            float[] out = new float[4];
-            FloatRowsFour.f16(w, 0, stride, x, 0, split[0], split[1], 0, cols, out, 0);
-            for (int i = 0; i < 4; i++) {
-                float one = MatMul.f16Dot1(w, i * stride, x, 0, split[0], split[1], 0, cols);
-                assertEquals(Float.floatToRawIntBits(one), Float.floatToRawIntBits(out[i]), "F16 cols " + cols + " row " + i);
-            }
-        }
+        // re-encoded, some subnormals among them (σ 1e-4: ~40 % below 2^-14)
+        assertFourRowsAreOneRowDots("F16", new Random(7), r -> (short) F16Rebiased.of(
+                        Float.floatToFloat16((float) (r.nextGaussian() * (r.nextBoolean() ? 1 : 1e-4)))),
+                MatMul::splitEvenOddScaled, new HalfKernels() {
+                    public void four(MemorySegment w, long stride, float[] x, float[][] s, int cols, float[] out) {
+                        FloatRowsFour.f16(w, 0, stride, x, 0, s[0], s[1], 0, cols, out, 0);
+                    }
+
+                    public float one(MemorySegment w, long o, float[] x, float[][] s, int cols) {
+                        return MatMul.f16Dot1(w, o, x, 0, s[0], s[1], 0, cols);
+                    }
+                });
     }
 
     /**

@@ -61,11 +61,18 @@ public final class F16Rebiased {
         return Float.intBitsToFloat(((r << 16) >> 3) & FLOAT_BITS) * X_SCALE;
     }
 
-    /** Whether every F16 value at the count positions off, off + stride, … of s can be re-encoded. */
-    static boolean allFit(MemorySegment s, long off, long stride, long count) {
-        for (long i = 0; i < count; i++) {
-            if (((BlockBytes.u16(s, off + i * stride) >>> 10) & 0x1F) > MAX_EXPONENT) {
-                return false;
+    /**
+     * Whether every block's f16 scale can be re-encoded, for rows of blocks that start with their scale (Q8_0, Q4_0):
+     * row j at srcOffset + j·rowBytes, j below rows, blocks of blockBytes.
+     */
+    static boolean blockScalesFit(MemorySegment src, long srcOffset, long rowBytes, int rows, int blocks,
+                                  int blockBytes) {
+        for (int j = 0; j < rows; j++) {
+            for (int b = 0; b < blocks; b++) {
+                if (((BlockBytes.u16(src, srcOffset + j * rowBytes + (long) b * blockBytes) >>> 10) & 0x1F)
+                        > MAX_EXPONENT) {
+                    return false;
+                }
             }
         }
         return true;

@@ -54,12 +54,7 @@ final class Q8_0Interleaved implements InterleavedLayout {
     /** Scales {@link F16Rebiased}: every block's d below 128 in magnitude. */
     @Override
     public boolean holds(MemorySegment src, long srcOffset, long rowBytes, int rows, int cols) {
-        for (int j = 0; j < rows; j++) {
-            if (!F16Rebiased.allFit(src, srcOffset + j * rowBytes, SOURCE_BLOCK_BYTES, cols / BLOCK)) {
-                return false;
-            }
-        }
-        return true;
+        return F16Rebiased.blockScalesFit(src, srcOffset, rowBytes, rows, cols / BLOCK, SOURCE_BLOCK_BYTES);
     }
 
     @Override
