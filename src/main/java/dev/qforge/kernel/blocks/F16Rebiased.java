@@ -13,9 +13,9 @@ import java.lang.foreign.MemorySegment;
  * value times 2^-112 and F16 subnormals become float subnormals. On an Intel Xeon (family 6 model 167) an FMA with a
  * subnormal input takes a microcode assist: with the ~0.3 % of subnormal weights of a Gaussian F16 matrix (σ = 0.02)
  * one thread ran the kernel at 7.9 G weights/s in cache, without them at 25.6. Raised by 10, the smallest
- * subnormal (2^-24) reads as 2^-126·(float), the least normal float, and every value reads as itself times
- * 2^-102; the kernels multiply by {@link #X_SCALE} (the weights' kernel: x, which keeps each FMA's product exactly
- * the converted weight's). A value needs an exponent field of at most {@link #MAX_EXPONENT} (magnitude below 128) to
+ * subnormal (2^-24) reads as 2^-126, the least normal float, and every value reads as itself times 2^-102; the
+ * kernels multiply by {@link #X_SCALE} to match (the F16 weights' kernel multiplies x, which keeps each FMA's product
+ * exactly the converted weight's; the scales' kernel multiplies the scales). A value needs an exponent field of at most {@link #MAX_EXPONENT} (magnitude below 128) to
  * be raised; matrices with larger values, infinities or NaNs keep their bytes and take other paths.
  */
 public final class F16Rebiased {
@@ -31,7 +31,10 @@ public final class F16Rebiased {
     private F16Rebiased() {
     }
 
-    /** The re-encoded bits of the F16 value f (low 16 bits), or −1 where its exponent field exceeds {@link #MAX_EXPONENT}. */
+    /**
+     * The re-encoded bits of the F16 value f (its low 16 bits), or −1 where its exponent field exceeds {@link
+     * #MAX_EXPONENT}.
+     */
     public static int of(int f) {
         int sign = f & 0x8000;
         int exponent = (f >>> 10) & 0x1F;
