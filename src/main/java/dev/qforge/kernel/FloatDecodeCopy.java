@@ -80,9 +80,13 @@ final class FloatDecodeCopy {
         return d == w.data() ? new Decode(d, w.cols()) : new Decode(d, panelCols(w), rebiases(w));
     }
 
-    /** Copies wider than a panel are paneled. */
+    /**
+     * Copies wider than a panel are paneled, but for F16 where it is converted a row at a time (no four-row kernel:
+     * AMD), which keeps the row-major copy it was measured with on Zen 4.
+     */
     private static int panelCols(WeightMatrix w) {
-        return Math.min(w.cols(), PANEL_COLS);
+        boolean converted = w.asFloatTensor().dtype() == DType.F16 && !rebiases(w);
+        return converted ? w.cols() : Math.min(w.cols(), PANEL_COLS);
     }
 
     /**

@@ -60,7 +60,8 @@ class FloatDecodeCopyTest {
                 zeroColumn(w, 5);
                 FloatDecodeCopy.Decode d = FloatDecodeCopy.of(w);
                 assertNotSame(w.data(), d.data(), "a copy was made");
-                assertEquals(FloatDecodeCopy.PANEL_COLS, d.panelCols());
+                // F16 without its four-row kernel (AMD) is converted a row at a time and stays row-major
+                assertEquals(f.equals("F16") && !MatMul.FOUR_ROWS ? cols : FloatDecodeCopy.PANEL_COLS, d.panelCols());
                 assertEquals(f.equals("F16") && MatMul.FOUR_ROWS, d.rebiased());
                 assertDecodeMatchesTheDefinition(w, rnd, 1);
                 // an element of x too large for the F16 kernel's scaling (its column zero, so that the sums stay
