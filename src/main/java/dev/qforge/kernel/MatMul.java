@@ -141,7 +141,11 @@ public final class MatMul {
             chunk[i] = matvecChunk(ws[i].rows());
             taskStart[i + 1] = taskStart[i] + (ws[i].rows() + chunk[i] - 1) / chunk[i];
         }
-        float[][] split = decodeSplit(dt, x, cols);
+        boolean rebiased = false;
+        for (FloatDecodeCopy.Decode d : data) {
+            rebiased |= d.rebiased();
+        }
+        float[][] split = decodeSplit(dt, x, cols, rebiased);
         Parallel.forRange(taskStart[m], t -> {
             int i = 0;
             while (taskStart[i + 1] <= t) {
@@ -272,7 +276,7 @@ public final class MatMul {
 
     private static void matvec(MemorySegment w, DType dt, int rows, int cols, float[] x, float[] out) {
         int chunk = matvecChunk(rows);
-        float[][] split = decodeSplit(dt, x, cols);
+        float[][] split = decodeSplit(dt, x, cols, false);
         FloatDecodeCopy.Decode rowMajor = new FloatDecodeCopy.Decode(w, cols);
         Parallel.forRange((rows + chunk - 1) / chunk, t -> decodeRows(rowMajor, dt, rows, cols, x, split, out, t * chunk,
                 Math.min(rows, t * chunk + chunk)));
@@ -285,14 +289,14 @@ public final class MatMul {
     }
 
     /**
-     * What the decode kernels of dt take besides x: for BF16 x's even and odd elements; for F16, where its kernel runs
-     * ({@link #f16Dot1}), the same times {@link F16Rebiased#X_SCALE}, or null where an element of x is too large for
-     * that (or not a number) and the F16 rows are converted instead; for F32 nothing.
+     * What the decode kernels of dt take besides x: for BF16 x's even and odd elements; for F16, where some matrix is
+     * {@link F16Rebiased} for its kernel ({@link #f16Dot1}), the same times {@link F16Rebiased#X_SCALE}, or null where
+     * an element of x is too large for that (or not a number) and the F16 rows are converted instead; else nothing.
      */
-    private static float[][] decodeSplit(DType dt, float[] x, int cols) {
+    private static float[][] decodeSplit(DType dt, float[] x, int cols, boolean rebiased) {
         return switch (dt) {
             case BF16 -> splitEvenOdd(x, cols);
-            case F16 -> FOUR_ROWS ? splitEvenOddScaled(x, cols) : null;
+            case F16 -> rebiased ? splitEvenOddScaled(x, cols) : null;
             default -> null;
         };
     }

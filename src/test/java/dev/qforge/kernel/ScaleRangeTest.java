@@ -15,8 +15,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Block scales at both ends of the f16 range through the decode products: subnormal ones (small weights), which the
- * Q8_0 and Q4_0 layouts keep re-encoded and Q4_K converts without float subnormals, and scales of 128 or more, which
- * the re-encoding cannot hold, so that matrix decodes by the format's row dots.
+ * Q8_0, Q4_0 and Q4_K layouts keep re-encoded, and scales of 128 or more, which the re-encoding cannot hold, so that
+ * matrix decodes by the format's row dots.
  */
 class ScaleRangeTest {
     private static final int ROWS = 100;
@@ -75,9 +75,9 @@ class ScaleRangeTest {
     @Test
     void scalesTheLayoutCannotHoldDecodeByTheRowDots() {
         Random rnd = new Random(2);
-        for (String f : new String[] {"Q8_0", "Q4_0"}) {
+        for (String f : new String[] {"Q8_0", "Q4_0", "Q4_K"}) {
             WeightMatrix w = matrix(f, 0.02f, rnd);
-            // row 37's block 3: d = 128 (f16 0x5800), its weights 128·q
+            // row 37's block 3: d = 128 (f16 0x5800; the first bytes of a block in all three), its weights 128·q
             long block = 37 * w.rowBytes() + 3L * BlockFormats.byName(f).bytesPerBlock();
             w.data().set(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED, block, (short) 0x5800);
             assertFalse(InterleavedMatVec.supports(w), f + " with a scale of 128");

@@ -4,10 +4,10 @@ import java.lang.foreign.MemorySegment;
 
 /**
  * F16 values re-encoded for the decode kernels that read them as float bits (the F16 weights' decode copies, {@code
- * MatMul.f16Dot1}, and the f16 scales of the Q8_0 and Q4_0 decode layouts, {@link InterleavedLanes#f16sInto}): each
- * nonzero value's exponent raised by {@link #REBIAS}, subnormals normalized on the way, zeros as they are. Still 16
- * bits a value, and exact: a subnormal has at most 10 significant bits, which a normal value's implicit one and 10-bit
- * mantissa hold.
+ * MatMul.f16Dot1}, and the f16 scales of the Q8_0, Q4_0 and Q4_K decode layouts, {@link InterleavedLanes#f16sInto}):
+ * each nonzero value's exponent raised by {@link #REBIAS}, subnormals normalized on the way, zeros as they are. Still
+ * 16 bits a value, and exact: a subnormal has at most 10 significant bits, which a normal value's implicit one and
+ * 10-bit mantissa hold.
  *
  * <p>Why: those kernels move a value's exponent and mantissa bits to where a float has them, so the float reads the
  * value times 2^-112 and F16 subnormals become float subnormals. On an Intel Xeon (family 6 model 167) an FMA with a
@@ -65,16 +65,19 @@ public final class F16Rebiased {
     }
 
     /**
-     * Whether every block's f16 scale can be re-encoded, for rows of blocks that start with their scale (Q8_0, Q4_0):
-     * row j at srcOffset + j·rowBytes, j below rows, blocks of blockBytes.
+     * Whether every block's f16 scales can be re-encoded, for rows of blocks that start with them (Q8_0 and Q4_0: d;
+     * Q4_K: d, dmin): row j at srcOffset + j·rowBytes, j below rows, blocks of blockBytes, each with its first scales
+     * f16 values.
      */
     static boolean blockScalesFit(MemorySegment src, long srcOffset, long rowBytes, int rows, int blocks,
-                                  int blockBytes) {
+                                  int blockBytes, int scales) {
         for (int j = 0; j < rows; j++) {
             for (int b = 0; b < blocks; b++) {
-                if (((BlockBytes.u16(src, srcOffset + j * rowBytes + (long) b * blockBytes) >>> 10) & 0x1F)
-                        > MAX_EXPONENT) {
-                    return false;
+                for (int k = 0; k < scales; k++) {
+                    long at = srcOffset + j * rowBytes + (long) b * blockBytes + 2L * k;
+                    if (((BlockBytes.u16(src, at) >>> 10) & 0x1F) > MAX_EXPONENT) {
+                        return false;
+                    }
                 }
             }
         }

@@ -4,7 +4,6 @@ import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -279,30 +278,6 @@ final class InterleavedLanes {
     static void rowF16s(MemorySegment s, long off, float[] dst, int dstOff) {
         f16sInto(s, off, dst, dstOff);
         f16sInto(s, off + 32, dst, dstOff + 16);
-    }
-
-    /**
-     * dst[dstOff + i] = the f16 value at off + 2i (as the format has it, not re-encoded) as a float, for 16 values,
-     * with no float subnormal on the way (see {@link #f16sInto} for why that matters): the exponent moved by an integer
-     * add, right for normal values; zeros and subnormals get one more step of exponent and lose the implicit one by a
-     * float subtraction of 2^-14, on normal floats. Exact for every finite f16; nine operations against f16sInto's four,
-     * for scales read once per super-block (Q4_K's d and dmin, subnormal wherever a matrix's weights are small: d is
-     * about a 240th of a sub-block's range), where re-encoding would need a fallback for the scales it cannot hold.
-     */
-    static void f16sIntoNoAssist(MemorySegment s, long off, float[] dst, int dstOff) {
-        IntVector h = (IntVector) ShortVector.fromMemorySegment(ShortVector.SPECIES_256, s, off, ByteOrder.LITTLE_ENDIAN)
-                .convertShape(VectorOperators.S2I, IntVector.SPECIES_512, 0);
-        IntVector magnitude = h.lanewise(VectorOperators.LSHL, 13).and(0x0FFFE000);
-        VectorMask<Integer> small = magnitude.compare(VectorOperators.LT, 1 << 23);
-        FloatVector f = magnitude.add((127 - 15) << 23).add(1 << 23, small).reinterpretAsFloats();
-        f = f.sub(0x1p-14f, small.cast(FloatVector.SPECIES_512));
-        f.reinterpretAsInts().or(h.and(0x80000000)).reinterpretAsFloats().intoArray(dst, dstOff);
-    }
-
-    /** dst[dstOff .. dstOff + 32) = the 32 rows' f16 values at off as floats, by {@link #f16sIntoNoAssist}. */
-    static void rowF16sNoAssist(MemorySegment s, long off, float[] dst, int dstOff) {
-        f16sIntoNoAssist(s, off, dst, dstOff);
-        f16sIntoNoAssist(s, off + 32, dst, dstOff + 16);
     }
 
     /** The 32 signed bytes at off as 32 short lanes. */

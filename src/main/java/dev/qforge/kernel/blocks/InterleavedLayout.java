@@ -32,7 +32,7 @@ public interface InterleavedLayout {
 
     /**
      * Whether the layout can hold the matrix whose rows of the format's bytes are at srcOffset + j·rowBytes (j below
-     * rows): the Q8_0 and Q4_0 layouts keep their scales {@link F16Rebiased}, which holds magnitudes below 128 only. A
+     * rows): the Q8_0, Q4_0 and Q4_K layouts keep their scales {@link F16Rebiased}, which holds magnitudes below 128 only. A
      * matrix it cannot hold is decoded by the format's row dots instead. Asked once per matrix, before packing.
      */
     default boolean holds(MemorySegment src, long srcOffset, long rowBytes, int rows, int cols) {

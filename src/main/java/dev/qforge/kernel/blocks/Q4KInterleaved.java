@@ -12,7 +12,7 @@ import java.util.Arrays;
 /**
  * Q4_K's decode layout. Per super-block column (256 columns) of a group: for each of the 8 sub-blocks
  * the 32 rows' 6-bit scales and mins unpacked to a byte each (64 bytes) and their levels as
- * {@link InterleavedLanes} nibbles (512 bytes), then the rows' f16 d and dmin (128 bytes): 4736 bytes per
+ * {@link InterleavedLanes} nibbles (512 bytes), then the rows' f16 d and dmin ({@link F16Rebiased}; 128 bytes): 4736 bytes per
  * 256×32 weights, 4.625 bits per weight against Q4_K's 4.5. Everything is read in the order it is
  * stored: a layout that kept scales and mins in a header ahead of the levels streamed from memory at
  * 60 % of this speed.
@@ -37,6 +37,12 @@ final class Q4KInterleaved implements InterleavedLayout {
         return cols / QK * BLOCK_BYTES;
     }
 
+    /** d and dmin {@link F16Rebiased}: every super-block's below 128 in magnitude. */
+    @Override
+    public boolean holds(MemorySegment src, long srcOffset, long rowBytes, int rows, int cols) {
+        return F16Rebiased.blockScalesFit(src, srcOffset, rowBytes, rows, cols / QK, SOURCE_BLOCK_BYTES, 2);
+    }
+
     @Override
     public void pack(MemorySegment src, long srcOffset, long rowBytes, int rows, int cols, MemorySegment dst,
                      long dstOffset) {
@@ -45,8 +51,8 @@ final class Q4KInterleaved implements InterleavedLayout {
             for (int b = 0; b < cols / QK; b++) {
                 long s = srcOffset + j * rowBytes + (long) b * SOURCE_BLOCK_BYTES;
                 long d = dstOffset + b * BLOCK_BYTES;
-                BlockBytes.putU16(dst, d + D + 2L * j, BlockBytes.u16(src, s));
-                BlockBytes.putU16(dst, d + DMIN + 2L * j, BlockBytes.u16(src, s + 2));
+                BlockBytes.putU16(dst, d + D + 2L * j, F16Rebiased.of(BlockBytes.u16(src, s)));
+                BlockBytes.putU16(dst, d + DMIN + 2L * j, F16Rebiased.of(BlockBytes.u16(src, s + 2)));
                 long lo = src.get(LittleEndian.I64, s + 4);
                 int hi = BlockBytes.u32(src, s + 12);
                 for (int sub = 0; sub < 8; sub++) {
@@ -141,8 +147,8 @@ final class Q4KInterleaved implements InterleavedLayout {
     /** acc[a ..) += d·sums[s .. s+32) − dmin·sums[s+32 .. s+64) (d and dmin converted into rowScales). */
     private static void addSuperBlock(MemorySegment packed, long o, float[] sums, int s, float[] acc, int a,
                                       float[] rowScales) {
-        InterleavedLanes.rowF16sNoAssist(packed, o + D, rowScales, 0);
-        InterleavedLanes.rowF16sNoAssist(packed, o + DMIN, rowScales, ROWS);
+        InterleavedLanes.rowF16s(packed, o + D, rowScales, 0);
+        InterleavedLanes.rowF16s(packed, o + DMIN, rowScales, ROWS);
         for (int p = 0; p < ROWS; p += 16) {
             FloatVector d = FloatVector.fromArray(InterleavedLanes.F, rowScales, p);
             FloatVector dmin = FloatVector.fromArray(InterleavedLanes.F, rowScales, ROWS + p);

@@ -54,7 +54,7 @@ final class Q8_0Interleaved implements InterleavedLayout {
     /** Scales {@link F16Rebiased}: every block's d below 128 in magnitude. */
     @Override
     public boolean holds(MemorySegment src, long srcOffset, long rowBytes, int rows, int cols) {
-        return F16Rebiased.blockScalesFit(src, srcOffset, rowBytes, rows, cols / BLOCK, SOURCE_BLOCK_BYTES);
+        return F16Rebiased.blockScalesFit(src, srcOffset, rowBytes, rows, cols / BLOCK, SOURCE_BLOCK_BYTES, 1);
     }
 
     @Override
